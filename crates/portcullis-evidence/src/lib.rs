@@ -1,0 +1,291 @@
+//! Read-only access to evidence: every file a module reads goes through here, so size caps, path
+//! checks and the SHA-256 record of inputs live in one place.
+//!
+//! The [`Evidence`] trait is what artifact readers see. [`FolderEvidence`] serves a plain folder
+//! (an iOS backup, an unpacked acquisition); other sources (encrypted backups, archives) implement
+//! the same trait so modules never know which one they got.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+
+/// Largest file read into memory (plists, small databases): hostile inputs must not exhaust RAM.
+pub const DEFAULT_MAX_READ: u64 = 512 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("{path}: file not found")]
+    NotFound { path: String },
+    #[error("{path}: refusing a path that leaves the evidence folder")]
+    UnsafePath { path: String },
+    #[error("{path}: {size} bytes is larger than the {limit}-byte limit")]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable SQLite database ({source})")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("{path}: not a valid property list ({source})")]
+    Plist { path: String, source: plist::Error },
+}
+
+impl EvidenceError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, EvidenceError::NotFound { .. })
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EvidenceError>;
+
+/// A read-only source of evidence files addressed by `/`-separated paths relative to its root.
+pub trait Evidence: Send + Sync {
+    /// Whether the file exists (and is a regular file).
+    fn exists(&self, path: &str) -> bool;
+
+    /// The whole file, up to the read limit. Records its SHA-256.
+    fn read(&self, path: &str) -> Result<Vec<u8>>;
+
+    /// Opens an SQLite database read-only, without ever writing next to the evidence.
+    fn open_sqlite(&self, path: &str) -> Result<Connection>;
+
+    /// SHA-256 of every file read so far, by relative path.
+    fn hashes(&self) -> Vec<(String, String)>;
+
+    /// Reads and parses a binary or XML property list.
+    fn read_plist(&self, path: &str) -> Result<plist::Value> {
+        let bytes = self.read(path)?;
+        plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|source| {
+            EvidenceError::Plist {
+                path: path.to_string(),
+                source,
+            }
+        })
+    }
+}
+
+/// Rejects absolute paths and `..` so hostile names (from a manifest, an archive) cannot escape.
+pub fn checked_relative(path: &str) -> Result<PathBuf> {
+    let p = Path::new(path);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            _ => {
+                return Err(EvidenceError::UnsafePath {
+                    path: path.to_string(),
+                });
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(EvidenceError::UnsafePath {
+            path: path.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Evidence in a folder on disk, never written to.
+#[derive(Debug)]
+pub struct FolderEvidence {
+    root: PathBuf,
+    max_read: u64,
+    hashes: Mutex<BTreeMap<String, String>>,
+}
+
+impl FolderEvidence {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FolderEvidence {
+            root: root.into(),
+            max_read: DEFAULT_MAX_READ,
+            hashes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn with_max_read(mut self, limit: u64) -> Self {
+        self.max_read = limit;
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn full_path(&self, path: &str) -> Result<PathBuf> {
+        Ok(self.root.join(checked_relative(path)?))
+    }
+
+    fn io_err(path: &str, source: std::io::Error) -> EvidenceError {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            EvidenceError::NotFound {
+                path: path.to_string(),
+            }
+        } else {
+            EvidenceError::Io {
+                path: path.to_string(),
+                source,
+            }
+        }
+    }
+
+    fn record_hash(&self, path: &str, sha256: String) {
+        if let Ok(mut map) = self.hashes.lock() {
+            map.insert(path.to_string(), sha256);
+        }
+    }
+
+    /// Hashes a file by streaming it, so large databases are not loaded for hashing.
+    fn hash_file(&self, path: &str, full: &Path) -> Result<()> {
+        let mut file = File::open(full).map_err(|e| Self::io_err(path, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| Self::io_err(path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        self.record_hash(path, hex::encode(hasher.finalize()));
+        Ok(())
+    }
+}
+
+impl Evidence for FolderEvidence {
+    fn exists(&self, path: &str) -> bool {
+        self.full_path(path).is_ok_and(|p| p.is_file())
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        let full = self.full_path(path)?;
+        let file = File::open(&full).map_err(|e| Self::io_err(path, e))?;
+        let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
+        if size > self.max_read {
+            return Err(EvidenceError::TooLarge {
+                path: path.to_string(),
+                size,
+                limit: self.max_read,
+            });
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.take(self.max_read)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Self::io_err(path, e))?;
+        self.record_hash(path, hex::encode(Sha256::digest(&bytes)));
+        Ok(bytes)
+    }
+
+    fn open_sqlite(&self, path: &str) -> Result<Connection> {
+        let full = self.full_path(path)?;
+        if !full.is_file() {
+            return Err(EvidenceError::NotFound {
+                path: path.to_string(),
+            });
+        }
+        self.hash_file(path, &full)?;
+        let wal = sidecar(&full, "-wal");
+        if wal.is_file() {
+            // An uncheckpointed WAL holds recent rows; SQLite would write to apply it, so the
+            // database and its WAL are read into memory and merged there instead.
+            return open_with_wal(path, &full, &wal);
+        }
+        open_immutable(path, &full)
+    }
+
+    fn hashes(&self) -> Vec<(String, String)> {
+        self.hashes
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn sidecar(full: &Path, suffix: &str) -> PathBuf {
+    let mut name = full.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> EvidenceError + '_ {
+    move |source| EvidenceError::Sqlite {
+        path: path.to_string(),
+        source,
+    }
+}
+
+/// Opens `full` with `immutable=1`: SQLite then neither locks nor writes anything beside it.
+fn open_immutable(path: &str, full: &Path) -> Result<Connection> {
+    let uri = format!("file:{}?mode=ro&immutable=1", uri_escape(full));
+    let conn = Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_err(path))?;
+    check_is_database(path, &conn)?;
+    Ok(conn)
+}
+
+/// Copies the database and its WAL into a private temporary folder, lets SQLite merge them there,
+/// and keeps the merged database in memory; the evidence itself is untouched.
+fn open_with_wal(path: &str, full: &Path, wal: &Path) -> Result<Connection> {
+    let io = |e| FolderEvidence::io_err(path, e);
+    let dir = tempfile::tempdir().map_err(io)?;
+    let copy = dir.path().join("db.sqlite");
+    std::fs::copy(full, &copy).map_err(io)?;
+    std::fs::copy(wal, sidecar(&copy, "-wal")).map_err(io)?;
+    let conn = Connection::open(&copy).map_err(sqlite_err(path))?;
+    check_is_database(path, &conn)?;
+    let bytes = conn
+        .serialize(rusqlite::MAIN_DB)
+        .map_err(sqlite_err(path))?
+        .to_vec();
+    drop(conn);
+    open_sqlite_bytes(path, bytes)
+}
+
+/// Opens an SQLite database held in memory (a decrypted file, a merged WAL), read-only.
+pub fn open_sqlite_bytes(path: &str, mut bytes: Vec<u8>) -> Result<Connection> {
+    // A database in WAL mode cannot be read from memory; mark the copy as rollback-journal.
+    if bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0") && bytes[18] == 2 {
+        bytes[18] = 1;
+        bytes[19] = 1;
+    }
+    let mut conn = Connection::open_in_memory().map_err(sqlite_err(path))?;
+    let len = bytes.len();
+    conn.deserialize_read_exact(rusqlite::MAIN_DB, &bytes[..], len, true)
+        .map_err(sqlite_err(path))?;
+    check_is_database(path, &conn)?;
+    Ok(conn)
+}
+
+/// SQLite opens anything lazily; touching the schema tells a real database from garbage.
+fn check_is_database(path: &str, conn: &Connection) -> Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map(|_| ())
+        .map_err(sqlite_err(path))
+}
+
+fn uri_escape(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}

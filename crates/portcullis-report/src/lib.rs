@@ -1,0 +1,281 @@
+//! What a Portcullis check found, independent of where it came from.
+//!
+//! Artifact modules produce [`ModuleOutput`]s (records, timeline events, alerts, URLs); the
+//! [`sink`] module turns a finished [`Report`] into the files of a results folder. Parsers never
+//! format output themselves.
+
+pub mod sink;
+pub mod time;
+
+use portcullis_indicators::IndicatorMatch;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How serious an alert is, ordered like MVT's levels so runs can be compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Informational => "INFORMATIONAL",
+            Level::Low => "LOW",
+            Level::Medium => "MEDIUM",
+            Level::High => "HIGH",
+            Level::Critical => "CRITICAL",
+        }
+    }
+
+    /// The default next step for an alert of this level, in words a phone's owner can follow.
+    pub fn default_advice(self, indicator_hit: bool) -> &'static str {
+        if indicator_hit {
+            return "This matches a published indicator of targeted spyware. Keep the phone as it is \
+                    (do not reset, update or wipe it), keep this backup, and contact your security \
+                    office or a digital-security helpline now.";
+        }
+        match self {
+            Level::Critical | Level::High => {
+                "This is a strong sign of compromise or tampering. Keep the phone and this backup as \
+                 they are and ask your security office to review the evidence."
+            }
+            Level::Medium => {
+                "This deserves a look by your security office; on its own it does not prove the phone \
+                 is compromised."
+            }
+            Level::Low | Level::Informational => {
+                "For the analyst's information; no action is needed from the phone's owner."
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding: what matched, where, which indicator, and what to do about it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alert {
+    pub level: Level,
+    /// Slug of the module that raised it (MVT's slug).
+    pub module: String,
+    pub message: String,
+    /// ISO time of the event (`YYYY-MM-DD HH:MM:SS.ffffff`), empty when unknown.
+    pub timestamp: String,
+    /// Record field that matched, when the alert comes from a specific field.
+    pub matched_field: Option<String>,
+    /// The value of that field that matched.
+    pub matched_value: Option<String>,
+    pub indicator: Option<IndicatorMatch>,
+    /// The evidence file (relative to the input) and record the alert is about.
+    pub source: Option<String>,
+    pub advice: String,
+    /// The record that raised the alert.
+    pub event: Value,
+}
+
+impl Alert {
+    /// An alert from a heuristic (no indicator involved).
+    pub fn heuristic(
+        level: Level,
+        module: &str,
+        message: impl Into<String>,
+        timestamp: impl Into<String>,
+        event: Value,
+    ) -> Self {
+        Alert {
+            level,
+            module: module.to_string(),
+            message: message.into(),
+            timestamp: timestamp.into(),
+            matched_field: None,
+            matched_value: None,
+            indicator: None,
+            source: None,
+            advice: level.default_advice(false).to_string(),
+            event,
+        }
+    }
+
+    /// An alert for an indicator hit on `field` = `value` of `event`.
+    pub fn indicator(
+        level: Level,
+        module: &str,
+        hit: IndicatorMatch,
+        field: &str,
+        timestamp: impl Into<String>,
+        event: Value,
+    ) -> Self {
+        Alert {
+            level,
+            module: module.to_string(),
+            message: hit.message(),
+            timestamp: timestamp.into(),
+            matched_field: Some(field.to_string()),
+            matched_value: Some(hit.input.clone()),
+            indicator: Some(hit),
+            source: None,
+            advice: level.default_advice(true).to_string(),
+            event,
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn with_advice(mut self, advice: impl Into<String>) -> Self {
+        self.advice = advice.into();
+        self
+    }
+
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn with_field(mut self, field: &str, value: impl Into<String>) -> Self {
+        self.matched_field = Some(field.to_string());
+        self.matched_value = Some(value.into());
+        self
+    }
+}
+
+/// One row of `timeline.csv`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub timestamp: String,
+    /// The module's MVT class name (e.g. `Datausage`), as MVT's "Plugin" column shows it.
+    pub module: String,
+    pub event: String,
+    pub data: String,
+}
+
+/// A URL seen in a message, for `urls.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UrlRecord {
+    pub url: String,
+    pub timestamp: String,
+    pub source: String,
+}
+
+/// A module's results: most are a list of records, a few (e.g. `backup_info`) one object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Results {
+    List(Vec<Value>),
+    Object(serde_json::Map<String, Value>),
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        Results::List(Vec::new())
+    }
+}
+
+impl Results {
+    pub fn len(&self) -> usize {
+        match self {
+            Results::List(v) => v.len(),
+            Results::Object(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Everything one module produced on one input.
+#[derive(Debug, Clone, Default)]
+pub struct ModuleOutput {
+    pub results: Results,
+    pub timeline: Vec<TimelineEvent>,
+    pub alerts: Vec<Alert>,
+    pub urls: Vec<UrlRecord>,
+}
+
+impl ModuleOutput {
+    /// Adds timeline rows, dropping exact duplicates as MVT does per module.
+    pub fn push_timeline(&mut self, event: TimelineEvent) {
+        if !self.timeline.contains(&event) {
+            self.timeline.push(event);
+        }
+    }
+}
+
+/// How one module's run ended, for `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModuleSummary {
+    /// The module's slug.
+    pub name: String,
+    pub records: usize,
+    pub alerts: usize,
+    /// Why the module could not run, naming the file; `None` when it ran or had no data.
+    pub error: Option<String>,
+    /// Set when the module found nothing to read (not an error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// One indicator file used in a check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IndicatorFileInfo {
+    pub path: String,
+    pub sha256: String,
+    pub indicators: usize,
+    pub collections: Vec<String>,
+    pub unsupported_patterns: usize,
+}
+
+/// SHA-256 of one evidence file read during the check.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileHash {
+    pub file_path: String,
+    pub sha256: String,
+}
+
+/// The facts about the run written to `info.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub tool: String,
+    pub version: String,
+    pub target_path: String,
+    pub input_kind: String,
+    pub started: String,
+    pub finished: String,
+    pub ioc_files: Vec<IndicatorFileInfo>,
+    pub hashes: Vec<FileHash>,
+}
+
+/// What a device check found, as written to `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub info: RunInfo,
+    /// Device facts shown in the summary (model, OS version, name…).
+    pub device: serde_json::Map<String, Value>,
+    pub modules: Vec<ModuleSummary>,
+    pub alerts: Vec<Alert>,
+}
+
+impl Report {
+    /// Highest alert level present, if any.
+    pub fn max_level(&self) -> Option<Level> {
+        self.alerts.iter().map(|a| a.level).max()
+    }
+
+    pub fn count_at(&self, level: Level) -> usize {
+        self.alerts.iter().filter(|a| a.level == level).count()
+    }
+}

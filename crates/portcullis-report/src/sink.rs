@@ -1,0 +1,177 @@
+//! Writing a check's findings into a results folder, in the file layout MVT uses
+//! (`<slug>.json`, `<slug>_detected.json`, `timeline.csv`, `alerts_timeline.csv`, `alerts.json`,
+//! `urls.json`, `info.json`) plus `report.json`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{Alert, TimelineEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+}
+
+/// The header of `timeline.csv`'s first column: iOS times are UTC, Android ones device-local.
+#[derive(Debug, Clone, Copy)]
+pub enum TimeBasis {
+    Utc,
+    DeviceLocal,
+}
+
+/// A results folder being written.
+pub struct ResultsDir {
+    dir: PathBuf,
+}
+
+impl ResultsDir {
+    /// Creates the folder (and parents).
+    pub fn create(dir: &Path) -> Result<Self, SinkError> {
+        std::fs::create_dir_all(dir).map_err(|source| SinkError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        Ok(ResultsDir {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn create_file(&self, name: &str) -> Result<(PathBuf, BufWriter<File>), SinkError> {
+        let path = self.dir.join(name);
+        let file = File::create(&path).map_err(|source| SinkError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok((path, BufWriter::new(file)))
+    }
+
+    /// Writes `value` as indented JSON to `name`.
+    pub fn write_json<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), SinkError> {
+        let (path, mut w) = self.create_file(name)?;
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut w, fmt);
+        value
+            .serialize(&mut ser)
+            .map_err(|e| io(std::io::Error::other(e)))?;
+        w.write_all(b"\n").map_err(io)?;
+        w.flush().map_err(io)
+    }
+
+    /// `timeline.csv`: every event sorted by timestamp (ties keep module order, so runs are
+    /// reproducible).
+    pub fn write_timeline(&self, events: &mut [TimelineEvent], basis: TimeBasis) -> Result<(), SinkError> {
+        events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        let first = match basis {
+            TimeBasis::Utc => "UTC Timestamp",
+            TimeBasis::DeviceLocal => "Device Local Timestamp",
+        };
+        self.write_csv(
+            "timeline.csv",
+            [first, "Plugin", "Event", "Description"],
+            events
+                .iter()
+                .map(|e| [e.timestamp.as_str(), &e.module, &e.event, &e.data].map(str::to_string)),
+        )
+    }
+
+    /// `alerts_timeline.csv`: alerts that carry a time, sorted by it. The Event column holds the
+    /// record as JSON.
+    pub fn write_alerts_timeline(&self, alerts: &[Alert]) -> Result<(), SinkError> {
+        let mut timed: Vec<&Alert> = alerts.iter().filter(|a| !a.timestamp.is_empty()).collect();
+        timed.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        self.write_csv(
+            "alerts_timeline.csv",
+            ["Event Time", "Module", "Message", "Event"],
+            timed.iter().map(|a| {
+                [
+                    a.timestamp.clone(),
+                    a.module.clone(),
+                    a.message.clone(),
+                    a.event.to_string(),
+                ]
+            }),
+        )
+    }
+
+    /// CSV in MVT's dialect: every field quoted, CRLF line ends, UTF-8.
+    fn write_csv(
+        &self,
+        name: &str,
+        header: [&str; 4],
+        rows: impl Iterator<Item = [String; 4]>,
+    ) -> Result<(), SinkError> {
+        let (path, w) = self.create_file(name)?;
+        let err = |source| SinkError::Csv {
+            path: path.clone(),
+            source,
+        };
+        let mut csv = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(w);
+        csv.write_record(header).map_err(err)?;
+        for row in rows {
+            csv.write_record(&row).map_err(err)?;
+        }
+        csv.flush().map_err(|source| SinkError::Io {
+            path: path.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Level;
+
+    #[test]
+    fn timeline_is_sorted_quoted_and_crlf() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = ResultsDir::create(&dir.path().join("a/b")).unwrap();
+        let ev = |t: &str, d: &str| TimelineEvent {
+            timestamp: t.into(),
+            module: "SMS".into(),
+            event: "sms_received".into(),
+            data: d.into(),
+        };
+        let mut events = vec![ev("2020-01-02", "say \"hi\""), ev("2020-01-01", "x")];
+        out.write_timeline(&mut events, TimeBasis::Utc).unwrap();
+        let text = std::fs::read_to_string(out.path().join("timeline.csv")).unwrap();
+        assert_eq!(
+            text,
+            "\"UTC Timestamp\",\"Plugin\",\"Event\",\"Description\"\r\n\
+             \"2020-01-01\",\"SMS\",\"sms_received\",\"x\"\r\n\
+             \"2020-01-02\",\"SMS\",\"sms_received\",\"say \"\"hi\"\"\"\r\n"
+        );
+        let alerts = vec![
+            Alert::heuristic(Level::Low, "m", "untimed", "", serde_json::json!({})),
+            Alert::heuristic(Level::High, "m", "timed", "2021-01-01", serde_json::json!({"a": 1})),
+        ];
+        out.write_alerts_timeline(&alerts).unwrap();
+        let text = std::fs::read_to_string(out.path().join("alerts_timeline.csv")).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("\"timed\",\"{\"\"a\"\":1}\""));
+        out.write_json("alerts.json", &alerts).unwrap();
+        let back: Vec<Alert> =
+            serde_json::from_slice(&std::fs::read(out.path().join("alerts.json")).unwrap()).unwrap();
+        assert_eq!(back.len(), 2);
+    }
+}
