@@ -35,6 +35,8 @@ pub enum EvidenceError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("{path}: {reason}")]
+    Unreadable { path: String, reason: String },
     #[error("{path}: not a valid property list ({source})")]
     Plist { path: String, source: plist::Error },
 }

@@ -41,7 +41,9 @@ pub struct ManifestEntry {
 pub struct Backup {
     root: PathBuf,
     evidence: Box<dyn Evidence>,
-    manifest: Mutex<Connection>,
+    /// Manifest.db, or why it could not be opened: modules that find their files by fixed
+    /// backup id still run when it is damaged.
+    manifest: Result<Mutex<Connection>, String>,
 }
 
 /// The backup id of a file: `sha1(domain-relativePath)` in hex.
@@ -102,16 +104,20 @@ impl Backup {
 
     /// Opens a backup through any evidence source (e.g. one that decrypts on read).
     pub fn from_evidence(root: PathBuf, evidence: Box<dyn Evidence>) -> Result<Backup, BackupError> {
-        let manifest = evidence.open_sqlite(MANIFEST_DB).map_err(|e| match e {
-            EvidenceError::Sqlite { .. } if is_encrypted(&root) => BackupError::Encrypted {
-                path: root.clone(),
-            },
-            other => BackupError::Evidence(other),
-        })?;
+        let manifest = match evidence.open_sqlite(MANIFEST_DB) {
+            Ok(conn) => Ok(Mutex::new(conn)),
+            Err(_) if is_encrypted(&root) => {
+                return Err(BackupError::Encrypted { path: root });
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                Err(e.to_string())
+            }
+        };
         Ok(Backup {
             root,
             evidence,
-            manifest: Mutex::new(manifest),
+            manifest,
         })
     }
 
@@ -123,22 +129,35 @@ impl Backup {
         self.evidence.as_ref()
     }
 
+    /// The Manifest.db connection, or the error that made it unusable.
+    fn manifest(&self) -> Result<std::sync::MutexGuard<'_, Connection>, EvidenceError> {
+        match &self.manifest {
+            Ok(m) => Ok(m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            Err(reason) => Err(EvidenceError::Unreadable {
+                path: MANIFEST_DB.to_string(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
     /// Runs a query on Manifest.db's `Files` table (`WHERE` clause and parameters).
     fn query_files(
         &self,
         where_clause: &str,
         params: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<ManifestEntry>, rusqlite::Error> {
-        let conn = self
-            .manifest
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    ) -> Result<Vec<ManifestEntry>, EvidenceError> {
+        let conn = self.manifest()?;
+        let wrap = |source| EvidenceError::Sqlite {
+            path: MANIFEST_DB.to_string(),
+            source,
+        };
         let sql = format!(
             "SELECT fileID, domain, relativePath, flags, file FROM Files WHERE {where_clause} \
              ORDER BY rowid"
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params, |r| {
+        let mut stmt = conn.prepare(&sql).map_err(wrap)?;
+        let rows = stmt
+            .query_map(params, |r| {
             Ok(ManifestEntry {
                 file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                 domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
@@ -146,31 +165,24 @@ impl Backup {
                 flags: r.get::<_, Option<i64>>(3)?.unwrap_or_default(),
                 file: r.get::<_, Option<Vec<u8>>>(4).unwrap_or(None),
             })
-        })?;
-        rows.collect()
+        })
+            .map_err(wrap)?;
+        rows.collect::<Result<_, _>>().map_err(wrap)
     }
 
     /// Files whose relativePath matches `pattern`, where `*` is a wildcard (MVT's rule).
     pub fn find_by_relative_path(&self, pattern: &str) -> Result<Vec<ManifestEntry>, EvidenceError> {
-        let result = if pattern.contains('*') {
+        if pattern.contains('*') {
             let like = pattern.replace('*', "%");
             self.query_files("relativePath LIKE ?1", &[&like])
         } else {
             self.query_files("relativePath = ?1", &[&pattern])
-        };
-        result.map_err(|source| EvidenceError::Sqlite {
-            path: MANIFEST_DB.to_string(),
-            source,
-        })
+        }
     }
 
     /// Files of one backup domain.
     pub fn find_by_domain(&self, domain: &str) -> Result<Vec<ManifestEntry>, EvidenceError> {
         self.query_files("domain = ?1", &[&domain])
-            .map_err(|source| EvidenceError::Sqlite {
-                path: MANIFEST_DB.to_string(),
-                source,
-            })
     }
 
     /// Every row of the `Files` table, streamed to `each` in rowid order.
@@ -182,10 +194,7 @@ impl Backup {
             path: MANIFEST_DB.to_string(),
             source,
         };
-        let conn = self
-            .manifest
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let conn = self.manifest()?;
         let mut stmt = conn
             .prepare("SELECT fileID, domain, relativePath, flags, file FROM Files ORDER BY rowid")
             .map_err(wrap)?;

@@ -62,9 +62,14 @@ pub struct ModuleRun {
     pub outcome: Result<ModuleOutput, ModuleError>,
 }
 
-/// Runs `modules` in parallel, in order of results. A module that fails, or even panics, only
-/// loses its own output.
-pub fn run_modules(ctx: &Context<'_>, modules: &[&'static dyn Module]) -> Vec<ModuleRun> {
+/// Runs `modules` in parallel, returning results in module order. A module that fails, or even
+/// panics, only loses its own output. `on_done` is told each module's slug as it finishes
+/// (for progress display).
+pub fn run_modules(
+    ctx: &Context<'_>,
+    modules: &[&'static dyn Module],
+    on_done: &(dyn Fn(&str) + Sync),
+) -> Vec<ModuleRun> {
     use rayon::prelude::*;
     modules
         .par_iter()
@@ -76,11 +81,31 @@ pub fn run_modules(ctx: &Context<'_>, modules: &[&'static dyn Module]) -> Vec<Mo
                         reason: "internal error while parsing (please report it)".to_string(),
                     })
                 });
+            on_done(m.slug());
             ModuleRun {
                 name: m.name(),
                 slug: m.slug(),
                 outcome,
             }
+        })
+        .collect()
+}
+
+/// The device facts worth showing first, taken from the `backup_info` record.
+pub fn device_summary(info: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    const KEYS: [(&str, &str); 6] = [
+        ("Device Name", "name"),
+        ("Product Type", "model"),
+        ("Product Version", "os_version"),
+        ("Build Version", "build"),
+        ("Serial Number", "serial"),
+        ("Last Backup Date", "last_backup"),
+    ];
+    KEYS.iter()
+        .filter_map(|(from, to)| {
+            info.get(*from)
+                .filter(|v| !v.is_null())
+                .map(|v| (to.to_string(), v.clone()))
         })
         .collect()
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{Alert, TimelineEvent};
+use crate::{Alert, ModuleOutput, Report, TimelineEvent, UrlRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -108,6 +108,38 @@ impl ResultsDir {
                 ]
             }),
         )
+    }
+
+    /// Writes every file of a finished check: per-module results and detections, the timelines,
+    /// `alerts.json`, `urls.json`, `info.json` and `report.json`.
+    pub fn write_check(
+        &self,
+        report: &Report,
+        modules: &[(&str, &ModuleOutput)],
+        basis: TimeBasis,
+    ) -> Result<(), SinkError> {
+        let mut timeline: Vec<TimelineEvent> = Vec::new();
+        let mut urls: Vec<&UrlRecord> = Vec::new();
+        for (slug, output) in modules {
+            if !output.results.is_empty() {
+                self.write_json(&format!("{slug}.json"), &output.results)?;
+            }
+            if !output.alerts.is_empty() {
+                self.write_json(&format!("{slug}_detected.json"), &output.alerts)?;
+            }
+            timeline.extend(output.timeline.iter().cloned());
+            urls.extend(&output.urls);
+        }
+        if !timeline.is_empty() {
+            self.write_timeline(&mut timeline, basis)?;
+        }
+        if !urls.is_empty() {
+            self.write_json("urls.json", &urls)?;
+        }
+        self.write_alerts_timeline(&report.alerts)?;
+        self.write_json("alerts.json", &report.alerts)?;
+        self.write_json("info.json", &report.info)?;
+        self.write_json("report.json", report)
     }
 
     /// CSV in MVT's dialect: every field quoted, CRLF line ends, UTF-8.

@@ -1,0 +1,174 @@
+//! The CLI on self-made inputs: the demo, bad input, and evidence left untouched. These run on
+//! every clone (no ../shared needed).
+
+mod common;
+
+use common::*;
+use portcullis_ios::builder::BackupBuilder;
+use predicates::prelude::*;
+
+#[test]
+fn demo_prints_a_critical_alert_and_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    portcullis()
+        .args(["demo", "--dir"])
+        .arg(tmp.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("CRITICAL (1)"))
+        .stdout(predicate::str::contains("tracking-parcel-update.example"))
+        .stdout(predicate::str::contains("DemoSpyware"));
+    assert!(tmp.path().join("results/report.json").is_file());
+    assert!(tmp.path().join("results/sms_detected.json").is_file());
+}
+
+#[test]
+fn missing_path_is_one_line_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = portcullis()
+        .arg("check")
+        .arg(tmp.path().join("nope"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no such file or folder"), "{err}");
+}
+
+#[test]
+fn folder_that_is_not_a_backup_is_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), "hello").unwrap();
+    let out = portcullis().arg("check").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("is not an iOS backup"), "{err}");
+    assert!(err.contains("Info.plist and Manifest.db"), "{err}");
+}
+
+#[test]
+fn unreadable_indicator_file_is_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, _) = build_demo(tmp.path());
+    let bad = tmp.path().join("bad.stix2");
+    std::fs::write(&bad, "{ not json").unwrap();
+    portcullis()
+        .arg("check")
+        .arg(&backup)
+        .arg("--iocs")
+        .arg(&bad)
+        .arg("--output")
+        .arg(tmp.path().join("out"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.stix2"));
+}
+
+/// A small backup with an SMS database and global preferences.
+fn build_demo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut prefs = plist::Dictionary::new();
+    prefs.insert("LDMGlobalEnabled".into(), true.into());
+    let backup = BackupBuilder::new(&dir.join("backup"))
+        .unwrap()
+        .plist(
+            "HomeDomain",
+            "Library/Preferences/.GlobalPreferences.plist",
+            &plist::Value::Dictionary(prefs),
+        )
+        .unwrap()
+        .sqlite(
+            "HomeDomain",
+            "Library/SMS/sms.db",
+            "CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
+             CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER,
+               service TEXT, account TEXT, date INTEGER, date_read INTEGER, is_from_me INTEGER);
+             INSERT INTO handle VALUES (1, '+15550100');
+             INSERT INTO message VALUES (1, 'G1', 'see https://evil.example.net/x', 1, 'SMS', 'a', 600000000, 0, 0);",
+        )
+        .unwrap()
+        .finish()
+        .unwrap();
+    let stix = dir.join("iocs.stix2");
+    std::fs::write(
+        &stix,
+        portcullis_indicators::test_bundle_json("Evil", &["[domain-name:value = 'evil.example.net']"]),
+    )
+    .unwrap();
+    (backup, stix)
+}
+
+fn module<'a>(report: &'a serde_json::Value, slug: &str) -> &'a serde_json::Value {
+    report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == slug)
+        .unwrap_or_else(|| panic!("no module {slug}"))
+}
+
+#[test]
+fn self_made_backup_is_checked_and_left_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, stix) = build_demo(tmp.path());
+    let before = tree_digest(&backup);
+    let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
+    assert_eq!(code, 1);
+    assert_eq!(module(&report, "sms")["records"], 1);
+    assert_eq!(module(&report, "global_preferences")["records"], 1);
+    let hit = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["level"] == "CRITICAL")
+        .unwrap();
+    assert_eq!(hit["indicator"]["value"], "evil.example.net");
+    assert_eq!(hit["indicator"]["collection"], "Evil");
+    assert_eq!(before, tree_digest(&backup), "the evidence folder changed");
+    // No SQLite side files appeared next to the evidence.
+    assert!(
+        !tree_digest(&backup)
+            .keys()
+            .any(|p| p.to_string_lossy().ends_with("-wal") || p.to_string_lossy().ends_with("-shm"))
+    );
+}
+
+#[test]
+fn corrupt_database_is_reported_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, stix) = build_demo(tmp.path());
+    let sms = backup.join("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28");
+    std::fs::write(&sms, b"this is not an sqlite database, it is a hostile blob").unwrap();
+    let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
+    assert_eq!(code, 0, "the only indicator hit was in the broken database");
+    let error = module(&report, "sms")["error"].as_str().unwrap();
+    assert!(error.contains("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"), "{error}");
+    assert_eq!(module(&report, "global_preferences")["records"], 1);
+}
+
+#[test]
+fn truncated_plist_is_reported_and_the_run_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, stix) = build_demo(tmp.path());
+    let prefs = backup.join("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d");
+    let bytes = std::fs::read(&prefs).unwrap();
+    std::fs::write(&prefs, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
+    assert_eq!(code, 1, "the SMS indicator hit is still found");
+    let error = module(&report, "global_preferences")["error"].as_str().unwrap();
+    assert!(error.contains("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d"), "{error}");
+    assert!(error.contains("property list"), "{error}");
+}
+
+#[test]
+fn corrupt_manifest_still_runs_modules_found_by_backup_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, stix) = build_demo(tmp.path());
+    std::fs::write(backup.join("Manifest.db"), vec![0x42u8; 4096]).unwrap();
+    let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
+    assert_eq!(code, 1);
+    let error = module(&report, "manifest")["error"].as_str().unwrap();
+    assert!(error.contains("Manifest.db"), "{error}");
+    assert_eq!(module(&report, "sms")["records"], 1);
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the CLI tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `../shared/fixtures/<rel>` beside the project, when present (it is absent on a user's clone).
+pub fn shared_fixture(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: ../shared/fixtures/{rel} not present (conformance suite not run)");
+        None
+    }
+}
+
+/// The equivalent of MVT's test.stix2 (mvt-behaviour.md §6), written into `dir`.
+pub fn mvt_test_stix2(dir: &Path) -> PathBuf {
+    let json = portcullis_indicators::test_bundle_json(
+        "TestMalware",
+        &[
+            "[domain-name:value = 'example.org']",
+            "[ipv4-addr:value = '198.51.100.1']",
+            "[process:name = 'Launch']",
+            "[file:name = '/var/foobar/txt']",
+            "[email-addr:value = 'foobar@example.org']",
+            "[android-property:name = 'sys.foobar']",
+            "[file:hashes.'SHA-256' = '570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6']",
+            "[file:hashes.'SHA-1' = 'da0611a300a9ce9aa7a09d1a11adbd2bd8de6794']",
+            "[url:value = 'http://example.com/thisisbad']",
+        ],
+    );
+    let path = dir.join("test.stix2");
+    std::fs::write(&path, json).unwrap();
+    path
+}
+
+pub fn portcullis() -> Command {
+    Command::cargo_bin("portcullis").unwrap()
+}
+
+/// Runs `portcullis check --json` and returns (exit code, report.json).
+pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {
+    let mut cmd = portcullis();
+    cmd.arg("check").arg(target).arg("--json").arg("--output").arg(out);
+    for i in iocs {
+        cmd.arg("--iocs").arg(i);
+    }
+    let output = cmd.output().unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON on stdout ({e}); stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (code, report)
+}
+
+/// SHA-256 and permissions of every file under `dir`, to prove a run changed nothing.
+pub fn tree_digest(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                out.insert(p.clone(), "dir".to_string());
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                out.insert(p, hex::encode(Sha256::digest(&bytes)));
+            }
+        }
+    }
+    out
+}
+
+/// `{slug: records}` from a report.
+pub fn record_counts(report: &Value) -> BTreeMap<String, u64> {
+    report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["records"].as_u64().unwrap() > 0)
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["records"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Counts data rows (without header) of a CSV written with CRLF line ends and quoted fields.
+pub fn csv_rows(path: &Path) -> usize {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader.records().count()
+}
