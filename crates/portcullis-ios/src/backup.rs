@@ -24,6 +24,8 @@ pub enum BackupError {
     Encrypted { path: PathBuf },
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
+    #[error(transparent)]
+    Encryption(#[from] crate::encrypted::EncryptionError),
 }
 
 /// One row of Manifest.db's `Files` table.
@@ -102,8 +104,21 @@ impl Backup {
         Self::from_evidence(root.clone(), Box::new(FolderEvidence::new(root)))
     }
 
+    /// Opens an encrypted backup folder; files are decrypted in memory as modules read them.
+    pub fn open_encrypted(
+        path: &Path,
+        secret: &crate::encrypted::Secret,
+    ) -> Result<Backup, BackupError> {
+        let root = locate(path)?;
+        let evidence = crate::encrypted::EncryptedEvidence::open(&root, secret)?;
+        Self::from_evidence(root, Box::new(evidence))
+    }
+
     /// Opens a backup through any evidence source (e.g. one that decrypts on read).
-    pub fn from_evidence(root: PathBuf, evidence: Box<dyn Evidence>) -> Result<Backup, BackupError> {
+    pub fn from_evidence(
+        root: PathBuf,
+        evidence: Box<dyn Evidence>,
+    ) -> Result<Backup, BackupError> {
         let manifest = match evidence.open_sqlite(MANIFEST_DB) {
             Ok(conn) => Ok(Mutex::new(conn)),
             Err(_) if is_encrypted(&root) => {
@@ -158,20 +173,23 @@ impl Backup {
         let mut stmt = conn.prepare(&sql).map_err(wrap)?;
         let rows = stmt
             .query_map(params, |r| {
-            Ok(ManifestEntry {
-                file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                relative_path: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                flags: r.get::<_, Option<i64>>(3)?.unwrap_or_default(),
-                file: r.get::<_, Option<Vec<u8>>>(4).unwrap_or(None),
+                Ok(ManifestEntry {
+                    file_id: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    domain: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    relative_path: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    flags: r.get::<_, Option<i64>>(3)?.unwrap_or_default(),
+                    file: r.get::<_, Option<Vec<u8>>>(4).unwrap_or(None),
+                })
             })
-        })
             .map_err(wrap)?;
         rows.collect::<Result<_, _>>().map_err(wrap)
     }
 
     /// Files whose relativePath matches `pattern`, where `*` is a wildcard (MVT's rule).
-    pub fn find_by_relative_path(&self, pattern: &str) -> Result<Vec<ManifestEntry>, EvidenceError> {
+    pub fn find_by_relative_path(
+        &self,
+        pattern: &str,
+    ) -> Result<Vec<ManifestEntry>, EvidenceError> {
         if pattern.contains('*') {
             let like = pattern.replace('*', "%");
             self.query_files("relativePath LIKE ?1", &[&like])
@@ -186,10 +204,7 @@ impl Backup {
     }
 
     /// Every row of the `Files` table, streamed to `each` in rowid order.
-    pub fn for_each_file(
-        &self,
-        mut each: impl FnMut(ManifestEntry),
-    ) -> Result<(), EvidenceError> {
+    pub fn for_each_file(&self, mut each: impl FnMut(ManifestEntry)) -> Result<(), EvidenceError> {
         let wrap = |source| EvidenceError::Sqlite {
             path: MANIFEST_DB.to_string(),
             source,
@@ -201,10 +216,26 @@ impl Backup {
         let mut rows = stmt.query([]).map_err(wrap)?;
         while let Some(r) = rows.next().map_err(wrap)? {
             each(ManifestEntry {
-                file_id: r.get::<_, Option<String>>(0).ok().flatten().unwrap_or_default(),
-                domain: r.get::<_, Option<String>>(1).ok().flatten().unwrap_or_default(),
-                relative_path: r.get::<_, Option<String>>(2).ok().flatten().unwrap_or_default(),
-                flags: r.get::<_, Option<i64>>(3).ok().flatten().unwrap_or_default(),
+                file_id: r
+                    .get::<_, Option<String>>(0)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                domain: r
+                    .get::<_, Option<String>>(1)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                relative_path: r
+                    .get::<_, Option<String>>(2)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+                flags: r
+                    .get::<_, Option<i64>>(3)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
                 file: r.get::<_, Option<Vec<u8>>>(4).ok().flatten(),
             });
         }

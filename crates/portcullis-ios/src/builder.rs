@@ -196,7 +196,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = BackupBuilder::new(dir.path())
             .unwrap()
-            .sqlite("HomeDomain", "Library/SMS/sms.db", "CREATE TABLE message(text);")
+            .sqlite(
+                "HomeDomain",
+                "Library/SMS/sms.db",
+                "CREATE TABLE message(text);",
+            )
             .unwrap()
             .manifest_only("HomeDomain", "Library/SMS", 2)
             .finish()
@@ -210,7 +214,10 @@ mod tests {
         let blob = found[0].file.as_deref().unwrap();
         let mbfile = crate::nskeyed::unarchive_bytes(blob).unwrap();
         let d = mbfile.as_dictionary().unwrap();
-        assert_eq!(d.get("RelativePath").unwrap().as_string(), Some("Library/SMS/sms.db"));
+        assert_eq!(
+            d.get("RelativePath").unwrap().as_string(),
+            Some("Library/SMS/sms.db")
+        );
         assert_eq!(d.get("$class").unwrap().as_string(), Some("MBFile"));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod builder;
+pub mod encrypted;
 pub mod modules;
 pub mod nskeyed;
 pub mod values;
@@ -92,7 +93,9 @@ pub fn run_modules(
 }
 
 /// The device facts worth showing first, taken from the `backup_info` record.
-pub fn device_summary(info: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+pub fn device_summary(
+    info: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
     const KEYS: [(&str, &str); 6] = [
         ("Device Name", "name"),
         ("Product Type", "model"),

@@ -64,7 +64,9 @@ struct Decoder<'a> {
 fn uid_of(value: &Value) -> Option<u64> {
     match value {
         Value::Uid(uid) => Some(uid.get()),
-        Value::Dictionary(d) if d.len() == 1 => d.get("CF$UID").and_then(Value::as_unsigned_integer),
+        Value::Dictionary(d) if d.len() == 1 => {
+            d.get("CF$UID").and_then(Value::as_unsigned_integer)
+        }
         _ => None,
     }
 }
@@ -148,10 +150,7 @@ impl Decoder<'_> {
                 .or_else(|| dict.get("NS.bytes"))
                 .cloned()
                 .unwrap_or(Value::Data(Vec::new()))),
-            Some("NSDate") => Ok(dict
-                .get("NS.time")
-                .cloned()
-                .unwrap_or(Value::Real(0.0))),
+            Some("NSDate") => Ok(dict.get("NS.time").cloned().unwrap_or(Value::Real(0.0))),
             _ => {
                 let mut out = Dictionary::new();
                 for (k, v) in dict {
@@ -216,7 +215,10 @@ mod tests {
             d.get("RelativePath").unwrap().as_string(),
             Some("Library/SMS/sms.db")
         );
-        assert_eq!(d.get("EncryptionKey").unwrap().as_data(), Some(&[1, 2, 3][..]));
+        assert_eq!(
+            d.get("EncryptionKey").unwrap().as_data(),
+            Some(&[1, 2, 3][..])
+        );
     }
 
     #[test]
@@ -225,8 +227,12 @@ mod tests {
         uid.insert("CF$UID".into(), 2.into());
         let mut root = Dictionary::new();
         root.insert("name".into(), Value::Dictionary(uid));
-        let v = unarchive(&archive(vec!["$null".into(), Value::Dictionary(root), "x".into()]))
-            .unwrap();
+        let v = unarchive(&archive(vec![
+            "$null".into(),
+            Value::Dictionary(root),
+            "x".into(),
+        ]))
+        .unwrap();
         assert_eq!(
             v.as_dictionary().unwrap().get("name").unwrap().as_string(),
             Some("x")

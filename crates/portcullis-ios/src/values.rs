@@ -92,7 +92,9 @@ pub fn plist_to_json(value: &plist::Value) -> Value {
         plist::Value::Boolean(b) => Value::Bool(*b),
         plist::Value::Data(bytes) => Value::String(base64(bytes)),
         plist::Value::Date(date) => Value::String(plist_date_iso(date)),
-        plist::Value::Real(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        plist::Value::Real(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
         plist::Value::Integer(i) => i
             .as_signed()
             .map(Value::from)
@@ -130,7 +132,10 @@ pub fn mac_time(record: &Record, key: &str) -> String {
         Some(Value::Number(n)) => n
             .as_i64()
             .and_then(portcullis_report::time::from_mac_absolute_int)
-            .or_else(|| n.as_f64().and_then(portcullis_report::time::from_mac_absolute))
+            .or_else(|| {
+                n.as_f64()
+                    .and_then(portcullis_report::time::from_mac_absolute)
+            })
             .unwrap_or_default(),
         _ => String::new(),
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use portcullis_indicators::Indicators;
-use portcullis_ios::{Backup, BackupError, Context, ModuleError, ModuleRun};
+use portcullis_ios::{Backup, Context, ModuleError, ModuleRun};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
     FileHash, IndicatorFileInfo, Level, ModuleOutput, ModuleSummary, Report, RunInfo,
@@ -33,6 +33,8 @@ pub struct CheckArgs {
     /// Print report.json to stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub password: crate::secret::PasswordArgs,
 }
 
 /// Loads every indicator path given; an unreadable or invalid file stops the check, since
@@ -70,7 +72,7 @@ fn default_output(target: &Path) -> PathBuf {
     new_results_folder(&name)
 }
 
-fn progress_bar(len: usize, show: bool) -> indicatif::ProgressBar {
+pub fn progress_bar(len: usize, show: bool) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }
@@ -112,12 +114,13 @@ pub fn exit_code(report: &Report) -> u8 {
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let started = portcullis_report::time::now();
     let indicators = load_indicators(&args.iocs)?;
-    let backup = Backup::open(&args.path).map_err(|e| match e {
-        BackupError::Encrypted { .. } => anyhow::anyhow!(
-            "{e}. Encrypted backups are not supported yet; decrypt it with the password first"
-        ),
-        other => anyhow::Error::new(other),
-    })?;
+    let root = portcullis_ios::backup::locate(&args.path)?;
+    let encrypted = portcullis_ios::backup::is_encrypted(&root);
+    let backup = if encrypted {
+        Backup::open_encrypted(&root, &args.password.secret()?)?
+    } else {
+        Backup::open(&root)?
+    };
     let output_dir = args
         .output
         .clone()
@@ -142,7 +145,12 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
     });
     bar.finish_and_clear();
 
-    let report = build_report(args, &backup, &indicators, &runs, started);
+    let kind = if encrypted {
+        "ios_backup_encrypted"
+    } else {
+        "ios_backup"
+    };
+    let report = build_report(args, kind, &backup, &indicators, &runs, started);
     let outputs: Vec<(&str, &ModuleOutput)> = runs
         .iter()
         .filter_map(|r| r.outcome.as_ref().ok().map(|o| (r.slug, o)))
@@ -153,6 +161,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
 
 fn build_report(
     args: &CheckArgs,
+    input_kind: &str,
     backup: &Backup,
     indicators: &Indicators,
     runs: &[ModuleRun],
@@ -209,14 +218,14 @@ fn build_report(
             unsupported_patterns: f.unsupported.len(),
         })
         .collect();
-    let target = std::path::absolute(&args.path).unwrap_or_else(|_| args.path.clone());
+    let target = std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone());
     Report {
         schema_version: 1,
         info: RunInfo {
             tool: "portcullis".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             target_path: target.display().to_string(),
-            input_kind: "ios_backup".into(),
+            input_kind: input_kind.into(),
             started,
             finished: portcullis_report::time::now(),
             ioc_files,

@@ -85,6 +85,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         iocs: vec![bundle],
         output: Some(dir.join("results")),
         json: false,
+        password: Default::default(),
     };
     let checked = crate::check::check(&args)?;
     print!("{}", crate::summary::render(&checked.report, &checked.output_dir));

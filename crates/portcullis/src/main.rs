@@ -2,7 +2,9 @@
 //! progress and wiring only; the work happens in the `portcullis-*` crates.
 
 mod check;
+mod decrypt;
 mod demo;
+mod secret;
 mod summary;
 
 use std::path::PathBuf;
@@ -25,6 +27,11 @@ struct Cli {
 enum Command {
     /// Check a device acquisition (an iOS backup folder) against indicators and heuristics.
     Check(check::CheckArgs),
+    /// Write a decrypted copy of an encrypted iOS backup (only when you need one: `check` reads
+    /// encrypted backups directly, in memory).
+    Decrypt(decrypt::DecryptArgs),
+    /// Print the key derived from an encrypted backup's password, for `--key-hex`.
+    ExtractKey(decrypt::ExtractKeyArgs),
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -51,6 +58,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Decrypt(args) => decrypt::run_decrypt(&args),
+        Command::ExtractKey(args) => decrypt::run_extract_key(&args),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {

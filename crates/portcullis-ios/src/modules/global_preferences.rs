@@ -46,7 +46,10 @@ impl Module for GlobalPreferences {
                     ),
                     None => None,
                 };
-                out.alerts.extend(alert.map(|a| a.with_field("entry", key.clone()).with_source(source.clone())));
+                out.alerts.extend(alert.map(|a| {
+                    a.with_field("entry", key.clone())
+                        .with_source(source.clone())
+                }));
             }
             records.push(record);
         }

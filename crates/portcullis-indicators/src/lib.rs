@@ -1,0 +1,905 @@
+//! STIX 2.1 indicators: loading bundles into named collections, and matching values against them.
+//!
+//! Loading follows MVT (collections per `malware` and `report`, then "Default collection"); the
+//! patterns are parsed by a real STIX patterning parser; every lookup is a hash probe on a
+//! normalised key, so checking a value costs the same with ten or a million indicators.
+//! The matching rules are written down, with examples, in `docs/matching.md`.
+
+mod bundle;
+mod normalize;
+mod pattern;
+mod stix;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::{debug, info};
+
+pub use bundle::test_bundle_json;
+use normalize::Host;
+
+/// The kind of value an indicator describes. Serialised with MVT's collection-list names so
+/// alerts read the same as MVT's (`domains`, `processes`, `files_sha256`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IocType {
+    Domains,
+    IpAddresses,
+    Urls,
+    Processes,
+    Emails,
+    FileNames,
+    FilePaths,
+    FilesMd5,
+    FilesSha1,
+    FilesSha256,
+    AppCertHashes,
+    AppIds,
+    IosProfileIds,
+    AndroidPropertyNames,
+}
+
+/// Which rule made a match; decides the alert wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchRule {
+    /// The whole value equals the indicator.
+    Exact,
+    /// A URL's host equals a domain indicator.
+    Domain,
+    /// A URL's host is a sub-domain of a domain indicator.
+    SubDomain,
+    /// A URL's host is an IP address equal to the indicator.
+    IpAddress,
+    /// A 16-character (kernel-truncated) process name is a prefix of the indicator.
+    TruncatedProcess,
+    /// A path starts with a path indicator.
+    PathPrefix,
+    /// A path's last component equals a file-name indicator.
+    FileName,
+    /// One `/`-separated component of a path equals a process indicator.
+    PathComponent,
+}
+
+/// An indicator hit: what was looked up, what it matched and where the indicator came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorMatch {
+    /// The value that was checked (as given by the module).
+    pub input: String,
+    /// The indicator's value.
+    pub value: String,
+    #[serde(rename = "type")]
+    pub ioc_type: IocType,
+    /// Collection name: malware name, report name or "Default collection".
+    pub collection: String,
+    /// Base name of the STIX2 file the indicator came from.
+    pub file: String,
+    pub rule: MatchRule,
+}
+
+impl IndicatorMatch {
+    /// MVT-style alert message for this hit, e.g.
+    /// `Found a known suspicious process name "Launch" matching indicators from "TestMalware"`.
+    pub fn message(&self) -> String {
+        let (x, ioc, c) = (&self.input, &self.value, &self.collection);
+        let named = |what: &str| format!("Found a known suspicious {what} \"{x}\" matching indicators from \"{c}\"");
+        let url_like = |what: &str| {
+            format!("Found a {what} {x} matching indicator \"{ioc}\" from \"{c}\"")
+        };
+        match (self.ioc_type, self.rule) {
+            (IocType::Processes, MatchRule::TruncatedProcess) => format!(
+                "Found a truncated known suspicious process name \"{x}\" matching indicators from \"{c}\""
+            ),
+            (IocType::Processes, MatchRule::PathComponent) => {
+                named("process name mentioned in file path")
+            }
+            (IocType::Processes, _) => named("process name"),
+            (IocType::Domains, MatchRule::SubDomain) => {
+                url_like("sub-domain with a suspicious top level")
+            }
+            (IocType::Domains, _) => url_like("known suspicious domain"),
+            (IocType::IpAddresses, _) => url_like("known suspicious IP address"),
+            (IocType::Urls, _) => url_like("known suspicious URL"),
+            (IocType::Emails, _) => named("email address"),
+            (IocType::FileNames, MatchRule::FileName) | (IocType::FilePaths, _) => named("file path"),
+            (IocType::FileNames, _) => named("file name"),
+            (IocType::FilesMd5 | IocType::FilesSha1 | IocType::FilesSha256, _) => {
+                named("file with hash")
+            }
+            (IocType::AppCertHashes, _) => named("app certificate with hash"),
+            (IocType::AppIds, _) => named("app with ID"),
+            (IocType::IosProfileIds, _) => named("profile ID"),
+            (IocType::AndroidPropertyNames, _) => named("Android property"),
+        }
+    }
+}
+
+/// One loaded STIX2 file.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorFile {
+    pub path: PathBuf,
+    pub sha256: String,
+    /// Indicators loaded from the file (new values only).
+    pub indicators: usize,
+    /// Patterns that could not be used (unsupported object path or operator), with the reason.
+    pub unsupported: Vec<String>,
+    pub collections: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read indicator file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a STIX 2 bundle: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl IocType {
+    /// Every type, in declaration order (the index of a type is its position here).
+    pub const ALL: [IocType; 14] = [
+        IocType::Domains,
+        IocType::IpAddresses,
+        IocType::Urls,
+        IocType::Processes,
+        IocType::Emails,
+        IocType::FileNames,
+        IocType::FilePaths,
+        IocType::FilesMd5,
+        IocType::FilesSha1,
+        IocType::FilesSha256,
+        IocType::AppCertHashes,
+        IocType::AppIds,
+        IocType::IosProfileIds,
+        IocType::AndroidPropertyNames,
+    ];
+
+    /// MVT's collection-list name (`domains`, `files_sha256`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IocType::Domains => "domains",
+            IocType::IpAddresses => "ip_addresses",
+            IocType::Urls => "urls",
+            IocType::Processes => "processes",
+            IocType::Emails => "emails",
+            IocType::FileNames => "file_names",
+            IocType::FilePaths => "file_paths",
+            IocType::FilesMd5 => "files_md5",
+            IocType::FilesSha1 => "files_sha1",
+            IocType::FilesSha256 => "files_sha256",
+            IocType::AppCertHashes => "app_cert_hashes",
+            IocType::AppIds => "app_ids",
+            IocType::IosProfileIds => "ios_profile_ids",
+            IocType::AndroidPropertyNames => "android_property_names",
+        }
+    }
+}
+
+impl fmt::Display for IocType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One collection (a malware, a report or a file's "Default collection") and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectionSummary {
+    /// STIX id of the malware or report; `"0"` for "Default collection" (as MVT).
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Base name of the STIX2 file.
+    pub file: String,
+    /// Path of the STIX2 file as given.
+    pub path: PathBuf,
+    /// SHA-256 of the STIX2 file.
+    pub sha256: String,
+    /// Distinct values the collection holds (duplicates within the collection count once).
+    pub indicators: usize,
+    /// The same, per type; types without values are left out.
+    pub counts: BTreeMap<IocType, usize>,
+}
+
+const DEFAULT_COLLECTION: &str = "Default collection";
+const UNNAMED_COLLECTION: &str = "Unnamed collection";
+/// Deepest folder level searched by [`indicator_files`]; guards against pathological trees.
+const MAX_FOLDER_DEPTH: usize = 64;
+/// Longest excerpt of a pattern quoted in an "unsupported" note.
+const EXCERPT_CHARS: usize = 120;
+
+#[derive(Debug)]
+struct Collection {
+    id: String,
+    name: String,
+    description: String,
+    file: String,
+    path: PathBuf,
+    sha256: String,
+    counts: [usize; IocType::ALL.len()],
+}
+
+/// Where an indicator value came from; its display value is `original` or else the key itself.
+#[derive(Debug)]
+struct Entry {
+    collection: u32,
+    original: Option<Box<str>>,
+}
+
+impl Entry {
+    fn new(collection: u32, original: &str, key: &str) -> Self {
+        Self {
+            collection,
+            original: (original != key).then(|| original.into()),
+        }
+    }
+
+    fn value<'a>(&'a self, key: &'a str) -> &'a str {
+        self.original.as_deref().unwrap_or(key)
+    }
+}
+
+/// Normalised value → first indicator (first-loaded collection wins, as MVT iterates them).
+type Table = HashMap<Box<str>, Entry>;
+
+/// IP indicators, exact or CIDR: looked up once per prefix length in use (usually one).
+#[derive(Debug, Default)]
+struct IpTable {
+    map: HashMap<(IpAddr, u8), Entry>,
+    /// Prefix lengths in use per family, longest (most specific) first.
+    v4_prefixes: Vec<u8>,
+    v6_prefixes: Vec<u8>,
+}
+
+impl IpTable {
+    fn lookup(&self, ip: IpAddr) -> Option<(&(IpAddr, u8), &Entry)> {
+        let prefixes = if ip.is_ipv4() {
+            &self.v4_prefixes
+        } else {
+            &self.v6_prefixes
+        };
+        prefixes
+            .iter()
+            .find_map(|&p| self.map.get_key_value(&(normalize::mask(ip, p), p)))
+    }
+
+    fn note_prefix(&mut self, ip: IpAddr, prefix: u8) {
+        let prefixes = if ip.is_ipv4() {
+            &mut self.v4_prefixes
+        } else {
+            &mut self.v6_prefixes
+        };
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+            prefixes.sort_unstable_by(|a, b| b.cmp(a));
+        }
+    }
+}
+
+fn ip_display(ip: IpAddr, prefix: u8) -> String {
+    let full = if ip.is_ipv4() { 32 } else { 128 };
+    if prefix == full {
+        ip.to_string()
+    } else {
+        format!("{ip}/{prefix}")
+    }
+}
+
+/// A value's lookup key in its type's table.
+enum Key<'a> {
+    Str(IocType, Cow<'a, str>),
+    Ip(IpAddr, u8),
+}
+
+/// Lower-cases without allocating when there is nothing to change.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn cert_hash(s: &str) -> Cow<'_, str> {
+    match lower(s.trim()) {
+        v if v.contains(':') => Cow::Owned(v.replace(':', "")),
+        v => v,
+    }
+}
+
+fn hash_type(hash: &str) -> IocType {
+    match hash.len() {
+        32 => IocType::FilesMd5,
+        40 => IocType::FilesSha1,
+        _ => IocType::FilesSha256,
+    }
+}
+
+/// The key an indicator value is stored under (lookups normalise the same way).
+fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err("empty value");
+    }
+    let key = match ioc_type {
+        IocType::Domains => match normalize::host(normalize::host_of(value)) {
+            Some(Host::Name(name)) => Key::Str(IocType::Domains, name),
+            // An address written as a domain still compares as an address.
+            Some(Host::Ip(ip)) => Key::Ip(ip, if ip.is_ipv4() { 32 } else { 128 }),
+            None => return Err("not a domain name"),
+        },
+        IocType::IpAddresses => match normalize::ip_network(value) {
+            Some((ip, prefix)) => Key::Ip(ip, prefix),
+            None => return Err("not an IP address or CIDR network"),
+        },
+        IocType::Urls => Key::Str(
+            ioc_type,
+            normalize::url(value).map_or(Cow::Borrowed(value), Cow::Owned),
+        ),
+        IocType::FilePaths => {
+            let path = value.trim_end_matches('/');
+            if path.is_empty() {
+                return Err("a file path of only '/' would match every path");
+            }
+            Key::Str(ioc_type, Cow::Borrowed(path))
+        }
+        IocType::Processes | IocType::FileNames => Key::Str(ioc_type, Cow::Borrowed(value)),
+        IocType::AppCertHashes => Key::Str(ioc_type, cert_hash(value)),
+        IocType::Emails
+        | IocType::FilesMd5
+        | IocType::FilesSha1
+        | IocType::FilesSha256
+        | IocType::AppIds
+        | IocType::IosProfileIds
+        | IocType::AndroidPropertyNames => Key::Str(ioc_type, lower(value)),
+    };
+    Ok(key)
+}
+
+/// Every loaded indicator, indexed for fast lookups. Immutable once loaded, shared across threads.
+#[derive(Default)]
+pub struct Indicators {
+    files: Vec<IndicatorFile>,
+    collections: Vec<Collection>,
+    /// One table per string-keyed type, indexed by `IocType as usize` (IPs live in `ips`).
+    tables: [Table; IocType::ALL.len()],
+    ips: IpTable,
+    /// First 16 characters of process indicators longer than 16 → the full indicator key.
+    truncated: HashMap<Box<str>, Box<str>>,
+    /// (collection, type, key) of values already held by an earlier collection, so that a
+    /// collection still counts each of its values once.
+    repeated: HashSet<(u32, IocType, String)>,
+}
+
+impl fmt::Debug for Indicators {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Indicators")
+            .field("files", &self.files.len())
+            .field("collections", &self.collections.len())
+            .field("indicators", &self.len())
+            .finish()
+    }
+}
+
+/// The files a path stands for: the path itself, or every `*.stix2` / `*.json` file under a
+/// folder (recursively, sorted; symbolic links to folders are not followed, to avoid loops).
+pub fn indicator_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if !fs::metadata(path).map_err(io)?.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    walk(path, 0, &mut found)?;
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(io)?;
+        if file_type.is_dir() {
+            if depth < MAX_FOLDER_DEPTH {
+                walk(&path, depth + 1, found)?;
+            }
+            continue;
+        }
+        let wanted = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("stix2") || e.eq_ignore_ascii_case("json"));
+        if wanted && path.is_file() {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn excerpt(s: &str) -> String {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+impl Indicators {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads a STIX2 file, or every `*.stix2` / `*.json` file under a folder (recursively).
+    ///
+    /// Stops at the first file that cannot be read or parsed (the files before it stay
+    /// loaded); a caller that wants to skip bad files can use [`indicator_files`] and
+    /// [`Indicators::load_file`].
+    pub fn load_path(&mut self, path: &Path) -> Result<Vec<IndicatorFile>, LoadError> {
+        indicator_files(path)?
+            .iter()
+            .map(|file| self.load_file(file))
+            .collect()
+    }
+
+    /// Loads one STIX2 file.
+    pub fn load_file(&mut self, path: &Path) -> Result<IndicatorFile, LoadError> {
+        let bytes = fs::read(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bundle(&bytes, path)
+    }
+
+    /// Loads one bundle from bytes; `path` names it in collections and errors.
+    ///
+    /// A file that is not a JSON bundle is an error and loads nothing; patterns or values that
+    /// cannot be used are listed in [`IndicatorFile::unsupported`] and never fail the load.
+    pub fn load_bundle(&mut self, bytes: &[u8], path: &Path) -> Result<IndicatorFile, LoadError> {
+        let invalid = |reason: String| LoadError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let t0 = std::time::Instant::now();
+        let bundle = stix::parse(bytes).map_err(invalid)?;
+        eprintln!("PROF parse {:?}", t0.elapsed());
+        let first = self.collections.len();
+        let malware_count = bundle.malware.len();
+        let named_count = malware_count + bundle.reports.len();
+        // Collection indices are u32 to keep entries small; no real bundle comes close.
+        let default = u32::try_from(first + named_count)
+            .map_err(|_| invalid("too many collections".to_string()))?;
+        let index = |i: usize| default - (named_count - i) as u32;
+
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        eprintln!("PROF sha {:?}", t0.elapsed());
+        let file = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let collection = |id: &str, name: Option<&str>, description: Option<&str>| Collection {
+            id: id.to_string(),
+            // MVT requires a name; fall back on the id rather than dropping the collection.
+            name: name
+                .or_else(|| Some(id).filter(|id| !id.is_empty()))
+                .unwrap_or(UNNAMED_COLLECTION)
+                .to_string(),
+            description: description.unwrap_or_default().to_string(),
+            file: file.clone(),
+            path: path.to_path_buf(),
+            sha256: sha256.clone(),
+            counts: [0; IocType::ALL.len()],
+        };
+        let named = bundle
+            .malware
+            .iter()
+            .chain(bundle.reports.iter().map(|r| &r.named));
+        for m in named {
+            let c = collection(&m.id, m.name.as_deref(), m.description.as_deref());
+            self.collections.push(c);
+        }
+
+        // Indicator → collection: first report listing it, else first relationship from it to
+        // a malware, else the default collection.
+        let mut by_report: HashMap<&str, u32> = HashMap::new();
+        for (j, report) in bundle.reports.iter().enumerate() {
+            for id in &report.object_refs {
+                by_report.entry(id).or_insert(index(malware_count + j));
+            }
+        }
+        let mut by_malware: HashMap<&str, u32> = HashMap::new();
+        if malware_count > 0 {
+            let mut malware_ids: HashMap<&str, u32> = HashMap::with_capacity(malware_count);
+            for (i, m) in bundle.malware.iter().enumerate() {
+                malware_ids.entry(&m.id).or_insert(index(i));
+            }
+            by_malware.reserve(bundle.relationships.len());
+            for rel in &bundle.relationships {
+                if let Some(&c) = malware_ids.get(&*rel.target_ref) {
+                    by_malware.entry(&rel.source_ref).or_insert(c);
+                }
+            }
+        }
+
+        eprintln!("PROF maps {:?}", t0.elapsed());
+        let mut unsupported = Vec::new();
+        let mut pending = Vec::with_capacity(bundle.indicators.len());
+        for indicator in &bundle.indicators {
+            let id = &*indicator.id;
+            let Some(pattern) = indicator.pattern.as_deref() else {
+                unsupported.push(format!("{id}: no pattern"));
+                continue;
+            };
+            if let Some(kind) = indicator.pattern_type.as_deref()
+                && !kind.eq_ignore_ascii_case("stix")
+            {
+                unsupported.push(format!("{id}: pattern type {} is not supported", excerpt(kind)));
+                continue;
+            }
+            let parsed = pattern::parse(pattern);
+            if !parsed.notes.is_empty() {
+                let partly = if parsed.atoms.is_empty() { "" } else { "partly used: " };
+                unsupported.push(format!(
+                    "{id}: {partly}{}: {}",
+                    excerpt(pattern),
+                    parsed.notes.join("; ")
+                ));
+            }
+            let c = by_report
+                .get(id)
+                .or_else(|| by_malware.get(id))
+                .copied()
+                .unwrap_or(default);
+            pending.extend(parsed.atoms.into_iter().map(|atom| (id, c, atom)));
+        }
+        eprintln!("PROF patterns {:?}", t0.elapsed());
+        drop((by_report, by_malware));
+        eprintln!("PROF dropmaps {:?}", t0.elapsed());
+
+        if pending.iter().any(|&(_, c, _)| c == default) {
+            self.collections
+                .push(collection("0", Some(DEFAULT_COLLECTION), Some("Collection with IOCs unrelated to malware or reports")));
+        }
+        let mut per_type = [0usize; IocType::ALL.len()];
+        for (_, _, atom) in &pending {
+            per_type[atom.ioc_type as usize] += 1;
+        }
+        for (table, &n) in self.tables.iter_mut().zip(&per_type) {
+            table.reserve(n);
+        }
+        self.ips.map.reserve(per_type[IocType::IpAddresses as usize]);
+
+        let mut added = 0;
+        for (id, c, atom) in &pending {
+            match self.add(*c, atom.ioc_type, &atom.value) {
+                Ok(new) => added += usize::from(new),
+                Err(reason) => unsupported.push(format!(
+                    "{id}: value {:?}: {reason}",
+                    excerpt(&atom.value)
+                )),
+            }
+        }
+        eprintln!("PROF insert {:?}", t0.elapsed());
+        // MVT keeps the default collection only when it received an indicator.
+        if self
+            .collections
+            .get(default as usize)
+            .is_some_and(|c| c.counts.iter().sum::<usize>() == 0)
+        {
+            self.collections.pop();
+        }
+
+        for note in &unsupported {
+            debug!(file = %path.display(), "unsupported indicator: {note}");
+        }
+        let loaded = IndicatorFile {
+            path: path.to_path_buf(),
+            sha256,
+            indicators: added,
+            unsupported,
+            collections: self.collections[first..].iter().map(|c| c.name.clone()).collect(),
+        };
+        info!(
+            file = %path.display(),
+            indicators = loaded.indicators,
+            unsupported = loaded.unsupported.len(),
+            collections = loaded.collections.len(),
+            "loaded STIX2 indicators"
+        );
+        self.files.push(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Stores one value; `Ok(true)` when it is new for its collection.
+    fn add(&mut self, c: u32, ioc_type: IocType, raw: &str) -> Result<bool, &'static str> {
+        let original = raw.trim();
+        let (ioc_type, is_new, repeat_key) = match key_for(ioc_type, raw)? {
+            Key::Str(ioc_type, key) => {
+                let table = &mut self.tables[ioc_type as usize];
+                match table.get(&*key) {
+                    None => {
+                        if ioc_type == IocType::Processes && key.chars().nth(16).is_some() {
+                            let prefix: String = key.chars().take(16).collect();
+                            self.truncated.entry(prefix.into()).or_insert_with(|| (*key).into());
+                        }
+                        let entry = Entry::new(c, original, &key);
+                        table.insert(key.into_owned().into_boxed_str(), entry);
+                        (ioc_type, true, None)
+                    }
+                    Some(e) if e.collection == c => (ioc_type, false, None),
+                    Some(_) => (ioc_type, false, Some(key.into_owned())),
+                }
+            }
+            Key::Ip(ip, prefix) => match self.ips.map.get(&(ip, prefix)) {
+                None => {
+                    let entry = Entry::new(c, original, &ip_display(ip, prefix));
+                    self.ips.map.insert((ip, prefix), entry);
+                    self.ips.note_prefix(ip, prefix);
+                    (IocType::IpAddresses, true, None)
+                }
+                Some(e) if e.collection == c => (IocType::IpAddresses, false, None),
+                Some(_) => (IocType::IpAddresses, false, Some(ip_display(ip, prefix))),
+            },
+        };
+        let is_new = is_new || repeat_key.is_some_and(|k| self.repeated.insert((c, ioc_type, k)));
+        if is_new {
+            self.collections[c as usize].counts[ioc_type as usize] += 1;
+        }
+        Ok(is_new)
+    }
+
+    /// Number of distinct indicators loaded (per collection, like MVT's count: a value two
+    /// collections share counts in both).
+    pub fn len(&self) -> usize {
+        self.collections.iter().flat_map(|c| c.counts).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn files(&self) -> &[IndicatorFile] {
+        &self.files
+    }
+
+    /// Every collection in load order, with its counts per type.
+    pub fn collections_summary(&self) -> Vec<CollectionSummary> {
+        self.collections
+            .iter()
+            .map(|c| CollectionSummary {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                description: c.description.clone(),
+                file: c.file.clone(),
+                path: c.path.clone(),
+                sha256: c.sha256.clone(),
+                indicators: c.counts.iter().sum(),
+                counts: IocType::ALL
+                    .iter()
+                    .zip(c.counts)
+                    .filter(|&(_, n)| n > 0)
+                    .map(|(&t, n)| (t, n))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Number of values per type over every collection.
+    pub fn counts(&self) -> BTreeMap<IocType, usize> {
+        let mut counts = BTreeMap::new();
+        for c in &self.collections {
+            for (&t, &n) in IocType::ALL.iter().zip(&c.counts) {
+                if n > 0 {
+                    *counts.entry(t).or_insert(0) += n;
+                }
+            }
+        }
+        counts
+    }
+
+    fn find(&self, ioc_type: IocType, key: &str) -> Option<(&str, &Entry)> {
+        self.tables[ioc_type as usize]
+            .get_key_value(key)
+            .map(|(k, e)| (&**k, e))
+    }
+
+    fn hit(&self, input: &str, ioc_type: IocType, value: &str, c: u32, rule: MatchRule) -> IndicatorMatch {
+        let (collection, file) = self
+            .collections
+            .get(c as usize)
+            .map(|c| (c.name.clone(), c.file.clone()))
+            .unwrap_or_default();
+        IndicatorMatch {
+            input: input.to_string(),
+            value: value.to_string(),
+            ioc_type,
+            collection,
+            file,
+            rule,
+        }
+    }
+
+    fn hit_entry(&self, input: &str, ioc_type: IocType, found: (&str, &Entry), rule: MatchRule) -> IndicatorMatch {
+        let (key, entry) = found;
+        self.hit(input, ioc_type, entry.value(key), entry.collection, rule)
+    }
+
+    fn check_exact(&self, input: &str, ioc_type: IocType, key: &str) -> Option<IndicatorMatch> {
+        let found = self.find(ioc_type, key)?;
+        Some(self.hit_entry(input, ioc_type, found, MatchRule::Exact))
+    }
+
+    /// A URL, bare host name or IP address against URL, domain and IP indicators.
+    pub fn check_url(&self, url: &str) -> Option<IndicatorMatch> {
+        let s = url.trim();
+        if s.is_empty() {
+            return None;
+        }
+        if !self.tables[IocType::Urls as usize].is_empty() {
+            if let Some(found) = self.check_exact(url, IocType::Urls, s) {
+                return Some(found);
+            }
+            if let Some(canonical) = normalize::url(s)
+                && let Some(found) = self.check_exact(url, IocType::Urls, &canonical)
+            {
+                return Some(found);
+            }
+        }
+        match normalize::host(normalize::host_of(s))? {
+            Host::Ip(ip) => {
+                let ((net, prefix), entry) = self.ips.lookup(ip)?;
+                let shown = ip_display(*net, *prefix);
+                let value = entry.value(&shown);
+                Some(self.hit(url, IocType::IpAddresses, value, entry.collection, MatchRule::IpAddress))
+            }
+            Host::Name(name) => {
+                let domains = &self.tables[IocType::Domains as usize];
+                if domains.is_empty() {
+                    return None;
+                }
+                normalize::suffixes(&name).find_map(|suffix| {
+                    let found = self.find(IocType::Domains, suffix)?;
+                    let rule = if suffix.len() == name.len() {
+                        MatchRule::Domain
+                    } else {
+                        MatchRule::SubDomain
+                    };
+                    Some(self.hit_entry(url, IocType::Domains, found, rule))
+                })
+            }
+        }
+    }
+
+    /// The first of several URLs (in order) that matches.
+    pub fn check_urls<'a>(&self, urls: impl IntoIterator<Item = &'a str>) -> Option<IndicatorMatch> {
+        urls.into_iter().find_map(|u| self.check_url(u))
+    }
+
+    /// A process name (or a path to an executable; its base name is compared).
+    pub fn check_process(&self, name: &str) -> Option<IndicatorMatch> {
+        let base = name.rsplit_once('/').map_or(name, |(_, base)| base);
+        if base.is_empty() {
+            return None;
+        }
+        if let Some(found) = self.check_exact(name, IocType::Processes, base) {
+            return Some(found);
+        }
+        // The kernel truncates process names to 16 characters: such a name may be the start
+        // of a longer indicator.
+        if base.chars().count() == 16 {
+            let full = self.truncated.get(base)?;
+            let found = self.find(IocType::Processes, full)?;
+            return Some(self.hit_entry(name, IocType::Processes, found, MatchRule::TruncatedProcess));
+        }
+        None
+    }
+
+    pub fn check_email(&self, email: &str) -> Option<IndicatorMatch> {
+        let e = email.trim();
+        let e = match e.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("mailto:") => &e[7..],
+            _ => e,
+        };
+        self.check_exact(email, IocType::Emails, &lower(e))
+    }
+
+    pub fn check_file_name(&self, name: &str) -> Option<IndicatorMatch> {
+        self.check_exact(name, IocType::FileNames, name)
+    }
+
+    /// A path against file-name (its base name) and file-path (prefix) indicators.
+    pub fn check_file_path(&self, path: &str) -> Option<IndicatorMatch> {
+        let base = path.rsplit_once('/').map_or(path, |(_, base)| base);
+        if !base.is_empty()
+            && let Some(found) = self.find(IocType::FileNames, base)
+        {
+            return Some(self.hit_entry(path, IocType::FileNames, found, MatchRule::FileName));
+        }
+        if self.tables[IocType::FilePaths as usize].is_empty() {
+            return None;
+        }
+        // The path itself, then each parent folder: a prefix match on component boundaries
+        // only (`/a/b` matches `/a/b/c`, never `/a/bc`).
+        let mut candidate = path.trim_end_matches('/');
+        while !candidate.is_empty() {
+            if let Some(found) = self.find(IocType::FilePaths, candidate) {
+                return Some(self.hit_entry(path, IocType::FilePaths, found, MatchRule::PathPrefix));
+            }
+            candidate = match candidate.rfind('/') {
+                Some(slash) => candidate[..slash].trim_end_matches('/'),
+                None => "",
+            };
+        }
+        None
+    }
+
+    /// Any `/`-separated component of a path against process indicators.
+    pub fn check_path_contains_process(&self, path: &str) -> Option<IndicatorMatch> {
+        path.split('/').filter(|c| !c.is_empty()).find_map(|component| {
+            let found = self.find(IocType::Processes, component)?;
+            Some(self.hit_entry(path, IocType::Processes, found, MatchRule::PathComponent))
+        })
+    }
+
+    pub fn check_profile_id(&self, uuid: &str) -> Option<IndicatorMatch> {
+        self.check_exact(uuid, IocType::IosProfileIds, &lower(uuid.trim()))
+    }
+
+    /// An MD5, SHA-1 or SHA-256 hash (chosen by length).
+    pub fn check_file_hash(&self, hash: &str) -> Option<IndicatorMatch> {
+        let h = hash.trim();
+        self.check_exact(hash, hash_type(h), &lower(h))
+    }
+
+    pub fn check_app_cert_hash(&self, hash: &str) -> Option<IndicatorMatch> {
+        self.check_exact(hash, IocType::AppCertHashes, &cert_hash(hash))
+    }
+
+    pub fn check_app_id(&self, app_id: &str) -> Option<IndicatorMatch> {
+        self.check_exact(app_id, IocType::AppIds, &lower(app_id.trim()))
+    }
+
+    pub fn check_android_property(&self, name: &str) -> Option<IndicatorMatch> {
+        self.check_exact(name, IocType::AndroidPropertyNames, &lower(name.trim()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(patterns: &[&str]) -> Indicators {
+        let mut ind = Indicators::new();
+        let json = test_bundle_json("TestMalware", patterns);
+        ind.load_bundle(json.as_bytes(), Path::new("/x/test.stix2"))
+            .expect("test bundle loads");
+        ind
+    }
+
+    #[test]
+    fn keys_normalise_like_lookups() {
+        let ind = load(&[
+            "[domain-name:value = 'WWW.Example.ORG.']",
+            "[email-addr:value = 'Foo@Example.org']",
+            "[app:cert.sha256 = 'AB:CD']",
+        ]);
+        let hit = ind.check_url("https://example.org/").expect("hit");
+        assert_eq!(hit.value, "WWW.Example.ORG.");
+        assert_eq!(hit.rule, MatchRule::Domain);
+        assert!(ind.check_email("mailto:FOO@example.ORG").is_some());
+        assert!(ind.check_app_cert_hash("abcd").is_some());
+        assert_eq!(ind.counts().values().sum::<usize>(), 3);
+    }
+}

@@ -1,0 +1,245 @@
+//! Canonical forms shared by indicators and looked-up values, so both sides compare alike.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// A host as compared: an address, or a lower-case ASCII (punycode) domain name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Host<'a> {
+    Ip(IpAddr),
+    Name(Cow<'a, str>),
+}
+
+/// The host part of a URL, `host:port`, `user@host` or bare host name; brackets of an IPv6
+/// literal are removed. Scheme, user-info, port, path, query and fragment are ignored.
+pub(crate) fn host_of(input: &str) -> &str {
+    let s = input.trim();
+    let rest = match s.find("://") {
+        Some(i) if is_scheme(&s[..i]) => &s[i + 3..],
+        _ => s.strip_prefix("//").unwrap_or(s),
+    };
+    let authority = match rest.find(['/', '?', '#', '\\']) {
+        Some(end) => &rest[..end],
+        None => rest,
+    };
+    let host_port = match authority.rfind('@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        return match bracketed.find(']') {
+            Some(close) => &bracketed[..close],
+            None => bracketed,
+        };
+    }
+    match (host_port.find(':'), host_port.rfind(':')) {
+        // One colon: a port. Several: an IPv6 literal written without brackets.
+        (Some(first), Some(last)) if first == last => &host_port[..first],
+        _ => host_port,
+    }
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Parses an IP address literal (an IPv6 zone suffix is ignored); IPv4-mapped IPv6 addresses
+/// become IPv4 so both spellings of the same address compare equal.
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+    let looks_like_ip = s.contains(':') || s.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    if !looks_like_ip || s.is_empty() {
+        return None;
+    }
+    let s = s.split_once('%').map_or(s, |(addr, _zone)| addr);
+    s.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
+}
+
+/// Normalises a host name or IP literal: IPs are parsed; names are lower-cased and IDNA-mapped
+/// to punycode, with a trailing dot, a leading `*.` and one leading `www.` label removed (the
+/// last only when a dot remains, so `www.com` stays itself).
+pub(crate) fn host(raw: &str) -> Option<Host<'_>> {
+    let raw = raw.trim();
+    if let Some(ip) = parse_ip(raw) {
+        return Some(Host::Ip(ip));
+    }
+    let trimmed = raw.trim_end_matches('.');
+    let trimmed = trimmed.strip_prefix("*.").unwrap_or(trimmed).trim_start_matches('.');
+    if trimmed.is_empty() {
+        return None;
+    }
+    let name: Cow<'_, str> = if !trimmed.is_ascii() {
+        // IDNA may also map odd spellings (full-width digits, dots) to an IP or a trailing dot.
+        let ascii = idna::domain_to_ascii(trimmed).unwrap_or_else(|_| trimmed.to_lowercase());
+        if let Some(ip) = parse_ip(&ascii) {
+            return Some(Host::Ip(ip));
+        }
+        let ascii = ascii.trim_end_matches('.');
+        if ascii.is_empty() {
+            return None;
+        }
+        Cow::Owned(ascii.to_string())
+    } else if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        // ASCII input needs no IDNA: UTS #46 maps ASCII only by lower-casing it.
+        Cow::Owned(trimmed.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    };
+    Some(Host::Name(strip_www(name)))
+}
+
+fn strip_www(name: Cow<'_, str>) -> Cow<'_, str> {
+    match name.strip_prefix("www.") {
+        Some(rest) if rest.contains('.') => match name {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[4..]),
+            Cow::Owned(o) => Cow::Owned(o[4..].to_string()),
+        },
+        _ => name,
+    }
+}
+
+/// The suffixes of a normalised domain to look up, full name first: `a.b.c` → `a.b.c`, `b.c`.
+/// Single labels (`c`) are only ever the full name, so a top-level-domain indicator cannot
+/// match every host under it.
+pub(crate) fn suffixes(name: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(name);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = current
+            .find('.')
+            .map(|dot| &current[dot + 1..])
+            .filter(|rest| rest.contains('.'));
+        Some(current)
+    })
+}
+
+/// Canonical URL for URL indicators: scheme and host lower-cased, IDNA host, default port,
+/// user-info and fragment dropped, and a trailing `/` of the path removed. `None` when the
+/// text is not an absolute hierarchical URL.
+pub(crate) fn url(s: &str) -> Option<String> {
+    let parsed = url::Url::parse(s.trim()).ok()?;
+    let host = parsed.host_str()?;
+    let mut out = String::with_capacity(s.len());
+    out.push_str(parsed.scheme());
+    out.push_str("://");
+    match parse_ip(host.trim_start_matches('[').trim_end_matches(']')) {
+        Some(IpAddr::V6(v6)) => {
+            out.push('[');
+            out.push_str(&v6.to_string());
+            out.push(']');
+        }
+        Some(ip) => out.push_str(&ip.to_string()),
+        // `url` has already IDNA-mapped hosts of special schemes; the others are left as
+        // written, so lower-case them too. No `www.` stripping: those are different URLs.
+        None => out.push_str(&host.to_ascii_lowercase()),
+    }
+    if let Some(port) = parsed.port() {
+        out.push(':');
+        out.push_str(&port.to_string());
+    }
+    out.push_str(parsed.path().trim_end_matches('/'));
+    if let Some(query) = parsed.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    Some(out)
+}
+
+/// An IP indicator, optionally in CIDR form: the network address (host bits cleared) and prefix.
+pub(crate) fn ip_network(s: &str) -> Option<(IpAddr, u8)> {
+    let s = s.trim();
+    let (addr, prefix) = match s.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix.trim().parse::<u8>().ok()?)),
+        None => (s, None),
+    };
+    let addr = addr.trim().trim_start_matches('[').trim_end_matches(']');
+    let ip = match prefix {
+        // A CIDR is kept in its own family: a v4-mapped v6 network stays v6.
+        Some(_) => addr.parse::<IpAddr>().ok()?,
+        None => parse_ip(addr)?,
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(max);
+    (prefix <= max).then(|| (mask(ip, prefix), prefix))
+}
+
+/// Clears the host bits of `ip` beyond `prefix`.
+pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & bits).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & bits).into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Option<String> {
+        match host(host_of(s))? {
+            Host::Name(n) => Some(n.into_owned()),
+            Host::Ip(ip) => Some(format!("ip:{ip}")),
+        }
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_of("https://user:pw@Bad.COM:8443/p?q#f"), "Bad.COM");
+        assert_eq!(host_of("bad.com"), "bad.com");
+        assert_eq!(host_of("bad.com:80/x"), "bad.com");
+        assert_eq!(host_of("//bad.com/x"), "bad.com");
+        assert_eq!(host_of("http://[2001:db8::1]:443/"), "2001:db8::1");
+        assert_eq!(host_of("2001:db8::1"), "2001:db8::1");
+        assert_eq!(host_of("mailto:me@bad.com"), "bad.com");
+        assert_eq!(host_of("x?u=http://bad.com"), "x");
+        assert_eq!(name("https://WWW.Bad.com./"), Some("bad.com".into()));
+        assert_eq!(name("www.com"), Some("www.com".into()));
+        assert_eq!(name("*.bad.com"), Some("bad.com".into()));
+        assert_eq!(name("https://BÜCHER.example/"), Some("xn--bcher-kva.example".into()));
+        assert_eq!(name("http://[::ffff:198.51.100.1]/"), Some("ip:198.51.100.1".into()));
+        assert_eq!(name("１９８.５１.１００.１"), Some("ip:198.51.100.1".into()));
+        assert_eq!(name("fe80::1%eth0"), Some("ip:fe80::1".into()));
+        assert_eq!(name("http:///x"), None);
+        assert_eq!(name("..."), None);
+    }
+
+    #[test]
+    fn suffix_walk() {
+        assert_eq!(suffixes("a.b.c.d").collect::<Vec<_>>(), ["a.b.c.d", "b.c.d", "c.d"]);
+        assert_eq!(suffixes("c.d").collect::<Vec<_>>(), ["c.d"]);
+        assert_eq!(suffixes("localhost").collect::<Vec<_>>(), ["localhost"]);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(url("HTTPS://Example.ORG:443/News/").as_deref(), Some("https://example.org/News"));
+        assert_eq!(url("https://example.org").as_deref(), Some("https://example.org"));
+        assert_eq!(url("https://u:p@example.org/a?b=c#frag").as_deref(), Some("https://example.org/a?b=c"));
+        assert_eq!(url("https://xn--bcher-kva.example/").as_deref(), Some("https://xn--bcher-kva.example"));
+        assert_eq!(url("https://bücher.example/").as_deref(), Some("https://xn--bcher-kva.example"));
+        assert_eq!(url("http://[2001:DB8::1]:8080/x").as_deref(), Some("http://[2001:db8::1]:8080/x"));
+        assert_eq!(url("foo://Host.X/y").as_deref(), Some("foo://host.x/y"));
+        assert_eq!(url("example.org/x"), None);
+        assert_eq!(url("mailto:a@b.c"), None);
+    }
+
+    #[test]
+    fn ip_networks() {
+        let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(ip_network("198.51.100.1"), Some((v4("198.51.100.1"), 32)));
+        assert_eq!(ip_network("198.51.100.7/24"), Some((v4("198.51.100.0"), 24)));
+        assert_eq!(ip_network("0.0.0.0/0"), Some((v4("0.0.0.0"), 0)));
+        assert_eq!(ip_network("2001:db8::1/32"), Some((v4("2001:db8::"), 32)));
+        assert_eq!(ip_network("[2001:db8::1]"), Some((v4("2001:db8::1"), 128)));
+        assert_eq!(ip_network("1.2.3.4/33"), None);
+        assert_eq!(ip_network("1.2.3.4/x"), None);
+        assert_eq!(ip_network("bad.com"), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! `CallHistory.storedata`: the phone's call log (who, when, how long, through which service).
+
+use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use serde_json::{Value, json};
+
+use super::sms::{mac_iso, shown};
+use crate::values::{has_table, query_records};
+use crate::{Context, Module, ModuleError};
+
+/// HomeDomain-Library/CallHistoryDB/CallHistory.storedata
+const BACKUP_IDS: &[&str] = &["5a4935c78a5255723f707230a451d79c540d2741"];
+
+pub struct Calls;
+
+impl Module for Calls {
+    fn name(&self) -> &'static str {
+        "Calls"
+    }
+
+    fn slug(&self) -> &'static str {
+        "calls"
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
+        let id = ctx
+            .backup
+            .first_stored(BACKUP_IDS)
+            .ok_or_else(|| ModuleError::NotFound("CallHistory.storedata".into()))?;
+        let source = crate::backup::stored_path(&id);
+        let conn = ctx.backup.open_sqlite(&id)?;
+        if !has_table(&conn, "ZCALLRECORD") {
+            return Err(ModuleError::NotFound(format!(
+                "{source}: CallHistory.storedata has no ZCALLRECORD table"
+            )));
+        }
+        let rows = query_records(
+            &conn,
+            &source,
+            "SELECT ZDATE, ZDURATION, ZLOCATION, ZADDRESS, ZSERVICE_PROVIDER FROM ZCALLRECORD \
+             ORDER BY Z_PK",
+        )?;
+        let mut out = ModuleOutput::default();
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            // ZADDRESS is a BLOB holding UTF-8 text; query_records already made it text.
+            let record = json!({
+                "isodate": mac_iso(row.get("ZDATE")),
+                "duration": row.get("ZDURATION").cloned().unwrap_or(Value::Null),
+                "location": row.get("ZLOCATION").cloned().unwrap_or(Value::Null),
+                "number": row.get("ZADDRESS").cloned().unwrap_or(Value::Null),
+                "provider": row.get("ZSERVICE_PROVIDER").cloned().unwrap_or(Value::Null),
+            });
+            out.push_timeline(TimelineEvent {
+                timestamp: record["isodate"].as_str().unwrap_or_default().to_string(),
+                module: self.name().into(),
+                event: "call".into(),
+                data: format!(
+                    "From {} using {} during {} seconds",
+                    shown(record.get("number")),
+                    shown(record.get("provider")),
+                    shown(record.get("duration")),
+                ),
+            });
+            records.push(record);
+        }
+        out.results = Results::List(records);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_indicators::Indicators;
+
+    use super::*;
+    use crate::Backup;
+    use crate::builder::BackupBuilder;
+    use crate::modules::sms::tests::{fixture, run};
+
+    #[test]
+    fn call_records_and_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = BackupBuilder::new(dir.path())
+            .unwrap()
+            .sqlite(
+                "HomeDomain",
+                "Library/CallHistoryDB/CallHistory.storedata",
+                "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER,
+                    ZANSWERED INTEGER, ZCALLTYPE INTEGER, ZORIGINATED INTEGER, ZREAD INTEGER,
+                    ZDATE TIMESTAMP, ZDURATION FLOAT, ZADDRESS VARCHAR, ZISO_COUNTRY_CODE VARCHAR,
+                    ZLOCATION VARCHAR, ZNAME VARCHAR, ZSERVICE_PROVIDER VARCHAR, ZUNIQUE_ID VARCHAR);
+                 INSERT INTO ZCALLRECORD VALUES (1, 2, 1, 1, 1, 0, 1, 588901981.253102, 63.5,
+                    CAST('+15555550100' AS BLOB), 'us', 'California', NULL, 'com.apple.Telephony', 'U-1');
+                 INSERT INTO ZCALLRECORD VALUES (2, 2, 1, 0, 8, 1, 1, 600000000, 0.0,
+                    'alice@example.org', 'us', NULL, NULL, 'com.apple.FaceTime', 'U-2');",
+            )
+            .unwrap()
+            .finish()
+            .unwrap();
+        let backup = Backup::open(&root).unwrap();
+        let out = run(&Calls, &backup, &Indicators::new()).unwrap();
+        let Results::List(recs) = &out.results else {
+            panic!("list expected")
+        };
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            recs[0],
+            json!({"isodate": "2019-08-30 23:53:01.253102", "duration": 63.5, "location": "California",
+                   "number": "+15555550100", "provider": "com.apple.Telephony"})
+        );
+        assert_eq!(recs[1]["location"], Value::Null);
+        assert_eq!(out.timeline.len(), 2);
+        assert_eq!(out.timeline[0].event, "call");
+        assert_eq!(out.timeline[0].timestamp, "2019-08-30 23:53:01.253102");
+        assert_eq!(
+            out.timeline[0].data,
+            "From +15555550100 using com.apple.Telephony during 63.5 seconds"
+        );
+        assert_eq!(
+            out.timeline[1].data,
+            "From alice@example.org using com.apple.FaceTime during 0.0 seconds"
+        );
+        assert!(out.alerts.is_empty());
+    }
+
+    #[test]
+    fn corrupt_or_unexpected_database_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = BackupBuilder::new(dir.path())
+            .unwrap()
+            .file(
+                "HomeDomain",
+                "Library/CallHistoryDB/CallHistory.storedata",
+                &[0x53, 0x51, 0x4c, 0xff, 0x00, 0x13, 0x37].repeat(200),
+            )
+            .unwrap()
+            .finish()
+            .unwrap();
+        let backup = Backup::open(&root).unwrap();
+        let err = run(&Calls, &backup, &Indicators::new()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("5a/5a4935c78a5255723f707230a451d79c540d2741"),
+            "{err}"
+        );
+
+        // A ZCALLRECORD without the expected columns is a query error naming the file.
+        let dir = tempfile::tempdir().unwrap();
+        let root = BackupBuilder::new(dir.path())
+            .unwrap()
+            .sqlite(
+                "HomeDomain",
+                "Library/CallHistoryDB/CallHistory.storedata",
+                "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, ZDATE TIMESTAMP);",
+            )
+            .unwrap()
+            .finish()
+            .unwrap();
+        let backup = Backup::open(&root).unwrap();
+        let err = run(&Calls, &backup, &Indicators::new()).unwrap_err();
+        assert!(matches!(err, ModuleError::Query { .. }), "{err}");
+        assert!(err.to_string().contains("5a/5a4935c7"), "{err}");
+    }
+
+    #[test]
+    fn fixture_has_no_call_history() {
+        let Some(backup) = fixture() else { return };
+        assert!(matches!(
+            run(&Calls, &backup, &Indicators::new()),
+            Err(ModuleError::NotFound(_))
+        ));
+    }
+}
