@@ -5,6 +5,8 @@
 //! (an iOS backup, an unpacked acquisition); other sources (encrypted backups, archives) implement
 //! the same trait so modules never know which one they got.
 
+pub mod module;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
@@ -49,8 +51,24 @@ impl EvidenceError {
 
 pub type Result<T> = std::result::Result<T, EvidenceError>;
 
+/// Most entries listed from one source: a hostile archive or folder must not exhaust memory.
+pub const MAX_ENTRIES: usize = 2_000_000;
+
+/// One file of an evidence source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// `/`-separated path relative to the source's root.
+    pub path: String,
+    pub size: u64,
+    /// Modification time (Unix seconds) as the source records it, when it does.
+    pub modified: Option<i64>,
+}
+
 /// A read-only source of evidence files addressed by `/`-separated paths relative to its root.
 pub trait Evidence: Send + Sync {
+    /// Every regular file, sorted by path (symbolic links are not followed).
+    fn list(&self) -> Result<Vec<FileEntry>>;
+
     /// Whether the file exists (and is a regular file).
     fn exists(&self, path: &str) -> bool;
 
@@ -165,6 +183,40 @@ impl FolderEvidence {
 }
 
 impl Evidence for FolderEvidence {
+    fn list(&self) -> Result<Vec<FileEntry>> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|e| Self::io_err(&dir.display().to_string(), e))?;
+            for entry in entries.flatten() {
+                let Ok(kind) = entry.file_type() else { continue };
+                let path = entry.path();
+                if kind.is_dir() {
+                    stack.push(path);
+                } else if kind.is_file() {
+                    let Ok(rel) = path.strip_prefix(&self.root) else { continue };
+                    let meta = entry.metadata().ok();
+                    out.push(FileEntry {
+                        path: rel.to_string_lossy().replace('\\', "/"),
+                        size: meta.as_ref().map_or(0, |m| m.len()),
+                        modified: meta
+                            .and_then(|m| m.modified().ok())
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map(|d| d.as_secs() as i64),
+                    });
+                    if out.len() > MAX_ENTRIES {
+                        return Err(EvidenceError::Unreadable {
+                            path: self.root.display().to_string(),
+                            reason: format!("more than {MAX_ENTRIES} files"),
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.full_path(path).is_ok_and(|p| p.is_file())
     }

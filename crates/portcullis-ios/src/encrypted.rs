@@ -461,6 +461,10 @@ impl EncryptedEvidence {
 }
 
 impl Evidence for EncryptedEvidence {
+    fn list(&self) -> Result<Vec<portcullis_evidence::FileEntry>, EvidenceError> {
+        self.folder.list()
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.folder.exists(path)
     }
@@ -628,5 +632,109 @@ impl EncryptedEvidence {
                 path: dest.join("Manifest.plist").display().to_string(),
                 reason: e.to_string(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::{file_id, stored_path};
+    use crate::builder::BackupBuilder;
+
+    fn build(dir: &Path) -> PathBuf {
+        BackupBuilder::new(dir)
+            .unwrap()
+            .file("HomeDomain", "Library/notes.txt", b"hello, encrypted world")
+            .unwrap()
+            .sqlite("HomeDomain", "Library/SMS/sms.db", "CREATE TABLE message(text); INSERT INTO message VALUES ('hi');")
+            .unwrap()
+            .encrypt_with("s3cret")
+            .finish()
+            .unwrap()
+    }
+
+    fn password(p: &str) -> Secret {
+        Secret::Password(Zeroizing::new(p.to_string()))
+    }
+
+    #[test]
+    fn built_encrypted_backup_decrypts_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = build(dir.path());
+        let notes = stored_path(&file_id("HomeDomain", "Library/notes.txt"));
+        assert_ne!(std::fs::read(root.join(&notes)).unwrap(), b"hello, encrypted world");
+        let ev = EncryptedEvidence::open(&root, &password("s3cret")).unwrap();
+        assert_eq!(ev.read(&notes).unwrap(), b"hello, encrypted world");
+        let sms = stored_path(&file_id("HomeDomain", "Library/SMS/sms.db"));
+        let conn = ev.open_sqlite(&sms).unwrap();
+        let text: String = conn.query_row("SELECT text FROM message", [], |r| r.get(0)).unwrap();
+        assert_eq!(text, "hi");
+        // The key printed by extract-key opens the backup without the password.
+        let key = extract_key(&root, "s3cret").unwrap();
+        let by_key = EncryptedEvidence::open(&root, &Secret::from_key_hex(&key).unwrap()).unwrap();
+        assert_eq!(by_key.read(&notes).unwrap(), b"hello, encrypted world");
+        // Hashes are of the files as stored (ciphertext), the evidence.
+        assert!(ev.hashes().iter().any(|(p, _)| p == &notes));
+    }
+
+    #[test]
+    fn wrong_password_and_bad_key_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = build(dir.path());
+        assert!(matches!(
+            EncryptedEvidence::open(&root, &password("wrong")),
+            Err(EncryptionError::WrongPassword)
+        ));
+        assert!(matches!(
+            Secret::from_key_hex("abc"),
+            Err(EncryptionError::BadKeyHex)
+        ));
+        let zero = Secret::from_key_hex(&"00".repeat(32)).unwrap();
+        assert!(matches!(
+            EncryptedEvidence::open(&root, &zero),
+            Err(EncryptionError::WrongPassword)
+        ));
+    }
+
+    #[test]
+    fn damaged_keybags_are_errors_not_panics() {
+        for bytes in [
+            &b""[..],
+            b"VERS",
+            b"VERS\x00\x00\x00\x04\x00\x00\x00\x04",
+            b"UUID\xff\xff\xff\xff",
+            b"SALT\x00\x00\x00\x02ab",
+        ] {
+            assert!(Keybag::parse(bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn truncated_or_badly_padded_ciphertext_is_an_error() {
+        let key = [7u8; 32];
+        let mut out = Vec::new();
+        assert!(decrypt_stream(&key, &[0u8; 20][..], &mut out).is_err());
+        // A random block almost never ends in valid PKCS#7 padding of 16 equal bytes.
+        let mut out = Vec::new();
+        let err = decrypt_stream(&key, &[0x55u8; 32][..], &mut out);
+        assert!(err.is_err() || out.len() < 32);
+        let mut out = Vec::new();
+        assert_eq!(decrypt_stream(&key, &[][..], &mut out), Ok(0));
+    }
+
+    #[test]
+    fn streaming_spans_chunk_boundaries() {
+        use aes::cipher::{BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
+        let key = [9u8; 32];
+        let plain: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i % 251) as u8).collect();
+        let mut buf = plain.clone();
+        buf.resize(plain.len() + 16, 0);
+        let enc = cbc::Encryptor::<aes::Aes256>::new(&key.into(), &[0u8; 16].into());
+        let n = enc.encrypt_padded::<Pkcs7>(&mut buf, plain.len()).unwrap().len();
+        buf.truncate(n);
+        let mut out = Vec::new();
+        let written = decrypt_stream(&key, &buf[..], &mut out).unwrap();
+        assert_eq!(written as usize, plain.len());
+        assert!(out == plain);
     }
 }

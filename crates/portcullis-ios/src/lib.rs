@@ -8,7 +8,6 @@ pub mod modules;
 pub mod nskeyed;
 pub mod values;
 
-use portcullis_evidence::EvidenceError;
 use portcullis_indicators::Indicators;
 use portcullis_report::ModuleOutput;
 
@@ -20,32 +19,7 @@ pub struct Context<'a> {
     pub indicators: &'a Indicators,
 }
 
-/// Why a module produced nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ModuleError {
-    /// The artifact is not in this backup: not an error, the phone just does not have it.
-    #[error("no data: {0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Evidence(#[from] EvidenceError),
-    #[error("{path}: query failed: {source}")]
-    Query {
-        path: String,
-        source: rusqlite::Error,
-    },
-    #[error("{path}: {reason}")]
-    Parse { path: String, reason: String },
-}
-
-impl ModuleError {
-    /// Wraps an SQLite error with the file it happened in.
-    pub fn query(path: &str) -> impl Fn(rusqlite::Error) -> ModuleError + '_ {
-        move |source| ModuleError::Query {
-            path: path.to_string(),
-            source,
-        }
-    }
-}
+pub use portcullis_evidence::module::{ModuleError, ModuleRun};
 
 /// One artifact: where it lives, how to parse it, what to flag.
 pub trait Module: Sync {
@@ -56,40 +30,19 @@ pub trait Module: Sync {
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError>;
 }
 
-/// How one module's run ended.
-pub struct ModuleRun {
-    pub name: &'static str,
-    pub slug: &'static str,
-    pub outcome: Result<ModuleOutput, ModuleError>,
-}
-
-/// Runs `modules` in parallel, returning results in module order. A module that fails, or even
-/// panics, only loses its own output. `on_done` is told each module's slug as it finishes
-/// (for progress display).
+/// Runs `modules` in parallel, returning results in module order (see
+/// [`portcullis_evidence::module::run_parallel`]).
 pub fn run_modules(
     ctx: &Context<'_>,
     modules: &[&'static dyn Module],
     on_done: &(dyn Fn(&str) + Sync),
 ) -> Vec<ModuleRun> {
-    use rayon::prelude::*;
-    modules
-        .par_iter()
-        .map(|m| {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run(ctx)))
-                .unwrap_or_else(|_| {
-                    Err(ModuleError::Parse {
-                        path: m.slug().to_string(),
-                        reason: "internal error while parsing (please report it)".to_string(),
-                    })
-                });
-            on_done(m.slug());
-            ModuleRun {
-                name: m.name(),
-                slug: m.slug(),
-                outcome,
-            }
-        })
-        .collect()
+    portcullis_evidence::module::run_parallel(
+        modules,
+        |m| (m.name(), m.slug()),
+        |m| m.run(ctx),
+        on_done,
+    )
 }
 
 /// The device facts worth showing first, taken from the `backup_info` record.

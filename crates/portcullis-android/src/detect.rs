@@ -1,0 +1,129 @@
+//! Which kind of Android acquisition a path holds, from its name and the files it contains.
+
+use std::path::Path;
+
+use portcullis_evidence::FileEntry;
+
+/// The Android inputs Portcullis reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AndroidKind {
+    /// `adb bugreport` output (zip or unpacked folder).
+    Bugreport,
+    /// An AndroidQF acquisition (folder, zip, or age-encrypted zip).
+    AndroidQf,
+    /// An `adb backup` file (`.ab`) or its extracted tree.
+    AdbBackup,
+    /// Android 16 intrusion-logging export (NDJSON `.txt` files).
+    IntrusionLogs,
+}
+
+impl AndroidKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AndroidKind::Bugreport => "android_bugreport",
+            AndroidKind::AndroidQf => "androidqf",
+            AndroidKind::AdbBackup => "android_backup",
+            AndroidKind::IntrusionLogs => "android_intrusion_logs",
+        }
+    }
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Decides from a listing of the acquisition's files (paths relative to its root).
+pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
+    let has = |pred: &dyn Fn(&str) -> bool| files.iter().any(|f| pred(&f.path));
+    let depth = |p: &str| p.matches('/').count();
+    let qf_marker = |p: &str| {
+        depth(p) <= 1
+            && matches!(
+                base_name(p),
+                "acquisition.json" | "packages.json" | "getprop.txt" | "ps.txt" | "root_binaries.json"
+            )
+    };
+    if has(&qf_marker) {
+        return Some(AndroidKind::AndroidQf);
+    }
+    let bugreport_marker = |p: &str| {
+        let name = base_name(p);
+        name == "main_entry.txt"
+            || (name.starts_with("dumpstate") && (name.ends_with(".txt") || name.ends_with(".log")))
+            || (name.starts_with("dumpState_") && name.ends_with(".log"))
+            || (name.starts_with("bugreport-") && name.ends_with(".txt"))
+    };
+    if has(&bugreport_marker) {
+        return Some(AndroidKind::Bugreport);
+    }
+    if has(&|p| p.contains("apps/com.android.providers.telephony/") || p.starts_with("apps/")) {
+        return Some(AndroidKind::AdbBackup);
+    }
+    if has(&|p| p.ends_with(".txt")) {
+        return Some(AndroidKind::IntrusionLogs);
+    }
+    None
+}
+
+/// Decides from the file name alone, for single-file inputs.
+pub fn detect_from_name(path: &Path) -> Option<AndroidKind> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    if name.ends_with(".ab") {
+        Some(AndroidKind::AdbBackup)
+    } else if name.ends_with(".zip.age") || name.ends_with(".age") {
+        Some(AndroidKind::AndroidQf)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(paths: &[&str]) -> Vec<FileEntry> {
+        paths
+            .iter()
+            .map(|p| FileEntry {
+                path: p.to_string(),
+                size: 1,
+                modified: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kinds_are_told_apart() {
+        assert_eq!(
+            detect_from_listing(&listing(&["androidqf/getprop.txt", "androidqf/ps.txt"])),
+            Some(AndroidKind::AndroidQf)
+        );
+        assert_eq!(
+            detect_from_listing(&listing(&["getprop.txt", "packages.json"])),
+            Some(AndroidKind::AndroidQf)
+        );
+        assert_eq!(
+            detect_from_listing(&listing(&["dumpstate.txt", "main_entry.txt", "FS/data/x"])),
+            Some(AndroidKind::Bugreport)
+        );
+        assert_eq!(
+            detect_from_listing(&listing(&[
+                "apps/com.android.providers.telephony/d_f/000000_sms_backup"
+            ])),
+            Some(AndroidKind::AdbBackup)
+        );
+        assert_eq!(
+            detect_from_listing(&listing(&["day1.txt", "sub/day2.txt"])),
+            Some(AndroidKind::IntrusionLogs)
+        );
+        assert_eq!(detect_from_listing(&listing(&["photo.jpg"])), None);
+        assert_eq!(
+            detect_from_name(Path::new("/x/backup.ab")),
+            Some(AndroidKind::AdbBackup)
+        );
+        assert_eq!(
+            detect_from_name(Path::new("acq.zip.age")),
+            Some(AndroidKind::AndroidQf)
+        );
+    }
+}
