@@ -5,7 +5,12 @@
 //! (an iOS backup, an unpacked acquisition); other sources (encrypted backups, archives) implement
 //! the same trait so modules never know which one they got.
 
+pub mod age;
 pub mod module;
+pub mod zip;
+
+pub use self::age::{open_age_zip, open_age_zip_with_passphrase};
+pub use self::zip::{ZipEvidence, ZipLimits};
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -41,6 +46,12 @@ pub enum EvidenceError {
     Unreadable { path: String, reason: String },
     #[error("{path}: not a valid property list ({source})")]
     Plist { path: String, source: plist::Error },
+    /// The key given (an age identity, a passphrase) does not open this encrypted file.
+    #[error("this {key_kind} cannot decrypt {path}")]
+    CannotDecrypt {
+        path: String,
+        key_kind: &'static str,
+    },
 }
 
 impl EvidenceError {

@@ -114,6 +114,9 @@ mod tests {
         assert_eq!(objects[1]["pattern"], "[process:name = 'Launch']");
         assert_eq!(objects[2]["source_ref"], objects[1]["id"]);
         assert_eq!(objects[2]["target_ref"], objects[0]["id"]);
-        assert_eq!(json, test_bundle_json("Test \"M\"", &["[process:name = 'Launch']"]));
+        assert_eq!(
+            json,
+            test_bundle_json("Test \"M\"", &["[process:name = 'Launch']"])
+        );
     }
 }

@@ -6,12 +6,13 @@
 //! The matching rules are written down, with examples, in `docs/matching.md`.
 
 mod bundle;
+mod fasthash;
 mod normalize;
 mod pattern;
 mod stix;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, hash_map};
 use std::fmt;
 use std::fs;
 use std::net::IpAddr;
@@ -22,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 pub use bundle::test_bundle_json;
+use fasthash::{FastMap, FastSet};
 use normalize::Host;
 
 /// The kind of value an indicator describes. Serialised with MVT's collection-list names so
@@ -88,10 +90,11 @@ impl IndicatorMatch {
     /// `Found a known suspicious process name "Launch" matching indicators from "TestMalware"`.
     pub fn message(&self) -> String {
         let (x, ioc, c) = (&self.input, &self.value, &self.collection);
-        let named = |what: &str| format!("Found a known suspicious {what} \"{x}\" matching indicators from \"{c}\"");
-        let url_like = |what: &str| {
-            format!("Found a {what} {x} matching indicator \"{ioc}\" from \"{c}\"")
+        let named = |what: &str| {
+            format!("Found a known suspicious {what} \"{x}\" matching indicators from \"{c}\"")
         };
+        let url_like =
+            |what: &str| format!("Found a {what} {x} matching indicator \"{ioc}\" from \"{c}\"");
         match (self.ioc_type, self.rule) {
             (IocType::Processes, MatchRule::TruncatedProcess) => format!(
                 "Found a truncated known suspicious process name \"{x}\" matching indicators from \"{c}\""
@@ -107,7 +110,9 @@ impl IndicatorMatch {
             (IocType::IpAddresses, _) => url_like("known suspicious IP address"),
             (IocType::Urls, _) => url_like("known suspicious URL"),
             (IocType::Emails, _) => named("email address"),
-            (IocType::FileNames, MatchRule::FileName) | (IocType::FilePaths, _) => named("file path"),
+            (IocType::FileNames, MatchRule::FileName) | (IocType::FilePaths, _) => {
+                named("file path")
+            }
             (IocType::FileNames, _) => named("file name"),
             (IocType::FilesMd5 | IocType::FilesSha1 | IocType::FilesSha256, _) => {
                 named("file with hash")
@@ -226,33 +231,46 @@ struct Collection {
     counts: [usize; IocType::ALL.len()],
 }
 
-/// Where an indicator value came from; its display value is `original` or else the key itself.
-#[derive(Debug)]
+/// Where an indicator value came from. Kept small (the tables hold one per value): the value
+/// as written, when it differs from its key, lives in `Indicators::originals`.
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     collection: u32,
-    original: Option<Box<str>>,
+    /// Index into `Indicators::originals`, or `NO_ORIGINAL` when the key is the value.
+    original: u32,
 }
 
-impl Entry {
-    fn new(collection: u32, original: &str, key: &str) -> Self {
-        Self {
-            collection,
-            original: (original != key).then(|| original.into()),
-        }
-    }
+const NO_ORIGINAL: u32 = u32::MAX;
 
-    fn value<'a>(&'a self, key: &'a str) -> &'a str {
-        self.original.as_deref().unwrap_or(key)
+impl Entry {
+    /// Records `original` in `originals` when it differs from the key.
+    fn new(originals: &mut Vec<Box<str>>, collection: u32, original: &str, key: &str) -> Self {
+        let index = u32::try_from(originals.len())
+            .ok()
+            .filter(|&i| i != NO_ORIGINAL);
+        match index {
+            Some(index) if original != key => {
+                originals.push(original.into());
+                Self {
+                    collection,
+                    original: index,
+                }
+            }
+            _ => Self {
+                collection,
+                original: NO_ORIGINAL,
+            },
+        }
     }
 }
 
 /// Normalised value → first indicator (first-loaded collection wins, as MVT iterates them).
-type Table = HashMap<Box<str>, Entry>;
+type Table = FastMap<Box<str>, Entry>;
 
 /// IP indicators, exact or CIDR: looked up once per prefix length in use (usually one).
 #[derive(Debug, Default)]
 struct IpTable {
-    map: HashMap<(IpAddr, u8), Entry>,
+    map: FastMap<(IpAddr, u8), Entry>,
     /// Prefix lengths in use per family, longest (most specific) first.
     v4_prefixes: Vec<u8>,
     v6_prefixes: Vec<u8>,
@@ -296,6 +314,37 @@ fn ip_display(ip: IpAddr, prefix: u8) -> String {
 enum Key<'a> {
     Str(IocType, Cow<'a, str>),
     Ip(IpAddr, u8),
+}
+
+impl Key<'_> {
+    fn into_owned(self) -> Key<'static> {
+        match self {
+            Key::Str(ioc_type, key) => Key::Str(ioc_type, Cow::Owned(key.into_owned())),
+            Key::Ip(ip, prefix) => Key::Ip(ip, prefix),
+        }
+    }
+
+    fn ioc_type(&self) -> IocType {
+        match self {
+            Key::Str(ioc_type, _) => *ioc_type,
+            Key::Ip(..) => IocType::IpAddresses,
+        }
+    }
+}
+
+/// An atom's value as written (trimmed) and its key; the error names the value.
+fn keyed_value(atom: pattern::Atom<'_>) -> Result<(Cow<'_, str>, Key<'_>), String> {
+    let reason = |value: &str, reason| format!("value {:?}: {reason}", excerpt(value));
+    match atom.value {
+        Cow::Borrowed(value) => match key_for(atom.ioc_type, value) {
+            Ok(key) => Ok((Cow::Borrowed(value.trim()), key)),
+            Err(e) => Err(reason(value, e)),
+        },
+        Cow::Owned(value) => match key_for(atom.ioc_type, &value) {
+            Ok(key) => Ok((Cow::Owned(value.trim().to_string()), key.into_owned())),
+            Err(e) => Err(reason(&value, e)),
+        },
+    }
 }
 
 /// Lower-cases without allocating when there is nothing to change.
@@ -372,10 +421,12 @@ pub struct Indicators {
     tables: [Table; IocType::ALL.len()],
     ips: IpTable,
     /// First 16 characters of process indicators longer than 16 → the full indicator key.
-    truncated: HashMap<Box<str>, Box<str>>,
+    truncated: FastMap<Box<str>, Box<str>>,
     /// (collection, type, key) of values already held by an earlier collection, so that a
     /// collection still counts each of its values once.
-    repeated: HashSet<(u32, IocType, String)>,
+    repeated: FastSet<(u32, IocType, String)>,
+    /// Indicator values as written, for those whose key differs (`Bad.com.` → `bad.com`).
+    originals: Vec<Box<str>>,
 }
 
 impl fmt::Debug for Indicators {
@@ -430,6 +481,152 @@ fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LoadEr
     Ok(())
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Parses a bundle and hashes its bytes, side by side on two threads for large files (the
+/// hash is a good part of loading a large bundle).
+fn parse_and_hash(bytes: &[u8]) -> (Result<stix::Bundle<'_>, String>, String) {
+    const PARALLEL_FROM: usize = 4 << 20;
+    if bytes.len() < PARALLEL_FROM {
+        return (stix::parse(bytes), sha256_hex(bytes));
+    }
+    std::thread::scope(|scope| {
+        let hasher = std::thread::Builder::new().spawn_scoped(scope, || sha256_hex(bytes));
+        let parsed = stix::parse(bytes);
+        let digest = match hasher {
+            Ok(handle) => handle.join().unwrap_or_else(|_| sha256_hex(bytes)),
+            Err(_) => sha256_hex(bytes),
+        };
+        (parsed, digest)
+    })
+}
+
+/// Which collection an indicator belongs to, as MVT decides: the first report listing it,
+/// else the first relationship from it to a malware (else the default collection).
+struct Assigner<'b> {
+    by_report: FastMap<&'b str, u32>,
+    by_malware: FastMap<&'b str, u32>,
+    /// The collection every indicator belongs to, when the bundle has a single malware or
+    /// report that lists them all in order: then no map is needed.
+    aligned: Option<u32>,
+}
+
+impl<'b> Assigner<'b> {
+    /// `first` is the collection index of the bundle's first malware; reports follow.
+    fn new(bundle: &'b stix::Bundle<'b>, first: u32) -> Self {
+        let mut assigner = Self {
+            by_report: FastMap::default(),
+            by_malware: FastMap::default(),
+            aligned: None,
+        };
+        // The two common shapes, checked by one sequential pass (no hashing): a relationship
+        // per indicator to the only malware (MVT's files), or one report listing them all.
+        let ids = || bundle.indicators.iter().map(|i| &*i.id);
+        let aligned = match (bundle.malware.as_slice(), bundle.reports.as_slice()) {
+            ([only], []) => ids().eq(bundle
+                .relationships
+                .iter()
+                .filter(|r| r.target_ref == only.id)
+                .map(|r| &*r.source_ref)),
+            ([], [only]) => ids().eq(only
+                .object_refs
+                .iter()
+                .map(|r| &**r)
+                .filter(|r| r.starts_with("indicator--"))),
+            _ => false,
+        };
+        if aligned {
+            assigner.aligned = Some(first);
+            return assigner;
+        }
+        let malware_count = bundle.malware.len() as u32;
+        for (j, report) in (malware_count..).zip(&bundle.reports) {
+            for id in &report.object_refs {
+                assigner.by_report.entry(&**id).or_insert(first + j);
+            }
+        }
+        if malware_count > 0 {
+            let mut malware_ids = FastMap::default();
+            for (i, m) in (0..).zip(&bundle.malware) {
+                malware_ids.entry(&*m.id).or_insert(first + i);
+            }
+            assigner.by_malware.reserve(bundle.relationships.len());
+            for rel in &bundle.relationships {
+                if let Some(&c) = malware_ids.get(&*rel.target_ref) {
+                    assigner.by_malware.entry(&*rel.source_ref).or_insert(c);
+                }
+            }
+        }
+        assigner
+    }
+
+    fn collection_of(&self, id: &str) -> Option<u32> {
+        self.by_report
+            .get(id)
+            .copied()
+            .or(self.aligned)
+            .or_else(|| self.by_malware.get(id).copied())
+    }
+}
+
+/// One value ready to store: collection, value as written, key.
+type Keyed<'a> = (u32, Cow<'a, str>, Key<'a>);
+
+/// Parses the patterns of `indicators` into keys, with notes on what could not be used.
+fn keys<'a>(
+    indicators: &'a [stix::Indicator<'a>],
+    assigner: &Assigner<'_>,
+    default: u32,
+) -> (Vec<Keyed<'a>>, Vec<String>) {
+    let mut unsupported = Vec::new();
+    let mut keyed = Vec::with_capacity(indicators.len());
+    let mut atoms = Vec::new();
+    for indicator in indicators {
+        let id = &*indicator.id;
+        let Some(pattern) = indicator.pattern.as_deref() else {
+            unsupported.push(format!("{id}: no pattern"));
+            continue;
+        };
+        if let Some(kind) = indicator.pattern_type.as_deref()
+            && !kind.eq_ignore_ascii_case("stix")
+        {
+            unsupported.push(format!(
+                "{id}: pattern type {} is not supported",
+                excerpt(kind)
+            ));
+            continue;
+        }
+        let notes = pattern::parse(pattern, &mut atoms);
+        if !notes.is_empty() {
+            let partly = if atoms.is_empty() {
+                ""
+            } else {
+                "partly used: "
+            };
+            unsupported.push(format!(
+                "{id}: {partly}{}: {}",
+                excerpt(pattern),
+                notes.join("; ")
+            ));
+        }
+        if !atoms.is_empty() {
+            let c = assigner.collection_of(id).unwrap_or(default);
+            for atom in atoms.drain(..) {
+                match keyed_value(atom) {
+                    Ok((original, key)) => keyed.push((c, original, key)),
+                    Err(reason) => unsupported.push(format!("{id}: {reason}")),
+                }
+            }
+        }
+    }
+    (keyed, unsupported)
+}
+
+/// From this many indicators on, patterns are parsed on two threads.
+const PARALLEL_INDICATORS: usize = 50_000;
+
 fn excerpt(s: &str) -> String {
     match s.char_indices().nth(EXCERPT_CHARS) {
         Some((i, _)) => format!("{}…", &s[..i]),
@@ -472,19 +669,16 @@ impl Indicators {
             path: path.to_path_buf(),
             reason,
         };
-        let t0 = std::time::Instant::now();
-        let bundle = stix::parse(bytes).map_err(invalid)?;
-        eprintln!("PROF parse {:?}", t0.elapsed());
+        let (parsed, sha256) = parse_and_hash(bytes);
+        let bundle = parsed.map_err(invalid)?;
         let first = self.collections.len();
         let malware_count = bundle.malware.len();
         let named_count = malware_count + bundle.reports.len();
         // Collection indices are u32 to keep entries small; no real bundle comes close.
         let default = u32::try_from(first + named_count)
             .map_err(|_| invalid("too many collections".to_string()))?;
-        let index = |i: usize| default - (named_count - i) as u32;
+        let first_index = default - named_count as u32;
 
-        let sha256 = hex::encode(Sha256::digest(bytes));
-        eprintln!("PROF sha {:?}", t0.elapsed());
         let file = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -510,92 +704,68 @@ impl Indicators {
             let c = collection(&m.id, m.name.as_deref(), m.description.as_deref());
             self.collections.push(c);
         }
+        // Pushed now so values can be counted into it; removed again below if left empty.
+        self.collections.push(collection(
+            "0",
+            Some(DEFAULT_COLLECTION),
+            Some("Collection with IOCs unrelated to malware or reports"),
+        ));
+        let assigner = Assigner::new(&bundle, first_index);
 
-        // Indicator → collection: first report listing it, else first relationship from it to
-        // a malware, else the default collection.
-        let mut by_report: HashMap<&str, u32> = HashMap::new();
-        for (j, report) in bundle.reports.iter().enumerate() {
-            for id in &report.object_refs {
-                by_report.entry(id).or_insert(index(malware_count + j));
-            }
-        }
-        let mut by_malware: HashMap<&str, u32> = HashMap::new();
-        if malware_count > 0 {
-            let mut malware_ids: HashMap<&str, u32> = HashMap::with_capacity(malware_count);
-            for (i, m) in bundle.malware.iter().enumerate() {
-                malware_ids.entry(&m.id).or_insert(index(i));
-            }
-            by_malware.reserve(bundle.relationships.len());
-            for rel in &bundle.relationships {
-                if let Some(&c) = malware_ids.get(&*rel.target_ref) {
-                    by_malware.entry(&rel.source_ref).or_insert(c);
-                }
-            }
-        }
+        // Keys first, so the tables can be sized before the values go in. Parsing patterns
+        // and normalising values is independent per indicator: large files use two threads.
+        let indicators = bundle.indicators.as_slice();
+        let key_all = |indicators| keys(indicators, &assigner, default);
+        let (head, tail) = if indicators.len() >= PARALLEL_INDICATORS {
+            let (head, tail) = indicators.split_at(indicators.len() / 2);
+            std::thread::scope(|scope| {
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, || key_all(head));
+                let tail = key_all(tail);
+                let head = match spawned {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| key_all(head)),
+                    Err(_) => key_all(head),
+                };
+                (head, tail)
+            })
+        } else {
+            (key_all(indicators), Default::default())
+        };
+        drop(assigner);
+        // The two halves stay apart (copying them together would cost as much as their keys).
+        let (mut unsupported, tail_unsupported) = (head.1, tail.1);
+        unsupported.extend(tail_unsupported);
+        let keyed = [head.0, tail.0];
+        let keyed = || keyed.iter().flatten();
 
-        eprintln!("PROF maps {:?}", t0.elapsed());
-        let mut unsupported = Vec::new();
-        let mut pending = Vec::with_capacity(bundle.indicators.len());
-        for indicator in &bundle.indicators {
-            let id = &*indicator.id;
-            let Some(pattern) = indicator.pattern.as_deref() else {
-                unsupported.push(format!("{id}: no pattern"));
-                continue;
-            };
-            if let Some(kind) = indicator.pattern_type.as_deref()
-                && !kind.eq_ignore_ascii_case("stix")
-            {
-                unsupported.push(format!("{id}: pattern type {} is not supported", excerpt(kind)));
-                continue;
-            }
-            let parsed = pattern::parse(pattern);
-            if !parsed.notes.is_empty() {
-                let partly = if parsed.atoms.is_empty() { "" } else { "partly used: " };
-                unsupported.push(format!(
-                    "{id}: {partly}{}: {}",
-                    excerpt(pattern),
-                    parsed.notes.join("; ")
-                ));
-            }
-            let c = by_report
-                .get(id)
-                .or_else(|| by_malware.get(id))
-                .copied()
-                .unwrap_or(default);
-            pending.extend(parsed.atoms.into_iter().map(|atom| (id, c, atom)));
-        }
-        eprintln!("PROF patterns {:?}", t0.elapsed());
-        drop((by_report, by_malware));
-        eprintln!("PROF dropmaps {:?}", t0.elapsed());
-
-        if pending.iter().any(|&(_, c, _)| c == default) {
-            self.collections
-                .push(collection("0", Some(DEFAULT_COLLECTION), Some("Collection with IOCs unrelated to malware or reports")));
-        }
         let mut per_type = [0usize; IocType::ALL.len()];
-        for (_, _, atom) in &pending {
-            per_type[atom.ioc_type as usize] += 1;
+        for (_, _, key) in keyed() {
+            per_type[key.ioc_type() as usize] += 1;
         }
         for (table, &n) in self.tables.iter_mut().zip(&per_type) {
             table.reserve(n);
         }
-        self.ips.map.reserve(per_type[IocType::IpAddresses as usize]);
-
+        self.ips
+            .map
+            .reserve(per_type[IocType::IpAddresses as usize]);
         let mut added = 0;
-        for (id, c, atom) in &pending {
-            match self.add(*c, atom.ioc_type, &atom.value) {
-                Ok(new) => added += usize::from(new),
-                Err(reason) => unsupported.push(format!(
-                    "{id}: value {:?}: {reason}",
-                    excerpt(&atom.value)
-                )),
+        for (c, original, key) in keyed() {
+            added += usize::from(self.store(*c, original, key));
+        }
+        // The kernel-truncation prefixes, first in load order winning.
+        for (_, _, key) in keyed() {
+            if let Key::Str(IocType::Processes, name) = key
+                && name.chars().nth(16).is_some()
+            {
+                let prefix: String = name.chars().take(16).collect();
+                self.truncated
+                    .entry(prefix.into())
+                    .or_insert_with(|| (**name).into());
             }
         }
-        eprintln!("PROF insert {:?}", t0.elapsed());
         // MVT keeps the default collection only when it received an indicator.
         if self
             .collections
-            .get(default as usize)
+            .last()
             .is_some_and(|c| c.counts.iter().sum::<usize>() == 0)
         {
             self.collections.pop();
@@ -609,7 +779,10 @@ impl Indicators {
             sha256,
             indicators: added,
             unsupported,
-            collections: self.collections[first..].iter().map(|c| c.name.clone()).collect(),
+            collections: self.collections[first..]
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
         };
         info!(
             file = %path.display(),
@@ -622,42 +795,50 @@ impl Indicators {
         Ok(loaded)
     }
 
-    /// Stores one value; `Ok(true)` when it is new for its collection.
-    fn add(&mut self, c: u32, ioc_type: IocType, raw: &str) -> Result<bool, &'static str> {
-        let original = raw.trim();
-        let (ioc_type, is_new, repeat_key) = match key_for(ioc_type, raw)? {
+    /// The value of an indicator as written in its file.
+    fn value<'a>(&'a self, key: &'a str, entry: &Entry) -> &'a str {
+        self.originals
+            .get(entry.original as usize)
+            .map_or(key, |original| &**original)
+    }
+
+    /// Stores one value; true when it is new for its collection.
+    fn store(&mut self, c: u32, original: &str, key: &Key<'_>) -> bool {
+        let (ioc_type, is_new, repeat_key) = match key {
             Key::Str(ioc_type, key) => {
-                let table = &mut self.tables[ioc_type as usize];
-                match table.get(&*key) {
-                    None => {
-                        if ioc_type == IocType::Processes && key.chars().nth(16).is_some() {
-                            let prefix: String = key.chars().take(16).collect();
-                            self.truncated.entry(prefix.into()).or_insert_with(|| (*key).into());
-                        }
-                        let entry = Entry::new(c, original, &key);
-                        table.insert(key.into_owned().into_boxed_str(), entry);
+                let ioc_type = *ioc_type;
+                match self.tables[ioc_type as usize].entry((**key).into()) {
+                    hash_map::Entry::Vacant(slot) => {
+                        let entry = Entry::new(&mut self.originals, c, original, key);
+                        slot.insert(entry);
                         (ioc_type, true, None)
                     }
-                    Some(e) if e.collection == c => (ioc_type, false, None),
-                    Some(_) => (ioc_type, false, Some(key.into_owned())),
+                    hash_map::Entry::Occupied(e) if e.get().collection == c => {
+                        (ioc_type, false, None)
+                    }
+                    hash_map::Entry::Occupied(e) => (ioc_type, false, Some(e.key().to_string())),
                 }
             }
-            Key::Ip(ip, prefix) => match self.ips.map.get(&(ip, prefix)) {
-                None => {
-                    let entry = Entry::new(c, original, &ip_display(ip, prefix));
-                    self.ips.map.insert((ip, prefix), entry);
+            &Key::Ip(ip, prefix) => match self.ips.map.entry((ip, prefix)) {
+                hash_map::Entry::Vacant(slot) => {
+                    let shown = ip_display(ip, prefix);
+                    slot.insert(Entry::new(&mut self.originals, c, original, &shown));
                     self.ips.note_prefix(ip, prefix);
                     (IocType::IpAddresses, true, None)
                 }
-                Some(e) if e.collection == c => (IocType::IpAddresses, false, None),
-                Some(_) => (IocType::IpAddresses, false, Some(ip_display(ip, prefix))),
+                hash_map::Entry::Occupied(e) if e.get().collection == c => {
+                    (IocType::IpAddresses, false, None)
+                }
+                hash_map::Entry::Occupied(_) => {
+                    (IocType::IpAddresses, false, Some(ip_display(ip, prefix)))
+                }
             },
         };
         let is_new = is_new || repeat_key.is_some_and(|k| self.repeated.insert((c, ioc_type, k)));
         if is_new {
             self.collections[c as usize].counts[ioc_type as usize] += 1;
         }
-        Ok(is_new)
+        is_new
     }
 
     /// Number of distinct indicators loaded (per collection, like MVT's count: a value two
@@ -715,7 +896,14 @@ impl Indicators {
             .map(|(k, e)| (&**k, e))
     }
 
-    fn hit(&self, input: &str, ioc_type: IocType, value: &str, c: u32, rule: MatchRule) -> IndicatorMatch {
+    fn hit(
+        &self,
+        input: &str,
+        ioc_type: IocType,
+        value: &str,
+        c: u32,
+        rule: MatchRule,
+    ) -> IndicatorMatch {
         let (collection, file) = self
             .collections
             .get(c as usize)
@@ -731,9 +919,21 @@ impl Indicators {
         }
     }
 
-    fn hit_entry(&self, input: &str, ioc_type: IocType, found: (&str, &Entry), rule: MatchRule) -> IndicatorMatch {
+    fn hit_entry(
+        &self,
+        input: &str,
+        ioc_type: IocType,
+        found: (&str, &Entry),
+        rule: MatchRule,
+    ) -> IndicatorMatch {
         let (key, entry) = found;
-        self.hit(input, ioc_type, entry.value(key), entry.collection, rule)
+        self.hit(
+            input,
+            ioc_type,
+            self.value(key, entry),
+            entry.collection,
+            rule,
+        )
     }
 
     fn check_exact(&self, input: &str, ioc_type: IocType, key: &str) -> Option<IndicatorMatch> {
@@ -761,8 +961,14 @@ impl Indicators {
             Host::Ip(ip) => {
                 let ((net, prefix), entry) = self.ips.lookup(ip)?;
                 let shown = ip_display(*net, *prefix);
-                let value = entry.value(&shown);
-                Some(self.hit(url, IocType::IpAddresses, value, entry.collection, MatchRule::IpAddress))
+                let value = self.value(&shown, entry);
+                Some(self.hit(
+                    url,
+                    IocType::IpAddresses,
+                    value,
+                    entry.collection,
+                    MatchRule::IpAddress,
+                ))
             }
             Host::Name(name) => {
                 let domains = &self.tables[IocType::Domains as usize];
@@ -783,7 +989,10 @@ impl Indicators {
     }
 
     /// The first of several URLs (in order) that matches.
-    pub fn check_urls<'a>(&self, urls: impl IntoIterator<Item = &'a str>) -> Option<IndicatorMatch> {
+    pub fn check_urls<'a>(
+        &self,
+        urls: impl IntoIterator<Item = &'a str>,
+    ) -> Option<IndicatorMatch> {
         urls.into_iter().find_map(|u| self.check_url(u))
     }
 
@@ -801,7 +1010,12 @@ impl Indicators {
         if base.chars().count() == 16 {
             let full = self.truncated.get(base)?;
             let found = self.find(IocType::Processes, full)?;
-            return Some(self.hit_entry(name, IocType::Processes, found, MatchRule::TruncatedProcess));
+            return Some(self.hit_entry(
+                name,
+                IocType::Processes,
+                found,
+                MatchRule::TruncatedProcess,
+            ));
         }
         None
     }
@@ -835,7 +1049,12 @@ impl Indicators {
         let mut candidate = path.trim_end_matches('/');
         while !candidate.is_empty() {
             if let Some(found) = self.find(IocType::FilePaths, candidate) {
-                return Some(self.hit_entry(path, IocType::FilePaths, found, MatchRule::PathPrefix));
+                return Some(self.hit_entry(
+                    path,
+                    IocType::FilePaths,
+                    found,
+                    MatchRule::PathPrefix,
+                ));
             }
             candidate = match candidate.rfind('/') {
                 Some(slash) => candidate[..slash].trim_end_matches('/'),
@@ -847,10 +1066,12 @@ impl Indicators {
 
     /// Any `/`-separated component of a path against process indicators.
     pub fn check_path_contains_process(&self, path: &str) -> Option<IndicatorMatch> {
-        path.split('/').filter(|c| !c.is_empty()).find_map(|component| {
-            let found = self.find(IocType::Processes, component)?;
-            Some(self.hit_entry(path, IocType::Processes, found, MatchRule::PathComponent))
-        })
+        path.split('/')
+            .filter(|c| !c.is_empty())
+            .find_map(|component| {
+                let found = self.find(IocType::Processes, component)?;
+                Some(self.hit_entry(path, IocType::Processes, found, MatchRule::PathComponent))
+            })
     }
 
     pub fn check_profile_id(&self, uuid: &str) -> Option<IndicatorMatch> {

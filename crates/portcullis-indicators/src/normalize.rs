@@ -13,36 +13,60 @@ pub(crate) enum Host<'a> {
 /// The host part of a URL, `host:port`, `user@host` or bare host name; brackets of an IPv6
 /// literal are removed. Scheme, user-info, port, path, query and fragment are ignored.
 pub(crate) fn host_of(input: &str) -> &str {
-    let s = input.trim();
-    let rest = match s.find("://") {
-        Some(i) if is_scheme(&s[..i]) => &s[i + 3..],
-        _ => s.strip_prefix("//").unwrap_or(s),
-    };
-    let authority = match rest.find(['/', '?', '#', '\\']) {
-        Some(end) => &rest[..end],
-        None => rest,
-    };
-    let host_port = match authority.rfind('@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
-    };
+    let rest = after_scheme(input.trim());
+    // One pass over the authority: it ends at the path, query or fragment; user-info ends at
+    // its last '@'; a single ':' after that starts a port.
+    let mut start = 0;
+    let mut end = rest.len();
+    let mut colons = 0;
+    let mut first_colon = 0;
+    for (i, b) in rest.bytes().enumerate() {
+        match b {
+            b'/' | b'?' | b'#' | b'\\' => {
+                end = i;
+                break;
+            }
+            b'@' => {
+                start = i + 1;
+                colons = 0;
+            }
+            b':' => {
+                if colons == 0 {
+                    first_colon = i;
+                }
+                colons += 1;
+            }
+            _ => {}
+        }
+    }
+    let host_port = &rest[start..end];
     if let Some(bracketed) = host_port.strip_prefix('[') {
         return match bracketed.find(']') {
             Some(close) => &bracketed[..close],
             None => bracketed,
         };
     }
-    match (host_port.find(':'), host_port.rfind(':')) {
-        // One colon: a port. Several: an IPv6 literal written without brackets.
-        (Some(first), Some(last)) if first == last => &host_port[..first],
-        _ => host_port,
+    // Several colons: an IPv6 literal written without brackets.
+    if colons == 1 {
+        &rest[start..first_colon]
+    } else {
+        host_port
     }
 }
 
-fn is_scheme(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+/// What follows `scheme://` (RFC 3986 scheme characters), or a leading `//`; else `s`.
+fn after_scheme(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+        let len = bytes
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+            .unwrap_or(bytes.len());
+        if let Some(rest) = s[len..].strip_prefix("://") {
+            return rest;
+        }
+    }
+    s.strip_prefix("//").unwrap_or(s)
 }
 
 /// Parses an IP address literal (an IPv6 zone suffix is ignored); IPv4-mapped IPv6 addresses
@@ -65,7 +89,10 @@ pub(crate) fn host(raw: &str) -> Option<Host<'_>> {
         return Some(Host::Ip(ip));
     }
     let trimmed = raw.trim_end_matches('.');
-    let trimmed = trimmed.strip_prefix("*.").unwrap_or(trimmed).trim_start_matches('.');
+    let trimmed = trimmed
+        .strip_prefix("*.")
+        .unwrap_or(trimmed)
+        .trim_start_matches('.');
     if trimmed.is_empty() {
         return None;
     }
@@ -168,11 +195,15 @@ pub(crate) fn ip_network(s: &str) -> Option<(IpAddr, u8)> {
 pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
-            let bits = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let bits = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             IpAddr::V4((u32::from(v4) & bits).into())
         }
         IpAddr::V6(v6) => {
-            let bits = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            let bits = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
             IpAddr::V6((u128::from(v6) & bits).into())
         }
     }
@@ -202,9 +233,18 @@ mod tests {
         assert_eq!(name("https://WWW.Bad.com./"), Some("bad.com".into()));
         assert_eq!(name("www.com"), Some("www.com".into()));
         assert_eq!(name("*.bad.com"), Some("bad.com".into()));
-        assert_eq!(name("https://BÜCHER.example/"), Some("xn--bcher-kva.example".into()));
-        assert_eq!(name("http://[::ffff:198.51.100.1]/"), Some("ip:198.51.100.1".into()));
-        assert_eq!(name("１９８.５１.１００.１"), Some("ip:198.51.100.1".into()));
+        assert_eq!(
+            name("https://BÜCHER.example/"),
+            Some("xn--bcher-kva.example".into())
+        );
+        assert_eq!(
+            name("http://[::ffff:198.51.100.1]/"),
+            Some("ip:198.51.100.1".into())
+        );
+        assert_eq!(
+            name("１９８.５１.１００.１"),
+            Some("ip:198.51.100.1".into())
+        );
         assert_eq!(name("fe80::1%eth0"), Some("ip:fe80::1".into()));
         assert_eq!(name("http:///x"), None);
         assert_eq!(name("..."), None);
@@ -212,19 +252,40 @@ mod tests {
 
     #[test]
     fn suffix_walk() {
-        assert_eq!(suffixes("a.b.c.d").collect::<Vec<_>>(), ["a.b.c.d", "b.c.d", "c.d"]);
+        assert_eq!(
+            suffixes("a.b.c.d").collect::<Vec<_>>(),
+            ["a.b.c.d", "b.c.d", "c.d"]
+        );
         assert_eq!(suffixes("c.d").collect::<Vec<_>>(), ["c.d"]);
         assert_eq!(suffixes("localhost").collect::<Vec<_>>(), ["localhost"]);
     }
 
     #[test]
     fn urls() {
-        assert_eq!(url("HTTPS://Example.ORG:443/News/").as_deref(), Some("https://example.org/News"));
-        assert_eq!(url("https://example.org").as_deref(), Some("https://example.org"));
-        assert_eq!(url("https://u:p@example.org/a?b=c#frag").as_deref(), Some("https://example.org/a?b=c"));
-        assert_eq!(url("https://xn--bcher-kva.example/").as_deref(), Some("https://xn--bcher-kva.example"));
-        assert_eq!(url("https://bücher.example/").as_deref(), Some("https://xn--bcher-kva.example"));
-        assert_eq!(url("http://[2001:DB8::1]:8080/x").as_deref(), Some("http://[2001:db8::1]:8080/x"));
+        assert_eq!(
+            url("HTTPS://Example.ORG:443/News/").as_deref(),
+            Some("https://example.org/News")
+        );
+        assert_eq!(
+            url("https://example.org").as_deref(),
+            Some("https://example.org")
+        );
+        assert_eq!(
+            url("https://u:p@example.org/a?b=c#frag").as_deref(),
+            Some("https://example.org/a?b=c")
+        );
+        assert_eq!(
+            url("https://xn--bcher-kva.example/").as_deref(),
+            Some("https://xn--bcher-kva.example")
+        );
+        assert_eq!(
+            url("https://bücher.example/").as_deref(),
+            Some("https://xn--bcher-kva.example")
+        );
+        assert_eq!(
+            url("http://[2001:DB8::1]:8080/x").as_deref(),
+            Some("http://[2001:db8::1]:8080/x")
+        );
         assert_eq!(url("foo://Host.X/y").as_deref(), Some("foo://host.x/y"));
         assert_eq!(url("example.org/x"), None);
         assert_eq!(url("mailto:a@b.c"), None);
@@ -234,7 +295,10 @@ mod tests {
     fn ip_networks() {
         let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(ip_network("198.51.100.1"), Some((v4("198.51.100.1"), 32)));
-        assert_eq!(ip_network("198.51.100.7/24"), Some((v4("198.51.100.0"), 24)));
+        assert_eq!(
+            ip_network("198.51.100.7/24"),
+            Some((v4("198.51.100.0"), 24))
+        );
         assert_eq!(ip_network("0.0.0.0/0"), Some((v4("0.0.0.0"), 0)));
         assert_eq!(ip_network("2001:db8::1/32"), Some((v4("2001:db8::"), 32)));
         assert_eq!(ip_network("[2001:db8::1]"), Some((v4("2001:db8::1"), 128)));

@@ -20,23 +20,57 @@ pub(crate) struct Atom<'a> {
     pub value: Cow<'a, str>,
 }
 
-/// What a pattern yields: the usable values, and why any part of it was left out.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Parsed<'a> {
-    pub atoms: Vec<Atom<'a>>,
-    pub notes: Vec<String>,
-}
-
-/// Parses a pattern and keeps the comparisons a single value can match (see docs/matching.md).
-pub(crate) fn parse(pattern: &str) -> Parsed<'_> {
-    let mut parsed = Parsed::default();
+/// Parses a pattern, appends the values a single lookup can match to `out` (see
+/// docs/matching.md) and returns why any part of the pattern was left out.
+pub(crate) fn parse<'a>(pattern: &'a str, out: &mut Vec<Atom<'a>>) -> Vec<String> {
+    if let Some(atom) = simple(pattern) {
+        out.push(atom);
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
     match parse_expr(pattern) {
         Ok(expr) => {
-            collect(expr, &mut parsed.atoms, &mut parsed.notes);
+            collect(expr, out, &mut notes);
         }
-        Err(reason) => parsed.notes.push(reason),
+        Err(reason) => notes.push(reason),
     }
-    parsed
+    notes
+}
+
+/// `[object:property = 'value']` and nothing else: the shape of nearly every real indicator,
+/// recognised without the general parser (loading a million of them must stay cheap). It
+/// accepts a strict subset of what [`parse_expr`] accepts, with the same result; anything
+/// unusual (escapes, quoted properties, operators, several comparisons) falls through.
+fn simple(pattern: &str) -> Option<Atom<'_>> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return None;
+    }
+    let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let (path, rest) = inner.split_once('=')?;
+    let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    if value.contains(['\'', '\\']) {
+        return None;
+    }
+    let (object, properties) = path.trim().split_once(':')?;
+    let (first, second) = match properties.split_once('.') {
+        Some((first, second)) => (first, Some(second)),
+        None => (properties, None),
+    };
+    let is_word = |w: &str| {
+        let mut bytes = w.bytes();
+        bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+    };
+    if !(is_word(object) && is_word(first) && second.is_none_or(is_word)) {
+        return None;
+    }
+    let ioc_type = resolve(object, first, second)?;
+    Some(Atom {
+        ioc_type,
+        value: Cow::Borrowed(value),
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +186,9 @@ impl<'a> Lexer<'a> {
                 let len = trimmed
                     .bytes()
                     .skip(1)
-                    .take_while(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+                    .take_while(|b| {
+                        b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+')
+                    })
                     .count();
                 if len == 0 && !c.is_ascii_digit() {
                     return Err(format!("unexpected '{c}' at byte {start}"));
@@ -316,7 +352,11 @@ impl<'a> Parser<'a> {
         while self.keyword(kw)? {
             parts.push(item(self, depth)?);
         }
-        Ok(if kw == "OR" { Expr::Or(parts) } else { Expr::And(parts) })
+        Ok(if kw == "OR" {
+            Expr::Or(parts)
+        } else {
+            Expr::And(parts)
+        })
     }
 
     /// Observation expressions joined by `FOLLOWEDBY` (loosest), treated as `AND`.
@@ -384,7 +424,9 @@ impl<'a> Parser<'a> {
         }
         if self.keyword("EXISTS")? {
             let _ = self.path()?;
-            return Ok(Expr::Cmp(Cmp::Unsupported("EXISTS is not supported".into())));
+            return Ok(Expr::Cmp(Cmp::Unsupported(
+                "EXISTS is not supported".into(),
+            )));
         }
         let target = self.path()?;
         let negated = self.keyword("NOT")?;
@@ -414,9 +456,10 @@ impl<'a> Parser<'a> {
                 ("=" | "IN", _) => {
                     Cmp::Unsupported(format!("operator {op} with a value that is not a string"))
                 }
-                ("LIKE" | "MATCHES" | "ISSUBSET" | "ISSUPERSET" | "!=" | "<" | "<=" | ">" | ">=", _) => {
-                    Cmp::Unsupported(format!("operator {op} is not supported"))
-                }
+                (
+                    "LIKE" | "MATCHES" | "ISSUBSET" | "ISSUPERSET" | "!=" | "<" | "<=" | ">" | ">=",
+                    _,
+                ) => Cmp::Unsupported(format!("operator {op} is not supported")),
                 _ => return Err(format!("unknown operator '{}'", truncate(&op, 40))),
             },
         };
@@ -450,10 +493,15 @@ impl<'a> Parser<'a> {
         match self.next()? {
             Some(Tok::Str(s)) => Ok(Some(s)),
             Some(Tok::Num | Tok::Typed) => Ok(None),
-            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") => {
+            Some(Tok::Word(w))
+                if w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false") =>
+            {
                 Ok(None)
             }
-            tok => Err(format!("expected a value but found {}", describe(tok.as_ref()))),
+            tok => Err(format!(
+                "expected a value but found {}",
+                describe(tok.as_ref())
+            )),
         }
     }
 
@@ -512,7 +560,7 @@ impl<'a> Parser<'a> {
                 shown.push_str(truncate(s, 40));
             }
             if extra {
-                shown.push_str("…");
+                shown.push('…');
             }
             format!("unsupported object path {shown}")
         }))
@@ -624,7 +672,10 @@ fn collect<'a>(expr: Expr<'a>, out: &mut Vec<Atom<'a>>, notes: &mut Vec<String>)
             }
             inner.retain(|a| is_hash(a.ioc_type));
             if inner.is_empty() {
-                notes.push("AND without a file or certificate hash cannot be matched value by value".into());
+                notes.push(
+                    "AND without a file or certificate hash cannot be matched value by value"
+                        .into(),
+                );
                 false
             } else {
                 out.extend(inner);
@@ -638,12 +689,39 @@ fn collect<'a>(expr: Expr<'a>, out: &mut Vec<Atom<'a>>, notes: &mut Vec<String>)
 mod tests {
     use super::*;
 
+    struct Parsed {
+        atoms: Vec<(IocType, String)>,
+        notes: Vec<String>,
+    }
+
+    /// Parses with the general parser only, and checks that the fast path agrees with it.
+    fn parse(p: &str) -> Parsed {
+        let mut atoms = Vec::new();
+        let notes = match parse_expr(p) {
+            Ok(expr) => {
+                let mut notes = Vec::new();
+                collect(expr, &mut atoms, &mut notes);
+                notes
+            }
+            Err(reason) => vec![reason],
+        };
+        if let Some(fast) = simple(p) {
+            assert_eq!((atoms.as_slice(), notes.len()), (&[fast][..], 0), "{p}");
+        }
+        let mut via_parse = Vec::new();
+        assert_eq!(super::parse(p, &mut via_parse), notes, "{p}");
+        assert_eq!(via_parse, atoms, "{p}");
+        Parsed {
+            atoms: atoms
+                .into_iter()
+                .map(|a| (a.ioc_type, a.value.into_owned()))
+                .collect(),
+            notes,
+        }
+    }
+
     fn atoms(p: &str) -> Vec<(IocType, String)> {
-        parse(p)
-            .atoms
-            .into_iter()
-            .map(|a| (a.ioc_type, a.value.into_owned()))
-            .collect()
+        parse(p).atoms
     }
 
     fn notes(p: &str) -> Vec<String> {
@@ -664,14 +742,35 @@ mod tests {
             atoms("[file:hashes.'SHA-256' = 'AB']"),
             [(IocType::FilesSha256, "AB".into())]
         );
-        assert_eq!(atoms("[file:hashes.sha256 = 'ab']")[0].0, IocType::FilesSha256);
+        assert_eq!(
+            atoms("[file:hashes.sha256 = 'ab']")[0].0,
+            IocType::FilesSha256
+        );
         assert_eq!(atoms("[file:hashes.MD5 = 'ab']")[0].0, IocType::FilesMd5);
-        assert_eq!(atoms("[file:hashes.'SHA-1' = 'ab']")[0].0, IocType::FilesSha1);
-        assert_eq!(atoms("[app:cert.sha256 = 'ab']")[0].0, IocType::AppCertHashes);
-        assert_eq!(atoms("[app:cert.'SHA-1' = 'ab']")[0].0, IocType::AppCertHashes);
-        assert_eq!(atoms("[ipv6-addr:value = '::1']")[0].0, IocType::IpAddresses);
-        assert_eq!(atoms("[configuration-profile:id = 'x']")[0].0, IocType::IosProfileIds);
-        assert_eq!(atoms("[android-property:name = 'x']")[0].0, IocType::AndroidPropertyNames);
+        assert_eq!(
+            atoms("[file:hashes.'SHA-1' = 'ab']")[0].0,
+            IocType::FilesSha1
+        );
+        assert_eq!(
+            atoms("[app:cert.sha256 = 'ab']")[0].0,
+            IocType::AppCertHashes
+        );
+        assert_eq!(
+            atoms("[app:cert.'SHA-1' = 'ab']")[0].0,
+            IocType::AppCertHashes
+        );
+        assert_eq!(
+            atoms("[ipv6-addr:value = '::1']")[0].0,
+            IocType::IpAddresses
+        );
+        assert_eq!(
+            atoms("[configuration-profile:id = 'x']")[0].0,
+            IocType::IosProfileIds
+        );
+        assert_eq!(
+            atoms("[android-property:name = 'x']")[0].0,
+            IocType::AndroidPropertyNames
+        );
     }
 
     #[test]
@@ -692,7 +791,9 @@ mod tests {
     #[test]
     fn or_and_lists() {
         assert_eq!(
-            atoms("[domain-name:value = 'a.com' OR domain-name:value = 'b.com'] OR [process:name = 'p']"),
+            atoms(
+                "[domain-name:value = 'a.com' OR domain-name:value = 'b.com'] OR [process:name = 'p']"
+            ),
             [
                 (IocType::Domains, "a.com".into()),
                 (IocType::Domains, "b.com".into()),
@@ -701,7 +802,10 @@ mod tests {
         );
         assert_eq!(
             atoms("[domain-name:value IN ('a.com', 'b.com')]"),
-            [(IocType::Domains, "a.com".into()), (IocType::Domains, "b.com".into())]
+            [
+                (IocType::Domains, "a.com".into()),
+                (IocType::Domains, "b.com".into())
+            ]
         );
         // A partly supported OR keeps its supported branches and explains the rest.
         let p = parse("[domain-name:value = 'a.com' OR x-foo:bar = 'z']");
@@ -717,27 +821,60 @@ mod tests {
         );
         assert_eq!(
             atoms("[file:name = 'x'] AND ([file:hashes.md5 = 'aa'] OR [file:hashes.sha1 = 'bb'])"),
-            [(IocType::FilesMd5, "aa".into()), (IocType::FilesSha1, "bb".into())]
+            [
+                (IocType::FilesMd5, "aa".into()),
+                (IocType::FilesSha1, "bb".into())
+            ]
         );
         assert!(atoms("[domain-name:value = 'a.com' AND process:name = 'p']").is_empty());
-        assert_eq!(notes("[domain-name:value = 'a.com'] FOLLOWEDBY [process:name = 'p']").len(), 1);
+        assert_eq!(
+            notes("[domain-name:value = 'a.com'] FOLLOWEDBY [process:name = 'p']").len(),
+            1
+        );
     }
 
     #[test]
     fn unsupported_is_explained() {
         let cases = [
-            ("[domain-name:value MATCHES '^a']", "operator MATCHES is not supported"),
-            ("[domain-name:value LIKE 'a%']", "operator LIKE is not supported"),
+            (
+                "[domain-name:value MATCHES '^a']",
+                "operator MATCHES is not supported",
+            ),
+            (
+                "[domain-name:value LIKE 'a%']",
+                "operator LIKE is not supported",
+            ),
             ("[domain-name:value != 'a']", "operator != is not supported"),
-            ("[domain-name:value NOT = 'a']", "operator NOT = is not supported"),
+            (
+                "[domain-name:value NOT = 'a']",
+                "operator NOT = is not supported",
+            ),
             ("[file:size = 5]", "unsupported object path file:size"),
-            ("[file:hashes.'SHA-512' = 'a']", "unsupported object path file:hashes.SHA-512"),
+            (
+                "[file:hashes.'SHA-512' = 'a']",
+                "unsupported object path file:hashes.SHA-512",
+            ),
             ("[x:y.z.w = 'a']", "unsupported object path x:y.z…"),
-            ("[file:extensions[*].x = 'a']", "unsupported object path file:extensions.x…"),
-            ("[domain-name:value = 'a'] WITHIN 5 SECONDS", "qualifier WITHIN is not supported"),
-            ("[domain-name:value = 5]", "operator = with a value that is not a string"),
-            ("[domain-name:value = h'ab']", "operator = with a value that is not a string"),
-            ("[domain-name:value = true]", "operator = with a value that is not a string"),
+            (
+                "[file:extensions[*].x = 'a']",
+                "unsupported object path file:extensions.x…",
+            ),
+            (
+                "[domain-name:value = 'a'] WITHIN 5 SECONDS",
+                "qualifier WITHIN is not supported",
+            ),
+            (
+                "[domain-name:value = 5]",
+                "operator = with a value that is not a string",
+            ),
+            (
+                "[domain-name:value = h'ab']",
+                "operator = with a value that is not a string",
+            ),
+            (
+                "[domain-name:value = true]",
+                "operator = with a value that is not a string",
+            ),
             ("[EXISTS file:name]", "EXISTS is not supported"),
         ];
         for (pattern, reason) in cases {
@@ -786,18 +923,112 @@ mod tests {
     #[test]
     fn nesting_and_length_are_capped() {
         let deep = format!("{}[a:b = 'x']{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert_eq!(notes(&deep), [format!("pattern nested deeper than {MAX_DEPTH} levels")]);
-        let deep = format!("[{}domain-name:value = 'x'{}]", "(".repeat(10_000), ")".repeat(10_000));
-        assert_eq!(notes(&deep), [format!("pattern nested deeper than {MAX_DEPTH} levels")]);
-        let ok = format!("{}[domain-name:value = 'x']{}", "(".repeat(20), ")".repeat(20));
+        assert_eq!(
+            notes(&deep),
+            [format!("pattern nested deeper than {MAX_DEPTH} levels")]
+        );
+        let deep = format!(
+            "[{}domain-name:value = 'x'{}]",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        );
+        assert_eq!(
+            notes(&deep),
+            [format!("pattern nested deeper than {MAX_DEPTH} levels")]
+        );
+        let ok = format!(
+            "{}[domain-name:value = 'x']{}",
+            "(".repeat(20),
+            ")".repeat(20)
+        );
         assert_eq!(atoms(&ok).len(), 1);
         let long = format!("[domain-name:value = '{}']", "a".repeat(MAX_PATTERN_LEN));
-        assert_eq!(notes(&long), [format!("pattern longer than {MAX_PATTERN_LEN} bytes")]);
+        assert_eq!(
+            notes(&long),
+            [format!("pattern longer than {MAX_PATTERN_LEN} bytes")]
+        );
+    }
+
+    #[test]
+    fn fast_path_agrees_on_generated_patterns() {
+        const PIECES: &[&str] = &[
+            "[",
+            "]",
+            "(",
+            ")",
+            "'",
+            "\\",
+            "=",
+            "!=",
+            " OR ",
+            " AND ",
+            " ",
+            "domain-name:value",
+            "file:hashes.sha256",
+            "file:hashes.'SHA-1'",
+            "process",
+            ":",
+            "name",
+            ".",
+            "'a.com'",
+            "'x=y'",
+            "é",
+            "5",
+            "IN",
+            "NOT",
+            "WITHIN",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            let mut p = String::new();
+            for _ in 0..1 + state % 9 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                p.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            }
+            parse(&p);
+            parse(&format!("[{p}]"));
+            parse(&format!("[domain-name:value = {p}]"));
+        }
     }
 
     #[test]
     fn keywords_are_case_insensitive() {
-        assert_eq!(atoms("[domain-name:value = 'a' or domain-name:value = 'b']").len(), 2);
+        assert_eq!(
+            atoms("[domain-name:value = 'a' or domain-name:value = 'b']").len(),
+            2
+        );
         assert_eq!(atoms("[Domain-Name:Value = 'a']").len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod fast_path {
+    use super::*;
+
+    #[test]
+    fn simple_shapes_take_the_fast_path() {
+        for p in [
+            "[domain-name:value='shortenurls.me']",
+            " [ url:value = 'http://x.org/]' ] ",
+            "[file:hashes.sha256 = 'ab']",
+            "[process:name = 'a=b']",
+        ] {
+            assert!(simple(p).is_some(), "{p}");
+        }
+        for p in [
+            "[file:hashes.'SHA-256' = 'ab']",
+            "[a:b != 'v']",
+            "[domain-name:value = 'a\\'b']",
+            "[domain-name:value = 'v'] OR [domain-name:value = 'w']",
+            "[domain-name:value = 'v' OR domain-name:value = 'w']",
+            "[domain-name :value = 'v']",
+            "[domain-name:value = 'v'] WITHIN 5 SECONDS",
+            "[[domain-name:value = 'v']]",
+            "[x-unknown:value = 'v']",
+        ] {
+            assert!(simple(p).is_none(), "{p}");
+        }
     }
 }

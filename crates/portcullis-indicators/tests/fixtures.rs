@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use portcullis_indicators::{IocType, Indicators, MatchRule, indicator_files};
+use portcullis_indicators::{Indicators, IocType, MatchRule, indicator_files};
 
 fn fixtures() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
@@ -17,13 +17,20 @@ fn fixtures() -> Option<PathBuf> {
 
 use IocType::*;
 
-/// (path under fixtures/, collection, values per type). Every file has exactly one collection
-/// and no unsupported pattern.
-const PINNED: &[(&str, &str, &[(IocType, usize)])] = &[
+/// (path under fixtures/, collection, values per type).
+type Pinned = (&'static str, &'static str, &'static [(IocType, usize)]);
+
+/// Every file has exactly one collection and no unsupported pattern.
+const PINNED: &[Pinned] = &[
     (
         "indicators/AmnestyTech/investigations/master/2021-07-18_nso/pegasus.stix2",
         "Pegasus",
-        &[(Domains, 1438), (Processes, 81), (Emails, 29), (FileNames, 1)],
+        &[
+            (Domains, 1438),
+            (Processes, 81),
+            (Emails, 29),
+            (FileNames, 1),
+        ],
     ),
     (
         "indicators/AmnestyTech/investigations/master/2023-03-29_android_campaign/malware.stix2",
@@ -39,7 +46,12 @@ const PINNED: &[(&str, &str, &[(IocType, usize)])] = &[
         // Its seven `domain-name` values are IPv4 addresses: they compare as addresses.
         "indicators/AmnestyTech/investigations/master/2024-12-16_serbia_novispy/novispy.stix2",
         "NoviSpy",
-        &[(IpAddresses, 7), (FilesSha256, 4), (AppCertHashes, 3), (AppIds, 4)],
+        &[
+            (IpAddresses, 7),
+            (FilesSha256, 4),
+            (AppCertHashes, 3),
+            (AppIds, 4),
+        ],
     ),
     (
         "indicators/mvt-project/mvt-indicators/main/2022-06-23_rcs_lab/rcs.stix2",
@@ -59,22 +71,43 @@ const PINNED: &[(&str, &str, &[(IocType, usize)])] = &[
     (
         "indicators/mvt-project/mvt-indicators/main/2023-07-25_wyrmspy_dragonegg/wyrmspy_dragonegg.stix2",
         "WyrmSpy_DragonEgg",
-        &[(Domains, 7), (IpAddresses, 5), (FilesSha256, 34), (AppIds, 7)],
+        &[
+            (Domains, 7),
+            (IpAddresses, 5),
+            (FilesSha256, 34),
+            (AppIds, 7),
+        ],
     ),
     (
         "indicators/mvt-project/mvt-indicators/main/2026-03-03_coruna_cryptowaters/coruna.stix2",
         "Coruna",
-        &[(Domains, 177), (FileNames, 7), (FilePaths, 12), (FilesSha256, 20)],
+        &[
+            (Domains, 177),
+            (FileNames, 7),
+            (FilePaths, 12),
+            (FilesSha256, 20),
+        ],
     ),
     (
         "indicators/mvt-project/mvt-indicators/main/2026-03-30_darksword/darksword.stix2",
         "DarkSword",
-        &[(Domains, 10), (IpAddresses, 3), (FileNames, 7), (FilePaths, 22), (FilesSha256, 1)],
+        &[
+            (Domains, 10),
+            (IpAddresses, 3),
+            (FileNames, 7),
+            (FilePaths, 22),
+            (FilesSha256, 1),
+        ],
     ),
     (
         "indicators/mvt-project/mvt-indicators/main/ResidentBat/residentbat.stix2",
         "ResidentBat",
-        &[(IpAddresses, 24), (FilesSha256, 8), (AppCertHashes, 8), (AppIds, 8)],
+        &[
+            (IpAddresses, 24),
+            (FilesSha256, 8),
+            (AppCertHashes, 8),
+            (AppIds, 8),
+        ],
     ),
     (
         "indicators/mvt-project/mvt-indicators/main/candiru/candiru.stix2",
@@ -110,7 +143,9 @@ fn every_fixture_loads_with_pinned_counts() {
     for (rel, collection, counts) in PINNED {
         let path = root.join(rel);
         let mut ind = Indicators::new();
-        let file = ind.load_file(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let file = ind
+            .load_file(&path)
+            .unwrap_or_else(|e| panic!("{rel}: {e}"));
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         assert_eq!(file.indicators, total, "{rel}");
         assert_eq!(ind.len(), total, "{rel}");
@@ -122,7 +157,11 @@ fn every_fixture_loads_with_pinned_counts() {
 
         let summary = ind.collections_summary();
         assert_eq!(summary.len(), 1, "{rel}");
-        assert_eq!(summary[0].file, path.file_name().unwrap().to_string_lossy(), "{rel}");
+        assert_eq!(
+            summary[0].file,
+            path.file_name().unwrap().to_string_lossy(),
+            "{rel}"
+        );
         assert_eq!(summary[0].path, path, "{rel}");
         assert_eq!(summary[0].sha256, file.sha256, "{rel}");
     }
@@ -134,14 +173,22 @@ fn every_stix2_file_is_pinned() {
     let found = indicator_files(&root.join("indicators")).expect("fixture folder");
     let found: Vec<String> = found
         .iter()
-        .map(|p| p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"))
+        .map(|p| {
+            p.strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
         .collect();
     let pinned: Vec<&str> = PINNED
         .iter()
         .map(|(rel, _, _)| *rel)
         .filter(|rel| rel.starts_with("indicators/"))
         .collect();
-    assert_eq!(found, pinned, "indicators.yaml is neither .stix2 nor .json and is not listed");
+    assert_eq!(
+        found, pinned,
+        "indicators.yaml is neither .stix2 nor .json and is not listed"
+    );
 }
 
 #[test]
@@ -177,15 +224,21 @@ fn cytrox_and_otx() {
     assert_eq!(hit.file, "cytrox.stix2");
     assert_eq!(hit.value, "76DAB334-7E17-475D-A5D6-0794EB5818A5");
 
-    let hit = ind.check_url("https://sub.shortenurls.me/x").expect("domain hit");
+    let hit = ind
+        .check_url("https://sub.shortenurls.me/x")
+        .expect("domain hit");
     assert_eq!(hit.rule, MatchRule::SubDomain);
     assert_eq!(hit.value, "shortenurls.me");
 
-    let hit = ind.check_url("http://statsads.co/2dL8ARH").expect("URL hit");
+    let hit = ind
+        .check_url("http://statsads.co/2dL8ARH")
+        .expect("URL hit");
     assert!(hit.collection.starts_with("Pegasus Forensic Traces"));
     assert_eq!(hit.file, "638cd3ee5e5f019f84f9e0ea.json");
 
-    let hit = ind.check_file_path("/private/var/tmp/hooker").expect("path hit");
+    let hit = ind
+        .check_file_path("/private/var/tmp/hooker")
+        .expect("path hit");
     assert_eq!(hit.ioc_type, FilePaths);
     assert!(ind.check_url("https://example.com/").is_none());
 }

@@ -41,7 +41,9 @@ fn mvt_test_bundle_messages() {
     let file = &ind.files()[0];
     assert_eq!(file.collections, ["TestMalware"]);
 
-    let hit = ind.check_url("https://badbadbad.example.org/").expect("sub-domain");
+    let hit = ind
+        .check_url("https://badbadbad.example.org/")
+        .expect("sub-domain");
     assert_eq!(
         hit.message(),
         "Found a sub-domain with a suspicious top level https://badbadbad.example.org/ matching \
@@ -163,7 +165,10 @@ fn domains_match_sub_domains_on_label_boundaries() {
     let cases = [
         ("free247downloads.com", Some(MatchRule::Domain)),
         ("https://free247downloads.com/x", Some(MatchRule::Domain)),
-        ("https://a.b.free247downloads.com/x", Some(MatchRule::SubDomain)),
+        (
+            "https://a.b.free247downloads.com/x",
+            Some(MatchRule::SubDomain),
+        ),
         ("notfree247downloads.com", None),
         ("https://notfree247downloads.com/", None),
         ("free247downloads.com.evil.org", None),
@@ -172,7 +177,10 @@ fn domains_match_sub_domains_on_label_boundaries() {
         ("https://bad.co/", None),
         ("https://evil.example.net/", Some(MatchRule::Domain)),
         // Unlike MVT, a sub-domain indicator also covers its own sub-domains.
-        ("https://deeper.evil.example.net/", Some(MatchRule::SubDomain)),
+        (
+            "https://deeper.evil.example.net/",
+            Some(MatchRule::SubDomain),
+        ),
         ("https://example.net/", None),
         ("https://xevil.example.net/", None),
         ("", None),
@@ -219,25 +227,48 @@ fn hosts_are_normalised() {
         assert!(ind.check_url(input).is_none(), "{input}");
     }
     // The input is reported as given.
-    assert_eq!(ind.check_url("  https://bad.com/  ").expect("hit").input, "  https://bad.com/  ");
+    assert_eq!(
+        ind.check_url("  https://bad.com/  ").expect("hit").input,
+        "  https://bad.com/  "
+    );
 }
 
 #[test]
 fn www_indicators_match_their_host() {
-    let ind = load(&["[domain-name:value = 'www.bad.org']", "[domain-name:value = 'www.com']"]);
-    assert_eq!(rule(ind.check_url("https://bad.org/")), Some(MatchRule::Domain));
-    assert_eq!(rule(ind.check_url("https://www.bad.org/")), Some(MatchRule::Domain));
-    assert_eq!(rule(ind.check_url("https://cdn.bad.org/")), Some(MatchRule::SubDomain));
-    assert_eq!(ind.check_url("https://bad.org/").expect("hit").value, "www.bad.org");
+    let ind = load(&[
+        "[domain-name:value = 'www.bad.org']",
+        "[domain-name:value = 'www.com']",
+    ]);
+    assert_eq!(
+        rule(ind.check_url("https://bad.org/")),
+        Some(MatchRule::Domain)
+    );
+    assert_eq!(
+        rule(ind.check_url("https://www.bad.org/")),
+        Some(MatchRule::Domain)
+    );
+    assert_eq!(
+        rule(ind.check_url("https://cdn.bad.org/")),
+        Some(MatchRule::SubDomain)
+    );
+    assert_eq!(
+        ind.check_url("https://bad.org/").expect("hit").value,
+        "www.bad.org"
+    );
     // `www.com` is not reduced to `com`, so it does not match every .com host.
-    assert_eq!(rule(ind.check_url("https://www.com/")), Some(MatchRule::Domain));
+    assert_eq!(
+        rule(ind.check_url("https://www.com/")),
+        Some(MatchRule::Domain)
+    );
     assert_eq!(rule(ind.check_url("https://other.com/")), None);
 }
 
 #[test]
 fn punycode_both_ways() {
     let ind = load(&["[domain-name:value = 'xn--bcher-kva.example']"]);
-    let hit = ind.check_url("https://BÜCHER.example/").expect("unicode host");
+    let hit = ind
+        .check_url("https://BÜCHER.example/")
+        .expect("unicode host");
     assert_eq!(hit.rule, MatchRule::Domain);
     assert_eq!(hit.value, "xn--bcher-kva.example");
     assert!(ind.check_url("https://shop.bücher.example/").is_some());
@@ -247,7 +278,10 @@ fn punycode_both_ways() {
     assert!(ind.check_url("https://xn--bcher-kva.example/").is_some());
     assert!(ind.check_url("http://XN--BCHER-KVA.EXAMPLE").is_some());
     assert!(ind.check_url("bücher.example").is_some());
-    assert_eq!(ind.check_url("bücher.example").expect("hit").value, "BÜCHER.example");
+    assert_eq!(
+        ind.check_url("bücher.example").expect("hit").value,
+        "BÜCHER.example"
+    );
 }
 
 #[test]
@@ -267,7 +301,10 @@ fn ip_addresses_compare_as_addresses() {
         ("1198.51.100.1", None),
         ("https://198.51.100.1.evil.org/", None),
         ("http://[2001:db8::1]/", Some(MatchRule::IpAddress)),
-        ("http://[2001:db8:0:0:0:0:0:1]:443/", Some(MatchRule::IpAddress)),
+        (
+            "http://[2001:db8:0:0:0:0:0:1]:443/",
+            Some(MatchRule::IpAddress),
+        ),
         ("2001:db8::1", Some(MatchRule::IpAddress)),
         ("2001:db8::10", None),
         ("http://[2001:db8::1:1]/", None),
@@ -283,7 +320,10 @@ fn ip_addresses_compare_as_addresses() {
     let hit = ind.check_url("203.0.113.77").expect("cidr");
     assert_eq!(hit.value, "203.0.113.0/24");
     assert_eq!(hit.ioc_type, IocType::IpAddresses);
-    assert_eq!(ind.check_url("[2001:db8::1]").expect("v6").value, "2001:DB8::1");
+    assert_eq!(
+        ind.check_url("[2001:db8::1]").expect("v6").value,
+        "2001:DB8::1"
+    );
 }
 
 #[test]
@@ -297,16 +337,24 @@ fn url_indicators() {
     assert_eq!(hit("http://example.com/thisisbad"), Some(MatchRule::Exact));
     assert_eq!(hit("http://example.com/thisisbad/"), Some(MatchRule::Exact));
     assert_eq!(hit("HTTP://EXAMPLE.COM/thisisbad"), Some(MatchRule::Exact));
-    assert_eq!(hit("http://example.com:80/thisisbad#top"), Some(MatchRule::Exact));
+    assert_eq!(
+        hit("http://example.com:80/thisisbad#top"),
+        Some(MatchRule::Exact)
+    );
     assert_eq!(hit("http://example.com/thisisbad2"), None);
     assert_eq!(hit("http://example.com/ThisIsBad"), None);
     assert_eq!(hit("https://example.com/thisisbad"), None);
     assert_eq!(hit("http://example.com/"), None);
-    assert_eq!(hit("https://bad.example.org/a/b?x=1"), Some(MatchRule::Exact));
+    assert_eq!(
+        hit("https://bad.example.org/a/b?x=1"),
+        Some(MatchRule::Exact)
+    );
     assert_eq!(hit("https://bad.example.org/a/b/?x=2"), None);
     assert_eq!(hit("https://x.org/a?b=c&d='e'"), Some(MatchRule::Exact));
     assert_eq!(
-        ind.check_url("https://x.org/a?b=c&d='e'").expect("hit").value,
+        ind.check_url("https://x.org/a?b=c&d='e'")
+            .expect("hit")
+            .value,
         "https://x.org/a?b=c&d='e'"
     );
 }
@@ -319,23 +367,38 @@ fn processes() {
         "[process:name = 'exactly16chars__']",
     ]);
     assert_eq!(rule(ind.check_process("Launch")), Some(MatchRule::Exact));
-    assert_eq!(rule(ind.check_process("/usr/bin/Launch")), Some(MatchRule::Exact));
+    assert_eq!(
+        rule(ind.check_process("/usr/bin/Launch")),
+        Some(MatchRule::Exact)
+    );
     assert_eq!(rule(ind.check_process("launch")), None);
     assert_eq!(rule(ind.check_process("Launchd")), None);
     assert_eq!(rule(ind.check_process("/usr/bin/")), None);
     assert_eq!(rule(ind.check_process("")), None);
     // 16 characters: the kernel's truncation of a longer name.
-    assert_eq!(rule(ind.check_process("com.apple.WebKi")), None, "15 characters");
+    assert_eq!(
+        rule(ind.check_process("com.apple.WebKi")),
+        None,
+        "15 characters"
+    );
     let hit = ind.check_process("/x/com.apple.WebKit").expect("16 chars");
     assert_eq!(hit.rule, MatchRule::TruncatedProcess);
     assert_eq!(hit.value, "com.apple.WebKit.Networking");
     assert_eq!(rule(ind.check_process("com.apple.WebKix")), None);
-    assert_eq!(rule(ind.check_process("exactly16chars__")), Some(MatchRule::Exact));
+    assert_eq!(
+        rule(ind.check_process("exactly16chars__")),
+        Some(MatchRule::Exact)
+    );
 
-    let hit = ind.check_path_contains_process("/private/var/db/Launch/x.plist").expect("component");
+    let hit = ind
+        .check_path_contains_process("/private/var/db/Launch/x.plist")
+        .expect("component");
     assert_eq!(hit.rule, MatchRule::PathComponent);
     assert_eq!(hit.ioc_type, IocType::Processes);
-    assert!(ind.check_path_contains_process("/private/var/db/Launchd/x").is_none());
+    assert!(
+        ind.check_path_contains_process("/private/var/db/Launchd/x")
+            .is_none()
+    );
     assert!(ind.check_path_contains_process("Launch").is_some());
     assert!(ind.check_path_contains_process("").is_none());
 }
@@ -406,18 +469,25 @@ fn case_insensitive_lists() {
         IocType::FilesSha256
     );
     assert_eq!(
-        ind.check_file_hash(&SHA1.to_uppercase()).expect("sha1").ioc_type,
+        ind.check_file_hash(&SHA1.to_uppercase())
+            .expect("sha1")
+            .ioc_type,
         IocType::FilesSha1
     );
     assert_eq!(
-        ind.check_file_hash("d41d8cd98f00b204e9800998ecf8427e").expect("md5").ioc_type,
+        ind.check_file_hash("d41d8cd98f00b204e9800998ecf8427e")
+            .expect("md5")
+            .ioc_type,
         IocType::FilesMd5
     );
     assert!(ind.check_file_hash(&SHA256[..63]).is_none());
     assert!(ind.check_app_id("com.bad.app").is_some());
     assert!(ind.check_app_id("com.bad.app2").is_none());
     assert!(ind.check_android_property("SYS.FOOBAR").is_some());
-    assert!(ind.check_profile_id("76DAB334-7E17-475D-A5D6-0794EB5818A5").is_some());
+    assert!(
+        ind.check_profile_id("76DAB334-7E17-475D-A5D6-0794EB5818A5")
+            .is_some()
+    );
     assert!(ind.check_profile_id("76DAB334").is_none());
 }
 
@@ -431,7 +501,10 @@ fn or_patterns_give_one_indicator_per_value() {
     assert!(ind.check_url("b.com").is_some());
     assert!(ind.check_process("p").is_some());
     assert!(ind.check_file_hash("AA").is_some());
-    assert!(ind.check_file_name("x.apk").is_none(), "AND: only the hash is used");
+    assert!(
+        ind.check_file_name("x.apk").is_none(),
+        "AND: only the hash is used"
+    );
 }
 
 #[test]
@@ -453,25 +526,44 @@ fn duplicates_count_once_per_collection() {
 #[test]
 fn first_loaded_collection_wins() {
     let mut ind = Indicators::new();
-    let one = test_bundle_json("First", &["[domain-name:value = 'bad.com']", "[process:name = 'p']"]);
-    let two = test_bundle_json("Second", &["[domain-name:value = 'Bad.com']", "[domain-name:value = 'x.bad.com']"]);
-    ind.load_bundle(one.as_bytes(), Path::new("one.stix2")).expect("one");
-    let f = ind.load_bundle(two.as_bytes(), Path::new("dir/two.stix2")).expect("two");
+    let one = test_bundle_json(
+        "First",
+        &["[domain-name:value = 'bad.com']", "[process:name = 'p']"],
+    );
+    let two = test_bundle_json(
+        "Second",
+        &[
+            "[domain-name:value = 'Bad.com']",
+            "[domain-name:value = 'x.bad.com']",
+        ],
+    );
+    ind.load_bundle(one.as_bytes(), Path::new("one.stix2"))
+        .expect("one");
+    let f = ind
+        .load_bundle(two.as_bytes(), Path::new("dir/two.stix2"))
+        .expect("two");
     // Each collection counts its own values, as MVT does.
     assert_eq!(f.indicators, 2);
     assert_eq!(ind.len(), 4);
     let hit = ind.check_url("bad.com").expect("hit");
-    assert_eq!((hit.collection.as_str(), hit.file.as_str()), ("First", "one.stix2"));
+    assert_eq!(
+        (hit.collection.as_str(), hit.file.as_str()),
+        ("First", "one.stix2")
+    );
     // The most specific indicator wins the label walk.
     let hit = ind.check_url("a.x.bad.com").expect("hit");
-    assert_eq!((hit.collection.as_str(), hit.value.as_str()), ("Second", "x.bad.com"));
+    assert_eq!(
+        (hit.collection.as_str(), hit.value.as_str()),
+        ("Second", "x.bad.com")
+    );
     let summary = ind.collections_summary();
     assert_eq!(summary.len(), 2);
     assert_eq!(summary[1].file, "two.stix2");
     assert_eq!(summary[1].path, Path::new("dir/two.stix2"));
     assert_eq!(summary[1].indicators, 2);
     // Loading the same file twice adds its collection again, with the same values.
-    ind.load_bundle(one.as_bytes(), Path::new("one.stix2")).expect("again");
+    ind.load_bundle(one.as_bytes(), Path::new("one.stix2"))
+        .expect("again");
     assert_eq!(ind.len(), 6);
 }
 
@@ -493,8 +585,13 @@ fn collections_follow_reports_then_relationships_then_default() {
         {"type": "identity", "id": "identity--1", "name": "Someone"}
     ]}"#;
     let mut ind = Indicators::new();
-    let f = ind.load_bundle(json.as_bytes(), Path::new("x.json")).expect("loads");
-    assert_eq!(f.collections, ["Mal", "Ware", "Report A", "Report B", "Default collection"]);
+    let f = ind
+        .load_bundle(json.as_bytes(), Path::new("x.json"))
+        .expect("loads");
+    assert_eq!(
+        f.collections,
+        ["Mal", "Ware", "Report A", "Report B", "Default collection"]
+    );
     let collection = |host: &str| ind.check_url(host).expect("hit").collection;
     assert_eq!(collection("one.com"), "Report A");
     assert_eq!(collection("two.com"), "Report B");
@@ -503,7 +600,10 @@ fn collections_follow_reports_then_relationships_then_default() {
     let summary = ind.collections_summary();
     assert_eq!(summary[4].id, "0");
     assert_eq!(summary[2].description, "d");
-    assert_eq!(summary[0].indicators, 0, "empty malware collections are kept, as in MVT");
+    assert_eq!(
+        summary[0].indicators, 0,
+        "empty malware collections are kept, as in MVT"
+    );
 }
 
 #[test]
@@ -513,7 +613,9 @@ fn default_collection_only_when_used() {
         {"type": "indicator", "id": "indicator--1", "pattern": "[file:size = 5]"}
     ]}"#;
     let mut ind = Indicators::new();
-    let f = ind.load_bundle(json.as_bytes(), Path::new("x.json")).expect("loads");
+    let f = ind
+        .load_bundle(json.as_bytes(), Path::new("x.json"))
+        .expect("loads");
     assert_eq!(f.collections, ["Mal"]);
     assert_eq!(f.unsupported.len(), 1);
     assert!(ind.is_empty());
@@ -526,7 +628,10 @@ fn matches_serialise_with_mvt_type_names() {
     let v = serde_json::to_value(&hit).expect("serialises");
     assert_eq!(v["type"], "files_sha256");
     assert_eq!(v["rule"], "exact");
-    assert_eq!(IocType::AndroidPropertyNames.as_str(), "android_property_names");
+    assert_eq!(
+        IocType::AndroidPropertyNames.as_str(),
+        "android_property_names"
+    );
     for t in IocType::ALL {
         assert_eq!(serde_json::to_value(t).expect("serialises"), t.as_str());
     }
