@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use portcullis_evidence::FileEntry;
+use portcullis_evidence::{Evidence, FileEntry};
 
 /// The Android inputs Portcullis reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,11 @@ pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
         depth(p) <= 1
             && matches!(
                 base_name(p),
-                "acquisition.json" | "packages.json" | "getprop.txt" | "ps.txt" | "root_binaries.json"
+                "acquisition.json"
+                    | "packages.json"
+                    | "getprop.txt"
+                    | "ps.txt"
+                    | "root_binaries.json"
             )
     };
     if has(&qf_marker) {
@@ -59,10 +63,43 @@ pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
     if has(&|p| p.contains("apps/com.android.providers.telephony/") || p.starts_with("apps/")) {
         return Some(AndroidKind::AdbBackup);
     }
-    if has(&|p| p.ends_with(".txt")) {
+    if has(&|p| p.ends_with(".txt") || p.ends_with(".zip")) {
         return Some(AndroidKind::IntrusionLogs);
     }
     None
+}
+
+/// Like [`detect_from_listing`], but only calls text files intrusion logs when one of them
+/// really starts with an intrusion-logging event, so a folder of notes is not mistaken for one.
+pub fn detect(evidence: &dyn Evidence, files: &[FileEntry]) -> Option<AndroidKind> {
+    match detect_from_listing(files)? {
+        AndroidKind::IntrusionLogs => files
+            .iter()
+            .filter(|f| f.path.ends_with(".txt"))
+            .take(20)
+            .any(|f| {
+                evidence
+                    .read(&f.path)
+                    .is_ok_and(|b| looks_like_intrusion_log(&b))
+            })
+            .then_some(AndroidKind::IntrusionLogs),
+        kind => Some(kind),
+    }
+}
+
+/// The first non-empty line is a JSON object keyed by an intrusion-logging event type.
+fn looks_like_intrusion_log(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    String::from_utf8_lossy(head)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .is_some_and(|l| {
+            l.starts_with('{')
+                && ["\"dns_event\"", "\"connect_event\"", "\"security_event\""]
+                    .iter()
+                    .any(|k| l.contains(k))
+        })
 }
 
 /// Decides from the file name alone, for single-file inputs.
@@ -117,6 +154,19 @@ mod tests {
             Some(AndroidKind::IntrusionLogs)
         );
         assert_eq!(detect_from_listing(&listing(&["photo.jpg"])), None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let ev = portcullis_evidence::FolderEvidence::new(dir.path());
+        assert_eq!(detect(&ev, &ev.list().unwrap()), None);
+        std::fs::write(
+            dir.path().join("day1.txt"),
+            "\n{\"dns_event\": {\"event_time\": 1, \"hostname\": \"a.b\"}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            detect(&ev, &ev.list().unwrap()),
+            Some(AndroidKind::IntrusionLogs)
+        );
         assert_eq!(
             detect_from_name(Path::new("/x/backup.ab")),
             Some(AndroidKind::AdbBackup)

@@ -5,7 +5,12 @@
 //! Every module reads through [`portcullis_evidence::Evidence`], so a folder, a zip read in place
 //! or a decrypted age stream look the same to it.
 
+pub mod acquisition;
+pub mod androidqf;
+pub mod backup;
+pub mod bugreport;
 pub mod detect;
+pub mod intrusion;
 pub mod reference;
 
 use portcullis_evidence::{Evidence, FileEntry};
@@ -93,7 +98,10 @@ mod tests {
     fn fnmatch_star_crosses_slashes() {
         assert!(glob_match("*/getprop.txt", "androidqf/getprop.txt"));
         assert!(glob_match("FS/*", "FS/data/tombstones/tombstone_00"));
-        assert!(glob_match("*/tombstone_*", "FS/data/tombstones/tombstone_01.pb"));
+        assert!(glob_match(
+            "*/tombstone_*",
+            "FS/data/tombstones/tombstone_01.pb"
+        ));
         assert!(!glob_match("*/getprop.txt", "getprop.txt"));
         assert!(glob_match("dumpState_*.log", "dumpState_2024.log"));
         assert!(!glob_match("a?c", "ac"));

@@ -321,7 +321,7 @@ pub fn extract_key(root: &Path, password: &str) -> Result<Zeroizing<String>, Enc
     let (keybag, _) = read_manifest_plist(root)?;
     let key = keybag.derive_key(password.as_bytes());
     keybag.unlock(&key)?;
-    Ok(Zeroizing::new(hex::encode(key.as_ref())))
+    Ok(Zeroizing::new(hex::encode(&key[..])))
 }
 
 /// A wrapped key with its protection class.

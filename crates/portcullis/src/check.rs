@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use portcullis_indicators::Indicators;
-use portcullis_ios::{Backup, Context, ModuleError, ModuleRun};
+use portcullis_android::acquisition::{Acquisition, OpenError, Options as AndroidOptions};
+use portcullis_ios::{Backup, BackupError, Context, ModuleError, ModuleRun};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
     FileHash, IndicatorFileInfo, Level, ModuleOutput, ModuleSummary, Report, RunInfo,
@@ -22,7 +23,9 @@ pub const EXIT_COULD_NOT_RUN: u8 = 2;
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
-    /// The acquisition to check: an iOS backup folder (Info.plist + Manifest.db).
+    /// The acquisition to check: an iOS backup folder (plain or encrypted), an Android bugreport
+    /// (zip or folder), an AndroidQF acquisition (folder, .zip or .zip.age), an adb backup (.ab,
+    /// or its extracted folder) or an Android intrusion-logging export.
     pub path: PathBuf,
     /// STIX 2.1 indicators: a file, or a folder searched for *.stix2 and *.json (repeatable).
     #[arg(short, long = "iocs", value_name = "PATH")]
@@ -35,6 +38,13 @@ pub struct CheckArgs {
     pub json: bool,
     #[command(flatten)]
     pub password: crate::secret::PasswordArgs,
+    /// The age identity file (AGE-SECRET-KEY-1…) of an age-encrypted AndroidQF acquisition.
+    #[arg(long, value_name = "FILE")]
+    pub age_identity: Option<PathBuf>,
+    /// The device's time zone (IANA name, e.g. Europe/London) for Android times, when the
+    /// acquisition does not record it.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
 }
 
 /// Loads every indicator path given; an unreadable or invalid file stops the check, since
@@ -110,67 +120,169 @@ pub fn exit_code(report: &Report) -> u8 {
     }
 }
 
+/// What one platform's run produced, before it becomes a report.
+struct Ran {
+    input_kind: &'static str,
+    root: PathBuf,
+    runs: Vec<ModuleRun>,
+    /// SHA-256 of every evidence file read, by path relative to `root`.
+    hashes: Vec<(String, String)>,
+    device: serde_json::Map<String, serde_json::Value>,
+    basis: TimeBasis,
+}
+
 /// Checks the acquisition at `args.path` and writes the results folder.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let started = portcullis_report::time::now();
+    if !args.path.exists() {
+        bail!("{}: no such file or folder", args.path.display());
+    }
     let indicators = load_indicators(&args.iocs)?;
-    let root = portcullis_ios::backup::locate(&args.path)?;
-    let encrypted = portcullis_ios::backup::is_encrypted(&root);
-    let backup = if encrypted {
-        Backup::open_encrypted(&root, &args.password.secret()?)?
-    } else {
-        Backup::open(&root)?
-    };
+    let show_progress = !args.json && std::io::stderr().is_terminal();
     let output_dir = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.path));
-    if output_dir.starts_with(backup.root()) {
+    let ran = match portcullis_ios::backup::locate(&args.path) {
+        Ok(root) => run_ios(args, &root, &indicators, &output_dir, show_progress)?,
+        Err(BackupError::NotABackup(_)) => run_android(args, &indicators, &output_dir, show_progress)?,
+        Err(e) => return Err(e.into()),
+    };
+    let results = ResultsDir::create(&output_dir)?;
+    let report = build_report(args, &ran, &indicators, started);
+    let outputs: Vec<(&str, &ModuleOutput)> = ran
+        .runs
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok().map(|o| (r.slug, o)))
+        .collect();
+    results.write_check(&report, &outputs, ran.basis)?;
+    Ok(Checked { report, output_dir })
+}
+
+/// Refuses a results folder inside the evidence: the evidence is never written to.
+fn ensure_outside(evidence: &Path, output_dir: &Path) -> Result<()> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if abs(output_dir).starts_with(abs(evidence)) {
         bail!(
             "the results folder {} is inside the evidence; choose a folder outside it",
             output_dir.display()
         );
     }
-    let results = ResultsDir::create(&output_dir)?;
+    Ok(())
+}
 
+fn run_ios(
+    args: &CheckArgs,
+    root: &Path,
+    indicators: &Indicators,
+    output_dir: &Path,
+    show_progress: bool,
+) -> Result<Ran> {
+    let encrypted = portcullis_ios::backup::is_encrypted(root);
+    let backup = if encrypted {
+        Backup::open_encrypted(root, &args.password.secret()?)?
+    } else {
+        Backup::open(root)?
+    };
+    ensure_outside(backup.root(), output_dir)?;
     let modules = portcullis_ios::modules::all();
-    let bar = progress_bar(modules.len(), !args.json && std::io::stderr().is_terminal());
+    let bar = progress_bar(modules.len(), show_progress);
     let ctx = Context {
         backup: &backup,
-        indicators: &indicators,
+        indicators,
     };
     let runs = portcullis_ios::run_modules(&ctx, &modules, &|slug| {
         bar.set_message(slug.to_string());
         bar.inc(1);
     });
     bar.finish_and_clear();
-
-    let kind = if encrypted {
-        "ios_backup_encrypted"
-    } else {
-        "ios_backup"
-    };
-    let report = build_report(args, kind, &backup, &indicators, &runs, started);
-    let outputs: Vec<(&str, &ModuleOutput)> = runs
+    let device = runs
         .iter()
-        .filter_map(|r| r.outcome.as_ref().ok().map(|o| (r.slug, o)))
-        .collect();
-    results.write_check(&report, &outputs, TimeBasis::Utc)?;
-    Ok(Checked { report, output_dir })
+        .find(|r| r.slug == "backup_info")
+        .and_then(|r| match r.outcome.as_ref().ok()?.results {
+            portcullis_report::Results::Object(ref info) => Some(portcullis_ios::device_summary(info)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    Ok(Ran {
+        input_kind: if encrypted {
+            "ios_backup_encrypted"
+        } else {
+            "ios_backup"
+        },
+        root: backup.root().to_path_buf(),
+        hashes: backup.evidence().hashes(),
+        runs,
+        device,
+        basis: TimeBasis::Utc,
+    })
 }
 
-fn build_report(
+fn run_android(
     args: &CheckArgs,
-    input_kind: &str,
-    backup: &Backup,
     indicators: &Indicators,
-    runs: &[ModuleRun],
-    started: String,
-) -> Report {
-    let mut modules = Vec::with_capacity(runs.len());
+    output_dir: &Path,
+    show_progress: bool,
+) -> Result<Ran> {
+    let password = args.password.given_password()?;
+    let mut options = AndroidOptions {
+        backup_password: password.as_deref().map(|p| p.as_str()),
+        age_identity: args.age_identity.as_deref(),
+        timezone: args.timezone.as_deref(),
+    };
+    let prompted;
+    let acquisition = match Acquisition::open(&args.path, &options) {
+        Err(OpenError::Backup { error, .. })
+            if error.is_password_problem()
+                && options.backup_password.is_none()
+                && std::io::stdin().is_terminal() =>
+        {
+            prompted = args.password.password()?;
+            options.backup_password = Some(prompted.as_str());
+            Acquisition::open(&args.path, &options)?
+        }
+        other => other?,
+    };
+    let Some(acquisition) = acquisition else {
+        bail!(
+            "{} is not an iOS backup or an Android acquisition: expected an iOS backup folder \
+             (Info.plist and Manifest.db), an Android bugreport (zip or folder), an AndroidQF \
+             acquisition (folder, .zip or .zip.age), an adb backup (.ab) or intrusion logs",
+            args.path.display()
+        );
+    };
+    ensure_outside(&args.path, output_dir)?;
+    let bar = progress_bar(0, show_progress);
+    let ran = acquisition.run(indicators, &options, &|slug| {
+        bar.set_message(slug.to_string());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    let device = ran
+        .runs
+        .iter()
+        .filter(|r| matches!(r.slug, "aqf_get_prop" | "dumpsys_get_prop"))
+        .find_map(|r| match &r.outcome.as_ref().ok()?.results {
+            portcullis_report::Results::List(props) if !props.is_empty() => {
+                Some(portcullis_android::acquisition::device_summary(props))
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    Ok(Ran {
+        input_kind: acquisition.kind.as_str(),
+        root: args.path.clone(),
+        runs: ran.runs,
+        hashes: ran.hashes,
+        device,
+        basis: TimeBasis::DeviceLocal,
+    })
+}
+
+fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: String) -> Report {
+    let mut modules = Vec::with_capacity(ran.runs.len());
     let mut alerts = Vec::new();
-    let mut device = serde_json::Map::new();
-    for run in runs {
+    for run in &ran.runs {
         let mut summary = ModuleSummary {
             name: run.slug.to_string(),
             records: 0,
@@ -183,11 +295,6 @@ fn build_report(
                 summary.records = output.results.len();
                 summary.alerts = output.alerts.len();
                 alerts.extend(output.alerts.iter().cloned());
-                if let portcullis_report::Results::Object(info) = &output.results
-                    && run.slug == "backup_info"
-                {
-                    device = portcullis_ios::device_summary(info);
-                }
             }
             Err(ModuleError::NotFound(reason)) => summary.skipped = Some(reason.clone()),
             Err(err) => {
@@ -197,14 +304,16 @@ fn build_report(
         }
         modules.push(summary);
     }
-    let root = backup.root();
-    let hashes = backup
-        .evidence()
-        .hashes()
-        .into_iter()
+    let hashes = ran
+        .hashes
+        .iter()
         .map(|(rel, sha256)| FileHash {
-            file_path: root.join(rel).display().to_string(),
-            sha256,
+            file_path: if ran.root.is_dir() {
+                ran.root.join(rel).display().to_string()
+            } else {
+                format!("{}!{rel}", ran.root.display())
+            },
+            sha256: sha256.clone(),
         })
         .collect();
     let ioc_files = indicators
@@ -216,6 +325,7 @@ fn build_report(
             indicators: f.indicators,
             collections: f.collections.clone(),
             unsupported_patterns: f.unsupported.len(),
+            date: None,
         })
         .collect();
     let target = std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone());
@@ -225,14 +335,16 @@ fn build_report(
             tool: "portcullis".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             target_path: target.display().to_string(),
-            input_kind: input_kind.into(),
+            input_kind: ran.input_kind.into(),
             started,
             finished: portcullis_report::time::now(),
             ioc_files,
             hashes,
         },
-        device,
+        device: ran.device.clone(),
         modules,
         alerts,
+        posture: Vec::new(),
+        os_data: None,
     }
 }

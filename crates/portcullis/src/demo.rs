@@ -86,6 +86,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         output: Some(dir.join("results")),
         json: false,
         password: Default::default(),
+        age_identity: None,
+        timezone: None,
     };
     let checked = crate::check::check(&args)?;
     print!("{}", crate::summary::render(&checked.report, &checked.output_dir));

@@ -23,6 +23,14 @@ pub struct PasswordArgs {
 }
 
 impl PasswordArgs {
+    /// The password from the environment or a file, if one was given (never prompts).
+    pub fn given_password(&self) -> Result<Option<Zeroizing<String>>> {
+        if self.password_env.is_none() && self.password_file.is_none() {
+            return Ok(None);
+        }
+        self.password().map(Some)
+    }
+
     /// The password from the environment, a file, or a no-echo prompt on a terminal.
     pub fn password(&self) -> Result<Zeroizing<String>> {
         if let Some(var) = &self.password_env {
