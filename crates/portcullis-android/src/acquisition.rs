@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use portcullis_evidence::module::{ModuleError, ModuleRun};
 use portcullis_evidence::{Evidence, EvidenceError, FileEntry, FolderEvidence, ZipEvidence};
 use portcullis_indicators::Indicators;
-use serde_json::{Map, Value};
 
 use crate::backup::{BackupError, open_backup};
 use crate::detect::{AndroidKind, detect, detect_from_name};
@@ -68,13 +67,23 @@ impl Acquisition {
                         path: path.to_path_buf(),
                         error,
                     })?;
-                return Ok(Some(Acquisition::new(AndroidKind::AdbBackup, Box::new(tar))?));
+                return Ok(Some(Acquisition::new(
+                    AndroidKind::AdbBackup,
+                    Box::new(tar),
+                )?));
             }
             Some(AndroidKind::AndroidQf) if path.is_file() => {
-                let identity = options.age_identity.ok_or_else(|| OpenError::AgeIdentityRequired {
-                    path: path.to_path_buf(),
-                })?;
-                Box::new(portcullis_evidence::open_age_zip(path, identity, MAX_AGE_PLAINTEXT)?)
+                let identity =
+                    options
+                        .age_identity
+                        .ok_or_else(|| OpenError::AgeIdentityRequired {
+                            path: path.to_path_buf(),
+                        })?;
+                Box::new(portcullis_evidence::open_age_zip(
+                    path,
+                    identity,
+                    MAX_AGE_PLAINTEXT,
+                )?)
             }
             _ if path.is_dir() => Box::new(FolderEvidence::new(path)),
             _ if is_zip(path) => Box::new(ZipEvidence::open(path)?),
@@ -156,7 +165,10 @@ impl Acquisition {
         runs: &mut Vec<ModuleRun>,
         hashes: &mut Vec<(String, String)>,
     ) {
-        let mut run_on = |evidence: &dyn Evidence, prefix: &str, modules: Vec<&'static dyn Module>, runs: &mut Vec<ModuleRun>| {
+        let mut run_on = |evidence: &dyn Evidence,
+                          prefix: &str,
+                          modules: Vec<&'static dyn Module>,
+                          runs: &mut Vec<ModuleRun>| {
             let files = match evidence.list() {
                 Ok(files) => files,
                 Err(e) => {
@@ -180,7 +192,9 @@ impl Acquisition {
         };
         match androidqf::nested_bugreport(outer.evidence, outer.files) {
             Ok(Some(nested)) => run_on(&nested.evidence, &nested.path, bugreport::modules(), runs),
-            Ok(None) => tracing::info!("no bugreport.zip in the acquisition: bugreport modules skipped"),
+            Ok(None) => {
+                tracing::info!("no bugreport.zip in the acquisition: bugreport modules skipped")
+            }
             Err(e) => runs.push(failed("Bugreport", "bugreport", e.into())),
         }
         match androidqf::nested_backup(outer.evidence, outer.files, options.backup_password) {
@@ -221,29 +235,4 @@ fn is_zip(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && &magic == b"PK\x03\x04"
-}
-
-/// The device facts worth showing first, from getprop records (`{name, value}`).
-pub fn device_summary(props: &[Value]) -> Map<String, Value> {
-    const KEYS: [(&str, &str); 6] = [
-        ("ro.product.manufacturer", "manufacturer"),
-        ("ro.product.model", "model"),
-        ("ro.build.version.release", "os_version"),
-        ("ro.build.id", "build"),
-        ("ro.build.version.security_patch", "security_patch"),
-        ("persist.sys.timezone", "timezone"),
-    ];
-    let mut out = Map::new();
-    for (prop, key) in KEYS {
-        let value = props.iter().find_map(|p| {
-            (p.get("name")?.as_str()? == prop).then(|| p.get("value").cloned())?
-        });
-        if let Some(v) = value {
-            out.insert(key.to_string(), v);
-        }
-    }
-    if !out.is_empty() {
-        out.insert("platform".into(), Value::from("Android"));
-    }
-    out
 }

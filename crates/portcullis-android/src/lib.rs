@@ -10,6 +10,7 @@ pub mod androidqf;
 pub mod backup;
 pub mod bugreport;
 pub mod detect;
+pub mod facts;
 pub mod intrusion;
 pub mod reference;
 

@@ -86,16 +86,52 @@ pub const BROWSER_INSTALLERS: &[&str] = &[
 
 /// Settings whose unsafe value weakens the phone: (key, safe value, what the unsafe value means).
 pub const DANGEROUS_SETTINGS: &[(&str, &str, &str)] = &[
-    ("verifier_verify_adb_installs", "1", "disabled Google Play Services apps verification"),
-    ("package_verifier_enable", "1", "disabled Google Play Protect"),
-    ("package_verifier_state", "1", "disabled APK package verification"),
-    ("package_verifier_user_consent", "1", "disabled Google Play Protect"),
+    (
+        "verifier_verify_adb_installs",
+        "1",
+        "disabled Google Play Services apps verification",
+    ),
+    (
+        "package_verifier_enable",
+        "1",
+        "disabled Google Play Protect",
+    ),
+    (
+        "package_verifier_state",
+        "1",
+        "disabled APK package verification",
+    ),
+    (
+        "package_verifier_user_consent",
+        "1",
+        "disabled Google Play Protect",
+    ),
     ("upload_apk_enable", "1", "disabled Google Play Protect"),
-    ("adb_install_need_confirm", "1", "disabled confirmation of adb apps installation"),
-    ("send_security_reports", "1", "disabled sharing of security reports"),
-    ("samsung_errorlog_agree", "1", "disabled sharing of crash logs with manufacturer"),
-    ("send_action_app_error", "1", "disabled applications errors reports"),
-    ("accessibility_enabled", "0", "enabled accessibility services"),
+    (
+        "adb_install_need_confirm",
+        "1",
+        "disabled confirmation of adb apps installation",
+    ),
+    (
+        "send_security_reports",
+        "1",
+        "disabled sharing of security reports",
+    ),
+    (
+        "samsung_errorlog_agree",
+        "1",
+        "disabled sharing of crash logs with manufacturer",
+    ),
+    (
+        "send_action_app_error",
+        "1",
+        "disabled applications errors reports",
+    ),
+    (
+        "accessibility_enabled",
+        "0",
+        "enabled accessibility services",
+    ),
 ];
 
 /// Root tools found as files: (lower-case base name, description).

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod builder;
 pub mod encrypted;
+pub mod facts;
 pub mod modules;
 pub mod nskeyed;
 pub mod values;
@@ -43,25 +44,4 @@ pub fn run_modules(
         |m| m.run(ctx),
         on_done,
     )
-}
-
-/// The device facts worth showing first, taken from the `backup_info` record.
-pub fn device_summary(
-    info: &serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Map<String, serde_json::Value> {
-    const KEYS: [(&str, &str); 6] = [
-        ("Device Name", "name"),
-        ("Product Type", "model"),
-        ("Product Version", "os_version"),
-        ("Build Version", "build"),
-        ("Serial Number", "serial"),
-        ("Last Backup Date", "last_backup"),
-    ];
-    KEYS.iter()
-        .filter_map(|(from, to)| {
-            info.get(*from)
-                .filter(|v| !v.is_null())
-                .map(|v| (to.to_string(), v.clone()))
-        })
-        .collect()
 }

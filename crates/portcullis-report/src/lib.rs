@@ -4,6 +4,7 @@
 //! [`sink`] module turns a finished [`Report`] into the files of a results folder. Parsers never
 //! format output themselves.
 
+pub mod html;
 pub mod sink;
 pub mod time;
 
@@ -236,6 +237,9 @@ pub struct IndicatorFileInfo {
     pub indicators: usize,
     pub collections: Vec<String>,
     pub unsupported_patterns: usize,
+    /// When the indicator set was published or last changed (ISO date or time), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
 }
 
 /// SHA-256 of one evidence file read during the check.
@@ -267,9 +271,74 @@ pub struct Report {
     pub device: serde_json::Map<String, Value>,
     pub modules: Vec<ModuleSummary>,
     pub alerts: Vec<Alert>,
+    /// The device's security settings, checked against the posture rules (worst first).
+    #[serde(default)]
+    pub posture: Vec<PostureFinding>,
+    /// The OS-currency data the posture check used ("is this iOS/Android current?").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_data: Option<OsDataInfo>,
+}
+
+/// Outcome of one posture rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostureStatus {
+    /// The setting is as it should be.
+    Pass,
+    /// The setting needs changing (or the device has a problem).
+    Fail,
+    /// The evidence does not show the setting: never counted as a pass.
+    Unknown,
+}
+
+impl PostureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostureStatus::Pass => "pass",
+            PostureStatus::Fail => "fail",
+            PostureStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// One posture check on the device: its rule, result, what the evidence showed and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostureFinding {
+    /// Rule id, e.g. `IOS-005`.
+    pub id: String,
+    pub severity: Level,
+    pub status: PostureStatus,
+    /// What the rule checks, in a few words.
+    #[serde(default)]
+    pub title: String,
+    /// What the evidence showed, naming the file it came from.
+    pub evidence: String,
+    /// What the phone's owner should do (for a pass: a short confirmation).
+    pub advice: String,
+    /// The guidance the rule follows (NCSC, CISA, Apple, Google…).
+    #[serde(default)]
+    pub guidance: Vec<String>,
+    /// Set when the acquisition itself may have caused the observation (e.g. USB debugging).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub artefact: bool,
+}
+
+/// The OS-currency reference data a report was judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsDataInfo {
+    /// The date the data describes (`YYYY-MM-DD`): newer releases are unknown to the check.
+    pub date: String,
+    /// Where it came from (e.g. "bundled" or the SOFA feed).
+    pub source: String,
+    pub sha256: String,
 }
 
 impl Report {
+    /// Whether the report must lead with incident steps: an alert at HIGH or above exists.
+    pub fn incident(&self) -> bool {
+        self.max_level() >= Some(Level::High)
+    }
+
     /// Highest alert level present, if any.
     pub fn max_level(&self) -> Option<Level> {
         self.alerts.iter().map(|a| a.level).max()

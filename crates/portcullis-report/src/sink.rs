@@ -1,6 +1,6 @@
 //! Writing a check's findings into a results folder, in the file layout MVT uses
 //! (`<slug>.json`, `<slug>_detected.json`, `timeline.csv`, `alerts_timeline.csv`, `alerts.json`,
-//! `urls.json`, `info.json`) plus `report.json`.
+//! `urls.json`, `info.json`) plus `report.json` and `report.html`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -59,7 +59,11 @@ impl ResultsDir {
     }
 
     /// Writes `value` as indented JSON to `name`.
-    pub fn write_json<T: Serialize + ?Sized>(&self, name: &str, value: &T) -> Result<(), SinkError> {
+    pub fn write_json<T: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), SinkError> {
         let (path, mut w) = self.create_file(name)?;
         let io = |source| SinkError::Io {
             path: path.clone(),
@@ -76,7 +80,11 @@ impl ResultsDir {
 
     /// `timeline.csv`: every event sorted by timestamp (ties keep module order, so runs are
     /// reproducible).
-    pub fn write_timeline(&self, events: &mut [TimelineEvent], basis: TimeBasis) -> Result<(), SinkError> {
+    pub fn write_timeline(
+        &self,
+        events: &mut [TimelineEvent],
+        basis: TimeBasis,
+    ) -> Result<(), SinkError> {
         events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
         let first = match basis {
             TimeBasis::Utc => "UTC Timestamp",
@@ -139,7 +147,20 @@ impl ResultsDir {
         self.write_alerts_timeline(&report.alerts)?;
         self.write_json("alerts.json", &report.alerts)?;
         self.write_json("info.json", &report.info)?;
-        self.write_json("report.json", report)
+        self.write_json("report.json", report)?;
+        self.write_html(report)
+    }
+
+    /// `report.html`: the self-contained human report (see [`crate::html`]).
+    pub fn write_html(&self, report: &Report) -> Result<(), SinkError> {
+        let (path, mut w) = self.create_file("report.html")?;
+        let io = |source| SinkError::Io {
+            path: path.clone(),
+            source,
+        };
+        w.write_all(crate::html::render(report).as_bytes())
+            .map_err(io)?;
+        w.flush().map_err(io)
     }
 
     /// CSV in MVT's dialect: every field quoted, CRLF line ends, UTF-8.
@@ -195,7 +216,13 @@ mod tests {
         );
         let alerts = vec![
             Alert::heuristic(Level::Low, "m", "untimed", "", serde_json::json!({})),
-            Alert::heuristic(Level::High, "m", "timed", "2021-01-01", serde_json::json!({"a": 1})),
+            Alert::heuristic(
+                Level::High,
+                "m",
+                "timed",
+                "2021-01-01",
+                serde_json::json!({"a": 1}),
+            ),
         ];
         out.write_alerts_timeline(&alerts).unwrap();
         let text = std::fs::read_to_string(out.path().join("alerts_timeline.csv")).unwrap();
@@ -203,7 +230,8 @@ mod tests {
         assert!(text.contains("\"timed\",\"{\"\"a\"\":1}\""));
         out.write_json("alerts.json", &alerts).unwrap();
         let back: Vec<Alert> =
-            serde_json::from_slice(&std::fs::read(out.path().join("alerts.json")).unwrap()).unwrap();
+            serde_json::from_slice(&std::fs::read(out.path().join("alerts.json")).unwrap())
+                .unwrap();
         assert_eq!(back.len(), 2);
     }
 }

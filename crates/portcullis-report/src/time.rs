@@ -51,7 +51,11 @@ pub fn from_mac_absolute(value: f64) -> Option<String> {
 /// Mac absolute time given as an SQLite integer.
 pub fn from_mac_absolute_int(value: i64) -> Option<String> {
     let digits = value.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1);
-    let secs = if digits == 18 { value / 1_000_000_000 } else { value };
+    let secs = if digits == 18 {
+        value / 1_000_000_000
+    } else {
+        value
+    };
     from_unix(secs as f64 + MAC_EPOCH_OFFSET)
 }
 
@@ -79,7 +83,10 @@ mod tests {
             from_unix(1_700_000_000.0).unwrap(),
             "2023-11-14 22:13:20.000000"
         );
-        assert_eq!(from_mac_absolute(0.0).unwrap(), "2001-01-01 00:00:00.000000");
+        assert_eq!(
+            from_mac_absolute(0.0).unwrap(),
+            "2001-01-01 00:00:00.000000"
+        );
         assert_eq!(
             from_mac_absolute(588_901_981.253102).unwrap(),
             "2019-08-30 23:53:01.253102"

@@ -127,7 +127,7 @@ struct Ran {
     runs: Vec<ModuleRun>,
     /// SHA-256 of every evidence file read, by path relative to `root`.
     hashes: Vec<(String, String)>,
-    device: serde_json::Map<String, serde_json::Value>,
+    facts: portcullis_posture::DeviceFacts,
     basis: TimeBasis,
 }
 
@@ -196,14 +196,7 @@ fn run_ios(
         bar.inc(1);
     });
     bar.finish_and_clear();
-    let device = runs
-        .iter()
-        .find(|r| r.slug == "backup_info")
-        .and_then(|r| match r.outcome.as_ref().ok()?.results {
-            portcullis_report::Results::Object(ref info) => Some(portcullis_ios::device_summary(info)),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let facts = portcullis_ios::facts::device_facts(&backup);
     Ok(Ran {
         input_kind: if encrypted {
             "ios_backup_encrypted"
@@ -213,7 +206,7 @@ fn run_ios(
         root: backup.root().to_path_buf(),
         hashes: backup.evidence().hashes(),
         runs,
-        device,
+        facts,
         basis: TimeBasis::Utc,
     })
 }
@@ -258,23 +251,13 @@ fn run_android(
         bar.inc(1);
     });
     bar.finish_and_clear();
-    let device = ran
-        .runs
-        .iter()
-        .filter(|r| matches!(r.slug, "aqf_get_prop" | "dumpsys_get_prop"))
-        .find_map(|r| match &r.outcome.as_ref().ok()?.results {
-            portcullis_report::Results::List(props) if !props.is_empty() => {
-                Some(portcullis_android::acquisition::device_summary(props))
-            }
-            _ => None,
-        })
-        .unwrap_or_default();
+    let facts = portcullis_android::facts::device_facts(&ran.runs);
     Ok(Ran {
         input_kind: acquisition.kind.as_str(),
         root: args.path.clone(),
         runs: ran.runs,
         hashes: ran.hashes,
-        device,
+        facts,
         basis: TimeBasis::DeviceLocal,
     })
 }
@@ -329,6 +312,16 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
         })
         .collect();
     let target = std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone());
+    let snapshot = portcullis_posture::Snapshot::load_or_bundled(&crate::data::data_dir());
+    let mut device = ran.facts.to_summary();
+    if let Some(name) = ran
+        .facts
+        .model
+        .as_ref()
+        .and_then(|m| snapshot.ios_model_name(&m.value))
+    {
+        device.insert("model_name".into(), name.into());
+    }
     Report {
         schema_version: 1,
         info: RunInfo {
@@ -341,10 +334,10 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
             ioc_files,
             hashes,
         },
-        device: ran.device.clone(),
+        device,
         modules,
         alerts,
-        posture: Vec::new(),
-        os_data: None,
+        posture: portcullis_posture::evaluate(&ran.facts, &snapshot, portcullis_posture::today()),
+        os_data: Some(snapshot.info()),
     }
 }

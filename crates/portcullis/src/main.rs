@@ -2,6 +2,7 @@
 //! progress and wiring only; the work happens in the `portcullis-*` crates.
 
 mod check;
+mod data;
 mod decrypt;
 mod demo;
 mod secret;
@@ -32,6 +33,9 @@ enum Command {
     Decrypt(decrypt::DecryptArgs),
     /// Print the key derived from an encrypted backup's password, for `--key-hex`.
     ExtractKey(decrypt::ExtractKeyArgs),
+    /// Manage the reference data Portcullis uses offline (OS currency).
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Decrypt(args) => decrypt::run_decrypt(&args),
         Command::ExtractKey(args) => decrypt::run_extract_key(&args),
+        Command::Data(cmd) => data::run(&cmd),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {

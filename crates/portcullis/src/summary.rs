@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use portcullis_report::{Level, Report};
+use portcullis_report::{Level, PostureStatus, Report};
 
 const LEVELS: [Level; 5] = [
     Level::Critical,
@@ -22,8 +22,12 @@ fn device_line(report: &Report) -> String {
     if !get("model").is_empty() {
         parts.push(get("model").to_string());
     }
+    if !get("model_name").is_empty() {
+        parts.push(get("model_name").to_string());
+    }
     if !get("os_version").is_empty() {
-        parts.push(format!("iOS {} ({})", get("os_version"), get("build")));
+        let os = if get("platform") == "android" { "Android" } else { "iOS" };
+        parts.push(format!("{os} {} ({})", get("os_version"), get("build")));
     }
     if parts.is_empty() {
         "unknown device".to_string()
@@ -78,6 +82,17 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
             }
         }
     }
+    let to_fix: Vec<_> = report
+        .posture
+        .iter()
+        .filter(|p| p.status == PostureStatus::Fail)
+        .collect();
+    if !to_fix.is_empty() && report.max_level() < Some(Level::High) {
+        let _ = writeln!(s, "\nTo make this phone safer ({} checks to fix):", to_fix.len());
+        for p in to_fix.iter().take(5) {
+            let _ = writeln!(s, "  [{}] {}: {}", p.severity, p.title, p.advice);
+        }
+    }
     if !failed.is_empty() {
         let _ = writeln!(s, "\nCould not check (the rest of the check went on):");
         for m in failed {
@@ -97,5 +112,10 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
     };
     let _ = writeln!(s, "\nVerdict: {verdict}");
     let _ = writeln!(s, "Results:  {}", output_dir.display());
+    let _ = writeln!(
+        s,
+        "Report:   {} (open it in a browser; it prints to PDF)",
+        output_dir.join("report.html").display()
+    );
     s
 }

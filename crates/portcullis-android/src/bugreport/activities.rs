@@ -1,0 +1,70 @@
+//! `dumpsys package`, `Activity Resolver Table`: which app activities answer which intent.
+
+use portcullis_report::ModuleOutput;
+use serde_json::{Value, json};
+
+use super::resolver::{non_data_actions, package_of};
+use super::{records_checking_app_ids, with_section};
+use crate::{Context, Module, ModuleError};
+
+pub struct DumpsysActivities;
+
+impl Module for DumpsysActivities {
+    fn name(&self) -> &'static str {
+        "DumpsysActivities"
+    }
+
+    fn slug(&self) -> &'static str {
+        "dumpsys_activities"
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
+        with_section(ctx, "package", |section, source| {
+            records_checking_app_ids(parse(section), ctx.indicators, self.slug(), source)
+        })
+    }
+}
+
+/// `{intent, package_name, activity}` for every activity of the `Non-Data Actions` block.
+pub(crate) fn parse(section: &str) -> Vec<Value> {
+    non_data_actions(section, "Activity Resolver Table:")
+        .into_iter()
+        .flat_map(|i| {
+            i.components.into_iter().map(move |activity| {
+                json!({"intent": i.intent, "package_name": package_of(activity), "activity": activity})
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bugreport::test_support::*;
+
+    #[test]
+    fn mvt_fixture() {
+        let Some(dump) = fixture_text("dumpsys_packages.txt") else {
+            return;
+        };
+        let records = parse(&dump);
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[0]["package_name"], "com.samsung.android.app.social");
+        assert_eq!(
+            records[0]["intent"],
+            "com.samsung.android.intent.SOCIAL_UPDATES_FEED_VIEW"
+        );
+        assert_eq!(
+            records[0]["activity"],
+            "com.samsung.android.app.social/.feed.FeedsActivity"
+        );
+        let out = records_checking_app_ids(
+            parse(&dump),
+            &app_ioc("com.google.android.gms"),
+            "dumpsys_activities",
+            "f",
+        );
+        assert_eq!(out.alerts.len(), 1);
+        assert!(parse("").is_empty());
+    }
+}

@@ -1,0 +1,157 @@
+//! `dns_event`: every DNS lookup an app made, and host names or answered IP addresses matching
+//! indicators.
+
+use portcullis_report::{ModuleOutput, Results};
+use serde_json::Value;
+
+use super::{events, field, package_hit, push_hits, py_str, row};
+use crate::{Context, Module, ModuleError};
+
+pub struct DnsEvent;
+
+impl Module for DnsEvent {
+    fn name(&self) -> &'static str {
+        "DnsEvent"
+    }
+
+    fn slug(&self) -> &'static str {
+        "dns_event"
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
+        // This module also reports what reading the logs met, once for the three modules.
+        let events = events::load(ctx, "dns_event", 1000, true)?;
+        let mut out = ModuleOutput::default();
+        let mut records = Vec::with_capacity(events.len());
+        for events::Event {
+            mut record,
+            timestamp,
+            source,
+        } in events
+        {
+            let mut hits = Vec::new();
+            let hostname = record
+                .get("hostname")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if let Some(hit) = Some(hostname)
+                .filter(|h| !h.is_empty())
+                .and_then(|h| ctx.indicators.check_url(h))
+            {
+                hits.push(("hostname", hit));
+            }
+            let mut shown = Vec::new();
+            let mut matched = Vec::new();
+            let addresses = record.get("ip_addresses").and_then(Value::as_array);
+            for address in addresses.into_iter().flatten() {
+                let ip = match address {
+                    Value::String(s) => s.trim_start_matches('/').to_string(),
+                    other => py_str(other),
+                };
+                if ip.is_empty() || ip == "0.0.0.0" {
+                    continue;
+                }
+                if let Some(hit) = ctx.indicators.check_url(&ip) {
+                    hits.push(("ip_addresses", hit));
+                    matched.push(ip.clone());
+                }
+                shown.push(ip);
+            }
+            if let Some(hit) = package_hit(ctx, &record) {
+                hits.push(("package_name", hit));
+            }
+            if !matched.is_empty() {
+                record.insert("matched_ips".into(), matched.clone().into());
+            }
+
+            let record = Value::Object(record);
+            let mut data = format!(
+                "DNS query for {} by {}",
+                field(&record, "hostname", ""),
+                field(&record, "package_name", "")
+            );
+            if !matched.is_empty() {
+                data.push_str(&format!(" [Matched IPs: {}]", matched.join(", ")));
+            } else if !shown.is_empty() {
+                data.push_str(&format!(" [IPs: {}]", shown.join(", ")));
+            }
+            out.push_timeline(row(self.name(), &timestamp, "dns_query", data));
+            push_hits(&mut out, self.slug(), hits, &record, &timestamp, &source);
+            records.push(record);
+        }
+        out.results = Results::List(records);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_evidence::FolderEvidence;
+    use portcullis_indicators::Indicators;
+
+    use super::*;
+    use crate::androidqf::test_support::{records, run_on, run_on_tz, test_stix2, with_folder};
+    use crate::intrusion::events::tests::with_appendix_a;
+
+    #[test]
+    fn appendix_a() {
+        with_appendix_a(|ev| {
+            let out = run_on(&DnsEvent, ev, &Indicators::new()).unwrap();
+            assert_eq!(out.results.len(), 2);
+            assert!(out.alerts.is_empty());
+            let data: Vec<&str> = out.timeline.iter().map(|t| t.data.as_str()).collect();
+            assert_eq!(
+                data,
+                [
+                    "DNS query for www.example.org by com.example.app [IPs: 198.51.100.1]",
+                    "DNS query for github.com by com.example.app [IPs: 140.82.121.4]",
+                ]
+            );
+            assert_eq!(out.timeline[0].module, "DnsEvent");
+            assert_eq!(out.timeline[0].event, "dns_query");
+
+            let out = run_on(&DnsEvent, ev, &test_stix2()).unwrap();
+            assert_eq!(out.alerts.len(), 2);
+            assert_eq!(
+                out.alerts[0].message,
+                "Found a known suspicious domain www.example.org matching indicator \"example.org\" from \"TestMalware\""
+            );
+            assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:13:20.000000");
+            assert_eq!(out.alerts[1].matched_value.as_deref(), Some("198.51.100.1"));
+            assert_eq!(out.alerts[1].matched_field.as_deref(), Some("ip_addresses"));
+            assert_eq!(out.alerts[1].source.as_deref(), Some("day1.txt"));
+            assert_eq!(
+                out.alerts[1].event["matched_ips"],
+                serde_json::json!(["198.51.100.1"])
+            );
+            assert_eq!(
+                out.timeline[0].data,
+                "DNS query for www.example.org by com.example.app [Matched IPs: 198.51.100.1]"
+            );
+
+            let out = run_on_tz(&DnsEvent, ev, &Indicators::new(), Some("Europe/Paris")).unwrap();
+            assert_eq!(records(&out)[0]["timestamp"], "2023-11-14 23:13:20.000000");
+        });
+    }
+
+    #[test]
+    fn odd_fields() {
+        let lines = r#"{"dns_event": {"event_time": 1, "hostname": null, "ip_addresses": "1.2.3.4"}}
+{"dns_event": {"event_time": 2, "ip_addresses": [7, "/", ""], "package_name": "com.spy"}}
+"#;
+        with_folder(&[("x.txt", lines)], |root| {
+            let ind = crate::androidqf::test_support::indicators(&["[app:id = 'com.spy']"]);
+            let out = run_on(&DnsEvent, &FolderEvidence::new(root), &ind).unwrap();
+            let data: Vec<&str> = out.timeline.iter().map(|t| t.data.as_str()).collect();
+            assert_eq!(
+                data,
+                [
+                    "DNS query for None by ",
+                    "DNS query for  by com.spy [IPs: 7]"
+                ]
+            );
+            assert_eq!(out.alerts.len(), 1);
+            assert_eq!(out.alerts[0].matched_field.as_deref(), Some("package_name"));
+        });
+    }
+}

@@ -1,0 +1,169 @@
+//! `check-intrusion-logs`: Android 16 "Intrusion Logging" exports (NDJSON `.txt` files, in
+//! folders or zips, nested zips included). Each line holds events keyed by type; the modules
+//! [`modules`] read `dns_event`, `connect_event` and `security_event`.
+//!
+//! Times are instants (milliseconds for DNS and connections, nanoseconds for security events)
+//! shown in the context's time zone (the device's, or one given by the analyst), else UTC.
+
+mod connect_event;
+mod dns_event;
+mod events;
+mod security_event;
+
+use portcullis_indicators::IndicatorMatch;
+use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
+use serde_json::{Map, Value};
+
+use crate::{Context, Module};
+
+/// Every intrusion-log module, in MVT's order.
+pub fn modules() -> Vec<&'static dyn Module> {
+    vec![
+        &dns_event::DnsEvent,
+        &connect_event::ConnectEvent,
+        &security_event::SecurityEvent,
+    ]
+}
+
+/// Python's truthiness of a JSON value (MVT tests `if value:`).
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// A value as Python's `str()` prints it, so timeline texts and messages read as MVT's.
+fn py_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// A value as Python's `repr()` prints the equivalent Python object.
+fn py_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_quote(s),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(py_repr).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_quote(k), py_repr(v)))
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
+}
+
+/// Python's string literal: single quotes unless the text has some and no double quotes.
+fn py_quote(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// A field of an event's record as Python prints `record.get(key, default)`.
+fn field(record: &Value, key: &str, default: &str) -> String {
+    record.get(key).map_or_else(|| default.to_string(), py_str)
+}
+
+/// CRITICAL alerts for the indicator hits (`(field, hit)`) on `record`.
+fn push_hits<F: AsRef<str>>(
+    out: &mut ModuleOutput,
+    slug: &str,
+    hits: Vec<(F, IndicatorMatch)>,
+    record: &Value,
+    timestamp: &str,
+    source: &str,
+) {
+    for (field, hit) in hits {
+        out.alerts.push(
+            Alert::indicator(
+                Level::Critical,
+                slug,
+                hit,
+                field.as_ref(),
+                timestamp,
+                record.clone(),
+            )
+            .with_source(source),
+        );
+    }
+}
+
+/// The app-id hit on the event's `package_name`.
+fn package_hit(ctx: &Context<'_>, record: &Map<String, Value>) -> Option<IndicatorMatch> {
+    let name = record
+        .get("package_name")?
+        .as_str()
+        .filter(|p| !p.is_empty())?;
+    ctx.indicators.check_app_id(name)
+}
+
+/// A timeline row of module `name`.
+fn row(name: &str, timestamp: &str, event: &str, data: String) -> TimelineEvent {
+    TimelineEvent {
+        timestamp: timestamp.to_string(),
+        module: name.to_string(),
+        event: event.to_string(),
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn python_rendering() {
+        assert_eq!(py_str(&json!({"field": "value"})), "{'field': 'value'}");
+        assert_eq!(
+            py_repr(&json!({"a": [1, 2.5, null, true], "b": "it's", "c": "x\"y'z\n\\"})),
+            r#"{'a': [1, 2.5, None, True], 'b': "it's", 'c': 'x"y\'z\n\\'}"#
+        );
+        assert_eq!(py_str(&json!("plain")), "plain");
+        assert_eq!(py_repr(&json!("\u{1}")), "'\\x01'");
+        assert_eq!(field(&json!({"uid": 1000}), "uid", ""), "1000");
+        assert_eq!(field(&json!({"uid": null}), "uid", ""), "None");
+        assert_eq!(field(&json!({}), "uid", "unknown"), "unknown");
+        assert_eq!(field(&json!("not a dict"), "uid", "d"), "d");
+        assert!(!truthy(&json!(0)) && !truthy(&json!("")) && !truthy(&json!({})));
+        assert!(truthy(&json!(1)) && truthy(&json!("0")) && truthy(&json!([0])));
+    }
+}

@@ -1,0 +1,144 @@
+//! OS currency against the real SOFA feed snapshot (when ../shared is present) and the bundled
+//! data: the "last supported iOS" and "unsupported model" cases, and the bundled data's origin.
+
+use std::path::{Path, PathBuf};
+
+use portcullis_posture::currency::Snapshot;
+use portcullis_posture::{DeviceFacts, Platform, PostureStatus, evaluate, known};
+
+fn sofa_fixture() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/os-currency/sofa-ios-data-feed-v2.json");
+    if p.is_file() {
+        Some(p)
+    } else {
+        println!("skipped: ../shared fixtures not present");
+        None
+    }
+}
+
+fn sofa() -> Option<Snapshot> {
+    let bytes = std::fs::read(sofa_fixture()?).unwrap();
+    Some(Snapshot::from_sofa_feed(&bytes).expect("SOFA fixture parses"))
+}
+
+/// The bundled snapshot is the SOFA fixture run through `from_sofa_feed` (plus the curated
+/// tables). `PORTCULLIS_REGEN_OS_DATA=1 cargo test -p portcullis-posture --test currency`
+/// rewrites it after the fixture or the curated tables change.
+#[test]
+fn bundled_snapshot_is_derived_from_the_sofa_fixture() {
+    let Some(from_feed) = sofa() else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/os-currency.json");
+    if std::env::var_os("PORTCULLIS_REGEN_OS_DATA").is_some() {
+        std::fs::write(&path, from_feed.to_json()).unwrap();
+    }
+    let bundled = Snapshot::bundled();
+    assert_eq!(
+        bundled, from_feed,
+        "run with PORTCULLIS_REGEN_OS_DATA=1 to regenerate"
+    );
+    assert_eq!(bundled.date, "2026-08-22");
+}
+
+fn ios(model: &str, version: &str) -> DeviceFacts {
+    let mut f = DeviceFacts::new(Platform::Ios);
+    f.model = known(model.to_string(), "Info.plist");
+    f.os_version = known(version.to_string(), "Info.plist");
+    f
+}
+
+fn status(snap: &Snapshot, facts: &DeviceFacts, id: &str) -> PostureStatus {
+    let today = jiff::civil::date(2026, 9, 1);
+    evaluate(facts, snap, today)
+        .into_iter()
+        .find(|f| f.id == id)
+        .unwrap_or_else(|| panic!("{id} not evaluated"))
+        .status
+}
+
+/// Checks shared by the fixture-derived and the bundled snapshot.
+fn currency_cases(snap: &Snapshot) {
+    use PostureStatus::*;
+    // iPhone XS: its last branch is iOS 18 (18.7.10, a device-specific release). Fully patched,
+    // it is not outdated even though iOS 26 exists (MVT would flag it).
+    let xs = ios("iPhone11,2", "18.7.10");
+    assert_eq!(status(snap, &xs, "IOS-002"), Pass);
+    assert_eq!(status(snap, &xs, "IOS-003"), Pass);
+    assert_eq!(status(snap, &xs, "IOS-004"), Pass);
+    assert_eq!(status(snap, &xs, "IOS-001"), Pass);
+    // An older 18.x on the same model is behind.
+    let xs_old = ios("iPhone11,2", "18.7.8");
+    assert_eq!(status(snap, &xs_old, "IOS-003"), Fail);
+    // 18.6 misses exploited fixes that 18.6.2 brought.
+    let xs_exposed = ios("iPhone11,2", "18.6");
+    assert_eq!(status(snap, &xs_exposed, "IOS-001"), Fail);
+
+    // iPhone 7: no longer updated (its own finding), but on its final iOS it is not "outdated".
+    let seven = ios("iPhone9,3", "15.8.5");
+    assert_eq!(status(snap, &seven, "IOS-002"), Fail);
+    assert_eq!(status(snap, &seven, "IOS-003"), Pass);
+    assert_eq!(status(snap, &seven, "IOS-004"), Pass);
+    // On an older 15.x it is also behind.
+    let seven_old = ios("iPhone9,3", "15.7.2");
+    assert_eq!(status(snap, &seven_old, "IOS-003"), Fail);
+    assert_eq!(status(snap, &seven_old, "IOS-002"), Fail);
+    // MVT's own fixture phone (iPhone 7 on 14.3).
+    assert_eq!(status(snap, &ios("iPhone9,3", "14.3"), "IOS-003"), Fail);
+
+    // A current phone on the newest iOS passes everything; one a major behind is told to move.
+    let sixteen = ios("iPhone17,3", "26.6.1");
+    for id in ["IOS-001", "IOS-002", "IOS-003", "IOS-004"] {
+        assert_eq!(status(snap, &sixteen, id), Pass, "{id}");
+    }
+    let sixteen_on_18 = ios("iPhone17,3", "18.7.8");
+    assert_eq!(status(snap, &sixteen_on_18, "IOS-003"), Pass);
+    assert_eq!(status(snap, &sixteen_on_18, "IOS-004"), Fail);
+    // CVE-2026-20700 is fixed in 26.3 only: an iOS 18 phone that could run 26 lacks it.
+    let f = evaluate(&sixteen_on_18, snap, jiff::civil::date(2026, 9, 1));
+    let ex = f.iter().find(|f| f.id == "IOS-001").unwrap();
+    assert_eq!(ex.status, Fail);
+    assert!(ex.evidence.contains("CVE-2026-20700"), "{}", ex.evidence);
+    assert!(!ex.evidence.contains("CVE-2025-43529"), "{}", ex.evidence);
+
+    // An unsupported model never listed by SOFA (iPhone 6s is in the curated table; an iPhone 4
+    // identifier is not): both are unsupported.
+    assert_eq!(status(snap, &ios("iPhone8,1", "15.8.5"), "IOS-002"), Fail);
+    assert_eq!(status(snap, &ios("iPhone3,1", "7.1.2"), "IOS-002"), Fail);
+    // A model newer than the data is unknown, not unsupported.
+    assert_eq!(status(snap, &ios("iPhone99,1", "27.0"), "IOS-002"), Unknown);
+    // A device on an iOS newer than the data cannot be shown to be behind.
+    assert_eq!(status(snap, &ios("iPhone17,3", "27.0"), "IOS-003"), Pass);
+    // No model or version: unknown, never a pass.
+    let nothing = DeviceFacts::new(Platform::Ios);
+    for id in ["IOS-001", "IOS-002", "IOS-003", "IOS-004"] {
+        assert_eq!(status(snap, &nothing, id), Unknown, "{id}");
+    }
+}
+
+#[test]
+fn currency_against_the_sofa_fixture() {
+    let Some(snap) = sofa() else { return };
+    currency_cases(&snap);
+}
+
+#[test]
+fn currency_against_the_bundled_snapshot() {
+    currency_cases(&Snapshot::bundled());
+}
+
+#[test]
+fn sofa_update_is_checked_by_hash_and_saved() {
+    let Some(path) = sofa_fixture() else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let hash = portcullis_posture::currency::sha256_hex(&bytes);
+    let snap = Snapshot::from_sofa_feed_verified(&bytes, &hash.to_uppercase()).unwrap();
+    assert_eq!(snap.sources[0].sha256.as_deref(), Some(hash.as_str()));
+    assert!(Snapshot::from_sofa_feed_verified(&bytes, &"0".repeat(64)).is_err());
+    let dir = tempfile::tempdir().unwrap();
+    snap.save(dir.path()).unwrap();
+    assert_eq!(Snapshot::load_or_bundled(dir.path()), snap);
+    // A feed missing a required field is refused.
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v.as_object_mut().unwrap().remove("OSVersions");
+    assert!(Snapshot::from_sofa_feed(&serde_json::to_vec(&v).unwrap()).is_err());
+}

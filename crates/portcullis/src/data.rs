@@ -1,0 +1,88 @@
+//! `portcullis data`: the OS-currency reference data ("is this iOS current?"), bundled in the
+//! binary and replaceable by a newer SOFA feed, checked by schema and SHA-256.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use portcullis_posture::Snapshot;
+use portcullis_posture::currency::sha256_hex;
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Replace the OS-currency data with a SOFA iOS feed (v2 JSON), from a file or a URL.
+    /// Only this command contacts the network, and only when given a URL.
+    Update {
+        /// A saved feed file, or an https:// URL to download it from.
+        source: String,
+        /// Refuse the feed unless its SHA-256 is this (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+    },
+    /// Show which OS-currency data checks use and its date.
+    Show,
+}
+
+/// Where updated reference data is kept: `$PORTCULLIS_DATA_DIR`, else the user's data folder.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PORTCULLIS_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("portcullis")
+}
+
+/// Most bytes accepted from a feed (the real one is ~200 KB).
+const MAX_FEED: u64 = 32 << 20;
+
+fn fetch(source: &str) -> Result<Vec<u8>> {
+    if source.starts_with("https://") || source.starts_with("http://") {
+        let mut response = ureq::get(source)
+            .call()
+            .with_context(|| format!("downloading {source}"))?;
+        return response
+            .body_mut()
+            .with_config()
+            .limit(MAX_FEED)
+            .read_to_vec()
+            .with_context(|| format!("reading {source}"));
+    }
+    let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
+    if bytes.len() as u64 > MAX_FEED {
+        bail!("{source} is larger than {MAX_FEED} bytes: not a SOFA feed");
+    }
+    Ok(bytes)
+}
+
+pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
+    match cmd {
+        DataCommand::Update { source, sha256 } => {
+            let bytes = fetch(source)?;
+            let digest = sha256_hex(&bytes);
+            if let Some(expected) = sha256
+                && !expected.eq_ignore_ascii_case(&digest)
+            {
+                bail!("{source}: SHA-256 is {digest}, not the expected {expected}");
+            }
+            let snapshot = Snapshot::from_sofa_feed(&bytes)
+                .with_context(|| format!("{source} is not a valid SOFA iOS feed"))?;
+            let saved = snapshot.save(&data_dir())?;
+            let info = snapshot.info();
+            println!(
+                "OS data updated: {} ({}), SHA-256 {digest}, saved to {}",
+                info.date,
+                info.source,
+                saved.display()
+            );
+        }
+        DataCommand::Show => {
+            let info = Snapshot::load_or_bundled(&data_dir()).info();
+            println!("OS data: {} from {} (SHA-256 {})", info.date, info.source, info.sha256);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
