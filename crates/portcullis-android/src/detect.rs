@@ -45,8 +45,13 @@ pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
                     | "getprop.txt"
                     | "ps.txt"
                     | "root_binaries.json"
+                    | "backup.ab"
             )
     };
+    // An extracted `adb backup` tree (apps/<package>/…), even beside .ab files.
+    if has(&|p| p.starts_with("apps/")) {
+        return Some(AndroidKind::AdbBackup);
+    }
     if has(&qf_marker) {
         return Some(AndroidKind::AndroidQf);
     }
@@ -59,9 +64,6 @@ pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
     };
     if has(&bugreport_marker) {
         return Some(AndroidKind::Bugreport);
-    }
-    if has(&|p| p.contains("apps/com.android.providers.telephony/") || p.starts_with("apps/")) {
-        return Some(AndroidKind::AdbBackup);
     }
     if has(&|p| p.ends_with(".txt") || p.ends_with(".zip")) {
         return Some(AndroidKind::IntrusionLogs);
