@@ -41,6 +41,8 @@ pub struct Acquisition {
     pub kind: AndroidKind,
     evidence: Box<dyn Evidence>,
     files: Vec<FileEntry>,
+    /// Archive entries refused when listing (path escapes, links…), with the reason.
+    refused: Vec<String>,
 }
 
 /// What running an acquisition's modules gave.
@@ -56,6 +58,7 @@ impl Acquisition {
     /// Opens `path` when it is an Android acquisition; `Ok(None)` when it is not one.
     pub fn open(path: &Path, options: &Options<'_>) -> Result<Option<Acquisition>, OpenError> {
         let by_name = detect_from_name(path);
+        let mut refused = Vec::new();
         let evidence: Box<dyn Evidence> = match by_name {
             Some(AndroidKind::AdbBackup) if path.is_file() => {
                 let file = std::fs::File::open(path).map_err(|e| EvidenceError::Io {
@@ -86,7 +89,11 @@ impl Acquisition {
                 )?)
             }
             _ if path.is_dir() => Box::new(FolderEvidence::new(path)),
-            _ if is_zip(path) => Box::new(ZipEvidence::open(path)?),
+            _ if is_zip(path) => {
+                let zip = ZipEvidence::open(path)?;
+                refused = zip.skipped();
+                Box::new(zip)
+            }
             _ => return Ok(None),
         };
         let files = evidence.list()?;
@@ -98,6 +105,7 @@ impl Acquisition {
             kind,
             evidence,
             files,
+            refused,
         }))
     }
 
@@ -107,12 +115,13 @@ impl Acquisition {
             kind,
             evidence,
             files,
+            refused: Vec::new(),
         })
     }
 
-    /// Files refused while reading the acquisition (escaping paths, oversized entries…).
-    pub fn files(&self) -> &[FileEntry] {
-        &self.files
+    /// Entries refused while reading the acquisition (escaping paths, links…), with reasons.
+    pub fn refused(&self) -> &[String] {
+        &self.refused
     }
 
     /// Runs every module set that applies. A nested part that cannot be opened (a damaged

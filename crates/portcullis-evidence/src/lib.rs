@@ -198,14 +198,19 @@ impl Evidence for FolderEvidence {
         let mut out = Vec::new();
         let mut stack = vec![self.root.clone()];
         while let Some(dir) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| Self::io_err(&dir.display().to_string(), e))?;
+            let entries =
+                std::fs::read_dir(&dir).map_err(|e| Self::io_err(&dir.display().to_string(), e))?;
             for entry in entries.flatten() {
-                let Ok(kind) = entry.file_type() else { continue };
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
                 let path = entry.path();
                 if kind.is_dir() {
                     stack.push(path);
                 } else if kind.is_file() {
-                    let Ok(rel) = path.strip_prefix(&self.root) else { continue };
+                    let Ok(rel) = path.strip_prefix(&self.root) else {
+                        continue;
+                    };
                     let meta = entry.metadata().ok();
                     out.push(FileEntry {
                         path: rel.to_string_lossy().replace('\\', "/"),
@@ -294,7 +299,9 @@ fn open_immutable(path: &str, full: &Path) -> Result<Connection> {
     let uri = format!("file:{}?mode=ro&immutable=1", uri_escape(full));
     let conn = Connection::open_with_flags(
         uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(sqlite_err(path))?;
     check_is_database(path, &conn)?;
@@ -336,9 +343,11 @@ pub fn open_sqlite_bytes(path: &str, mut bytes: Vec<u8>) -> Result<Connection> {
 
 /// SQLite opens anything lazily; touching the schema tells a real database from garbage.
 fn check_is_database(path: &str, conn: &Connection) -> Result<()> {
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
-        .map(|_| ())
-        .map_err(sqlite_err(path))
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|_| ())
+    .map_err(sqlite_err(path))
 }
 
 fn uri_escape(path: &Path) -> String {

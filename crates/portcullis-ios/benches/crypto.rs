@@ -35,7 +35,10 @@ fn real_keybag() -> Keybag {
 fn encrypted(len: usize, key: &[u8; 32]) -> Vec<u8> {
     let mut buf: Vec<u8> = (0..len + 16).map(|i| (i % 251) as u8).collect();
     let enc = cbc::Encryptor::<aes::Aes256>::new(&(*key).into(), &[0u8; 16].into());
-    let n = enc.encrypt_padded::<Pkcs7>(&mut buf, len).expect("room for padding").len();
+    let n = enc
+        .encrypt_padded::<Pkcs7>(&mut buf, len)
+        .expect("room for padding")
+        .len();
     buf.truncate(n);
     buf
 }

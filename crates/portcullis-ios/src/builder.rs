@@ -140,7 +140,9 @@ impl BackupBuilder {
             let id = file_id(&row.domain, &row.relative_path);
             let stored = self.dir.join(stored_path(&id));
             let encryption_key = match &crypto {
-                Some(c) if row.flags == 1 && stored.is_file() => Some(c.encrypt_file(&id, &stored)?),
+                Some(c) if row.flags == 1 && stored.is_file() => {
+                    Some(c.encrypt_file(&id, &stored)?)
+                }
                 _ => None,
             };
             let blob = mbfile_blob(
@@ -268,7 +270,11 @@ impl Crypto {
             tlv(&mut kb, b"CLAS", &class.to_be_bytes());
             tlv(&mut kb, b"WRAP", &2u32.to_be_bytes());
             tlv(&mut kb, b"KTYP", &0u32.to_be_bytes());
-            tlv(&mut kb, b"WPKY", &wrap(&self.passcode_key, self.class_key(class))?);
+            tlv(
+                &mut kb,
+                b"WPKY",
+                &wrap(&self.passcode_key, self.class_key(class))?,
+            );
         }
         Ok(kb)
     }
@@ -291,12 +297,6 @@ impl Crypto {
         Value::Dictionary(manifest)
             .to_file_binary(dir.join("Manifest.plist"))
             .map_err(other)
-    }
-
-    /// The passcode key as `extract-key` prints it.
-    #[cfg(test)]
-    fn key_hex(&self) -> String {
-        hex::encode(self.passcode_key)
     }
 }
 

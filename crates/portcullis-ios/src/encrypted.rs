@@ -453,7 +453,9 @@ impl EncryptedEvidence {
             source: e,
         })?;
         match self.key_for(path)? {
-            Some(key) => decrypt_stream(&key, std::io::BufReader::new(file), out).map_err(unreadable),
+            Some(key) => {
+                decrypt_stream(&key, std::io::BufReader::new(file), out).map_err(unreadable)
+            }
             None => std::io::copy(&mut std::io::BufReader::new(file), &mut { out })
                 .map_err(|e| unreadable(e.to_string())),
         }
@@ -646,7 +648,11 @@ mod tests {
             .unwrap()
             .file("HomeDomain", "Library/notes.txt", b"hello, encrypted world")
             .unwrap()
-            .sqlite("HomeDomain", "Library/SMS/sms.db", "CREATE TABLE message(text); INSERT INTO message VALUES ('hi');")
+            .sqlite(
+                "HomeDomain",
+                "Library/SMS/sms.db",
+                "CREATE TABLE message(text); INSERT INTO message VALUES ('hi');",
+            )
             .unwrap()
             .encrypt_with("s3cret")
             .finish()
@@ -662,12 +668,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = build(dir.path());
         let notes = stored_path(&file_id("HomeDomain", "Library/notes.txt"));
-        assert_ne!(std::fs::read(root.join(&notes)).unwrap(), b"hello, encrypted world");
+        assert_ne!(
+            std::fs::read(root.join(&notes)).unwrap(),
+            b"hello, encrypted world"
+        );
         let ev = EncryptedEvidence::open(&root, &password("s3cret")).unwrap();
         assert_eq!(ev.read(&notes).unwrap(), b"hello, encrypted world");
         let sms = stored_path(&file_id("HomeDomain", "Library/SMS/sms.db"));
         let conn = ev.open_sqlite(&sms).unwrap();
-        let text: String = conn.query_row("SELECT text FROM message", [], |r| r.get(0)).unwrap();
+        let text: String = conn
+            .query_row("SELECT text FROM message", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(text, "hi");
         // The key printed by extract-key opens the backup without the password.
         let key = extract_key(&root, "s3cret").unwrap();
@@ -730,7 +741,10 @@ mod tests {
         let mut buf = plain.clone();
         buf.resize(plain.len() + 16, 0);
         let enc = cbc::Encryptor::<aes::Aes256>::new(&key.into(), &[0u8; 16].into());
-        let n = enc.encrypt_padded::<Pkcs7>(&mut buf, plain.len()).unwrap().len();
+        let n = enc
+            .encrypt_padded::<Pkcs7>(&mut buf, plain.len())
+            .unwrap()
+            .len();
         buf.truncate(n);
         let mut out = Vec::new();
         let written = decrypt_stream(&key, &buf[..], &mut out).unwrap();

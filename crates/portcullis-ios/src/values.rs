@@ -1,6 +1,8 @@
-//! Turning SQLite rows and property-list values into JSON records.
+//! Turning SQLite rows and property-list values into JSON records, and times and values into
+//! the text MVT writes (ISO times, Python-style `str()`).
 
 use base64::Engine;
+use portcullis_report::time::{from_mac_absolute, from_mac_absolute_int, from_unix};
 use rusqlite::types::ValueRef;
 use serde_json::{Map, Value};
 
@@ -43,6 +45,17 @@ pub fn query_records(
     path: &str,
     sql: &str,
 ) -> Result<Vec<Record>, ModuleError> {
+    query_records_with_base64(conn, path, sql, &[])
+}
+
+/// [`query_records`], except that non-empty blobs of `base64_columns` (archived objects, binary
+/// payloads) become base64 rather than escaped text.
+pub fn query_records_with_base64(
+    conn: &rusqlite::Connection,
+    path: &str,
+    sql: &str,
+    base64_columns: &[&str],
+) -> Result<Vec<Record>, ModuleError> {
     let err = ModuleError::query(path);
     let mut stmt = conn.prepare(sql).map_err(&err)?;
     let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
@@ -51,8 +64,16 @@ pub fn query_records(
     while let Some(row) = rows.next().map_err(&err)? {
         let mut rec = Record::new();
         for (i, name) in names.iter().enumerate() {
-            let v = row.get_ref(i).map(sql_value).unwrap_or(Value::Null);
-            rec.insert(name.clone(), v);
+            let value = match row.get_ref(i) {
+                Ok(ValueRef::Blob(b))
+                    if !b.is_empty() && base64_columns.contains(&name.as_str()) =>
+                {
+                    Value::String(base64(b))
+                }
+                Ok(v) => sql_value(v),
+                Err(_) => Value::Null,
+            };
+            rec.insert(name.clone(), value);
         }
         out.push(rec);
     }
@@ -128,22 +149,74 @@ pub fn number(record: &Record, key: &str) -> Option<f64> {
 
 /// Mac absolute time in `record[key]` as ISO time, or "" when absent.
 pub fn mac_time(record: &Record, key: &str) -> String {
-    match record.get(key) {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .and_then(portcullis_report::time::from_mac_absolute_int)
-            .or_else(|| {
-                n.as_f64()
-                    .and_then(portcullis_report::time::from_mac_absolute)
-            })
-            .unwrap_or_default(),
-        _ => String::new(),
+    record.get(key).and_then(mac_number_iso).unwrap_or_default()
+}
+
+/// A number of Mac absolute time (seconds since 2001, or nanoseconds as `sms.db` stores them) as
+/// ISO time; `None` when not a number or out of range.
+pub fn mac_number_iso(value: &Value) -> Option<String> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    n.as_i64()
+        .and_then(from_mac_absolute_int)
+        .or_else(|| n.as_f64().and_then(from_mac_absolute))
+}
+
+/// [`mac_number_iso`], except that zero, which the phone writes for "never", is `None` too.
+pub fn mac_iso(value: &Value) -> Option<String> {
+    mac_number_iso(value).filter(|_| value.as_f64() != Some(0.0))
+}
+
+/// Unix time (seconds) as ISO time; `None` for null, zero or not a number.
+pub fn unix_iso(value: &Value) -> Option<String> {
+    value
+        .as_f64()
+        .filter(|f| *f != 0.0 && f.is_finite())
+        .and_then(from_unix)
+}
+
+/// An optional ISO time as a JSON value (null when absent).
+pub fn json_time(time: Option<String>) -> Value {
+    time.map_or(Value::Null, Value::String)
+}
+
+/// A plist time given as a date or as Mac absolute seconds, as ISO time.
+pub fn plist_mac_iso(value: &plist::Value) -> Option<String> {
+    match value {
+        plist::Value::Date(d) => Some(plist_date_iso(d)),
+        plist::Value::Real(f) => from_mac_absolute(*f),
+        plist::Value::Integer(i) => i.as_signed().and_then(from_mac_absolute_int),
+        _ => None,
+    }
+}
+
+/// A plist time given as a date or as Unix seconds, as ISO time.
+pub fn plist_unix_iso(value: &plist::Value) -> Option<String> {
+    match value {
+        plist::Value::Date(d) => Some(plist_date_iso(d)),
+        plist::Value::Real(f) => from_unix(*f),
+        plist::Value::Integer(i) => i.as_signed().and_then(|s| from_unix(s as f64)),
+        _ => None,
+    }
+}
+
+/// A value as MVT prints it in messages and timeline rows (Python `str()`: `None`, `True`,
+/// `False`), so they compare line for line with MVT's.
+pub fn py_str(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "None".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(true)) => "True".to_string(),
+        Some(Value::Bool(false)) => "False".to_string(),
+        Some(other) => other.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn invalid_utf8_is_escaped() {
@@ -168,5 +241,32 @@ mod tests {
         assert!(!has_table(&conn, "u"));
         assert_eq!(table_columns(&conn, "t"), ["a", "b", "c", "d"]);
         assert!(query_records(&conn, "t.db", "SELECT * FROM nope").is_err());
+    }
+
+    #[test]
+    fn times_treat_zero_as_never() {
+        assert_eq!(mac_iso(&json!(0)), None);
+        assert_eq!(mac_iso(&Value::Null), None);
+        assert_eq!(
+            mac_iso(&json!(778100000.0)).as_deref(),
+            Some("2025-08-28 18:53:20.000000")
+        );
+        assert_eq!(
+            mac_iso(&json!(778100000)).as_deref(),
+            Some("2025-08-28 18:53:20.000000")
+        );
+        assert_eq!(
+            unix_iso(&json!(1634560250.0)).as_deref(),
+            Some("2021-10-18 12:30:50.000000")
+        );
+        assert_eq!(unix_iso(&json!("x")), None);
+    }
+
+    #[test]
+    fn python_style_text() {
+        assert_eq!(py_str(None), "None");
+        assert_eq!(py_str(Some(&json!(3))), "3");
+        assert_eq!(py_str(Some(&json!("a"))), "a");
+        assert_eq!(py_str(Some(&json!(true))), "True");
     }
 }

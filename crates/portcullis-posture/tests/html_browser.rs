@@ -150,6 +150,7 @@ fn sample_report(incident: bool) -> Report {
         alerts,
         posture,
         os_data: Some(snapshot.info()),
+        warnings: Vec::new(),
     }
 }
 

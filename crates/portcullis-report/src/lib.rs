@@ -277,6 +277,10 @@ pub struct Report {
     /// The OS-currency data the posture check used ("is this iOS/Android current?").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_data: Option<OsDataInfo>,
+    /// Parts of the input that were refused or could not be read (an archive entry escaping
+    /// its folder, an oversized entry…), each naming the entry; the rest was checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Outcome of one posture rule.

@@ -79,6 +79,7 @@ fn report(alerts: Vec<Alert>) -> Report {
             source: "SOFA iOS data feed v2".into(),
             sha256: "cd".repeat(32),
         }),
+        warnings: Vec::new(),
     }
 }
 

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use portcullis_indicators::Indicators;
 use portcullis_android::acquisition::{Acquisition, OpenError, Options as AndroidOptions};
+use portcullis_indicators::Indicators;
 use portcullis_ios::{Backup, BackupError, Context, ModuleError, ModuleRun};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
@@ -70,7 +70,9 @@ pub fn load_indicators(paths: &[PathBuf]) -> Result<Indicators> {
 
 /// A new folder under `./portcullis-results/` named after the time (UTC) and `name`.
 pub fn new_results_folder(name: &str) -> PathBuf {
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     PathBuf::from("portcullis-results").join(format!("{stamp}-{name}"))
 }
 
@@ -107,7 +109,10 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checked.report)?);
     } else {
-        print!("{}", crate::summary::render(&checked.report, &checked.output_dir));
+        print!(
+            "{}",
+            crate::summary::render(&checked.report, &checked.output_dir)
+        );
     }
     Ok(ExitCode::from(exit_code(&checked.report)))
 }
@@ -129,6 +134,8 @@ struct Ran {
     hashes: Vec<(String, String)>,
     facts: portcullis_posture::DeviceFacts,
     basis: TimeBasis,
+    /// Parts of the input refused or unreadable, for the report.
+    warnings: Vec<String>,
 }
 
 /// Checks the acquisition at `args.path` and writes the results folder.
@@ -145,7 +152,9 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         .unwrap_or_else(|| default_output(&args.path));
     let ran = match portcullis_ios::backup::locate(&args.path) {
         Ok(root) => run_ios(args, &root, &indicators, &output_dir, show_progress)?,
-        Err(BackupError::NotABackup(_)) => run_android(args, &indicators, &output_dir, show_progress)?,
+        Err(BackupError::NotABackup(_)) => {
+            run_android(args, &indicators, &output_dir, show_progress)?
+        }
         Err(e) => return Err(e.into()),
     };
     let results = ResultsDir::create(&output_dir)?;
@@ -208,6 +217,7 @@ fn run_ios(
         runs,
         facts,
         basis: TimeBasis::Utc,
+        warnings: Vec::new(),
     })
 }
 
@@ -259,6 +269,11 @@ fn run_android(
         hashes: ran.hashes,
         facts,
         basis: TimeBasis::DeviceLocal,
+        warnings: acquisition
+            .refused()
+            .iter()
+            .map(|r| format!("{}: refused {r}", args.path.display()))
+            .collect(),
     })
 }
 
@@ -339,5 +354,6 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
         alerts,
         posture: portcullis_posture::evaluate(&ran.facts, &snapshot, portcullis_posture::today()),
         os_data: Some(snapshot.info()),
+        warnings: ran.warnings.clone(),
     }
 }

@@ -81,7 +81,10 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
         }
         DataCommand::Show => {
             let info = Snapshot::load_or_bundled(&data_dir()).info();
-            println!("OS data: {} from {} (SHA-256 {})", info.date, info.source, info.sha256);
+            println!(
+                "OS data: {} from {} (SHA-256 {})",
+                info.date, info.source, info.sha256
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

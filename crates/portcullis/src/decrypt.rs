@@ -43,7 +43,10 @@ pub fn run_decrypt(args: &DecryptArgs) -> Result<ExitCode> {
         bail!("refusing to decrypt: {reason}");
     }
     let evidence = EncryptedEvidence::open(&root, &args.password.secret()?)?;
-    let bar = crate::check::progress_bar(evidence.stored_files().len(), std::io::stderr().is_terminal());
+    let bar = crate::check::progress_bar(
+        evidence.stored_files().len(),
+        std::io::stderr().is_terminal(),
+    );
     let summary = evidence.decrypt_backup(&args.dest, &|| bar.inc(1))?;
     bar.finish_and_clear();
     println!(
@@ -54,7 +57,11 @@ pub fn run_decrypt(args: &DecryptArgs) -> Result<ExitCode> {
     for failure in &summary.failed {
         eprintln!("could not decrypt {failure}");
     }
-    Ok(ExitCode::from(if summary.failed.is_empty() { 0 } else { 1 }))
+    Ok(ExitCode::from(if summary.failed.is_empty() {
+        0
+    } else {
+        1
+    }))
 }
 
 pub fn run_extract_key(args: &ExtractKeyArgs) -> Result<ExitCode> {

@@ -43,7 +43,10 @@ see https://www.parliament.uk/business/committees/', 2, 'iMessage', 'e:member@ex
 
 fn global_preferences() -> plist::Value {
     let mut d = plist::Dictionary::new();
-    d.insert("AppleLanguages".into(), plist::Value::Array(vec!["en-GB".into()]));
+    d.insert(
+        "AppleLanguages".into(),
+        plist::Value::Array(vec!["en-GB".into()]),
+    );
     d.insert("AppleLocale".into(), "en_GB".into());
     d.insert("LDMGlobalEnabled".into(), false.into());
     plist::Value::Dictionary(d)
@@ -79,7 +82,10 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     let dir = dir.unwrap_or_else(|| crate::check::new_results_folder("demo"));
     let (backup, bundle) = build(&dir)?;
     println!("Built a synthetic iOS backup at {}", backup.display());
-    println!("with a planted indicator ({PLANTED_DOMAIN}) in {}\n", bundle.display());
+    println!(
+        "with a planted indicator ({PLANTED_DOMAIN}) in {}\n",
+        bundle.display()
+    );
     let args = CheckArgs {
         path: backup,
         iocs: vec![bundle],
@@ -90,6 +96,9 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         timezone: None,
     };
     let checked = crate::check::check(&args)?;
-    print!("{}", crate::summary::render(&checked.report, &checked.output_dir));
+    print!(
+        "{}",
+        crate::summary::render(&checked.report, &checked.output_dir)
+    );
     Ok(ExitCode::from(exit_code(&checked.report)))
 }

@@ -26,7 +26,11 @@ fn device_line(report: &Report) -> String {
         parts.push(get("model_name").to_string());
     }
     if !get("os_version").is_empty() {
-        let os = if get("platform") == "android" { "Android" } else { "iOS" };
+        let os = if get("platform") == "android" {
+            "Android"
+        } else {
+            "iOS"
+        };
         parts.push(format!("{os} {} ({})", get("os_version"), get("build")));
     }
     if parts.is_empty() {
@@ -48,7 +52,11 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         report.info.ioc_files.len()
     );
     let with_records = report.modules.iter().filter(|m| m.records > 0).count();
-    let failed: Vec<_> = report.modules.iter().filter(|m| m.error.is_some()).collect();
+    let failed: Vec<_> = report
+        .modules
+        .iter()
+        .filter(|m| m.error.is_some())
+        .collect();
     let _ = writeln!(
         s,
         "  Modules:    {} run, {with_records} with records, {} failed",
@@ -88,9 +96,19 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         .filter(|p| p.status == PostureStatus::Fail)
         .collect();
     if !to_fix.is_empty() && report.max_level() < Some(Level::High) {
-        let _ = writeln!(s, "\nTo make this phone safer ({} checks to fix):", to_fix.len());
+        let _ = writeln!(
+            s,
+            "\nTo make this phone safer ({} checks to fix):",
+            to_fix.len()
+        );
         for p in to_fix.iter().take(5) {
             let _ = writeln!(s, "  [{}] {}: {}", p.severity, p.title, p.advice);
+        }
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(s, "\nParts of the input that were not checked:");
+        for w in &report.warnings {
+            let _ = writeln!(s, "  {w}");
         }
     }
     if !failed.is_empty() {

@@ -28,7 +28,10 @@ fn self_made_androidqf(dir: &Path) -> PathBuf {
                  "uid": 10100, "disabled": false, "system": false, "third_party": true}]"#,
         ),
         ("root_binaries.json", r#"["/system/bin/su"]"#),
-        ("settings_global.txt", "package_verifier_enable=0\nadb_enabled=1\n"),
+        (
+            "settings_global.txt",
+            "package_verifier_enable=0\nadb_enabled=1\n",
+        ),
         (
             "ps.txt",
             "USER PID PPID VSZ RSS WCHAN ADDR S NAME\nroot 1 0 100 10 0 0 S init\n\
@@ -53,7 +56,11 @@ fn zip_folder(folder: &Path) -> Vec<u8> {
         .collect();
     entries.sort();
     for path in entries {
-        let rel = path.strip_prefix(folder).unwrap().to_string_lossy().to_string();
+        let rel = path
+            .strip_prefix(folder)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         writer.start_file(format!("{top}/{rel}"), options).unwrap();
         writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
     }
@@ -63,7 +70,8 @@ fn zip_folder(folder: &Path) -> Vec<u8> {
 fn age_encrypt(identity: &age::x25519::Identity, plain: &[u8]) -> Vec<u8> {
     let recipient = identity.to_public();
     let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
     let mut out = Vec::new();
     let mut writer = encryptor.wrap_output(&mut out).unwrap();
     writer.write_all(plain).unwrap();
@@ -93,7 +101,11 @@ fn same_results_in_every_container(folder: &Path, tmp: &Path) {
     let key_file = tmp.join("key.txt");
     std::fs::write(
         &key_file,
-        format!("# public key: {}\n{}\n", identity.to_public(), identity.to_string().expose_secret()),
+        format!(
+            "# public key: {}\n{}\n",
+            identity.to_public(),
+            identity.to_string().expose_secret()
+        ),
     )
     .unwrap();
 
@@ -124,7 +136,12 @@ fn same_results_in_every_container(folder: &Path, tmp: &Path) {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .filter(|n| !n.starts_with("out-"))
         .collect();
-    assert!(!names.iter().any(|n| n.ends_with(".zip") && n != "acquisition.zip"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".zip") && n != "acquisition.zip"),
+        "{names:?}"
+    );
 
     // Without the identity, or with the wrong one: a clear error, exit 2.
     portcullis()
@@ -136,7 +153,9 @@ fn same_results_in_every_container(folder: &Path, tmp: &Path) {
     let wrong = tmp.join("wrong.txt");
     std::fs::write(
         &wrong,
-        age::x25519::Identity::generate().to_string().expose_secret(),
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret(),
     )
     .unwrap();
     portcullis()

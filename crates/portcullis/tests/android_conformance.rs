@@ -129,7 +129,8 @@ fn adb_backups() {
     assert_eq!((code, record_counts(&report)), (0, counts(&[("sms", 2)])));
     let (code, report) = check_json(&dir.join("backup3.ab"), &[], &tmp.path().join("b"));
     assert_eq!((code, record_counts(&report)), (0, counts(&[("sms", 1)])));
-    let (code, report) = check_with_password(&dir.join("backup2.ab"), "123456", &tmp.path().join("c"));
+    let (code, report) =
+        check_with_password(&dir.join("backup2.ab"), "123456", &tmp.path().join("c"));
     assert_eq!((code, record_counts(&report)), (0, counts(&[("sms", 1)])));
     let (code, report) = check_json(&dir, &[], &tmp.path().join("d"));
     assert_eq!((code, record_counts(&report)), (0, counts(&[("sms", 2)])));
@@ -166,7 +167,12 @@ fn encrypted_androidqf_backup_wrong_password_keeps_the_rest() {
         .iter()
         .find(|m| m["name"] == "sms")
         .unwrap();
-    assert!(sms["error"].as_str().unwrap().contains("Invalid backup password"));
+    assert!(
+        sms["error"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid backup password")
+    );
 }
 
 const DAY1: &str = r#"{"dns_event": {"event_time": 1700000000000, "hostname": "www.example.org", "package_name": "com.example.app", "ip_addresses": ["/198.51.100.1", "/0.0.0.0"]}}
@@ -199,7 +205,11 @@ fn intrusion_logs_of_appendix_a() {
     assert_eq!(report["info"]["input_kind"], "android_intrusion_logs");
     assert_eq!(
         record_counts(&report),
-        counts(&[("connect_event", 2), ("dns_event", 2), ("security_event", 6)])
+        counts(&[
+            ("connect_event", 2),
+            ("dns_event", 2),
+            ("security_event", 6)
+        ])
     );
     assert_eq!(count(&report, "MEDIUM", "security_event"), 3);
     assert_eq!(levels(&report).len(), 3);

@@ -93,7 +93,10 @@ fn build_demo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
     let stix = dir.join("iocs.stix2");
     std::fs::write(
         &stix,
-        portcullis_indicators::test_bundle_json("Evil", &["[domain-name:value = 'evil.example.net']"]),
+        portcullis_indicators::test_bundle_json(
+            "Evil",
+            &["[domain-name:value = 'evil.example.net']"],
+        ),
     )
     .unwrap();
     (backup, stix)
@@ -139,11 +142,18 @@ fn corrupt_database_is_reported_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let (backup, stix) = build_demo(tmp.path());
     let sms = backup.join("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28");
-    std::fs::write(&sms, b"this is not an sqlite database, it is a hostile blob").unwrap();
+    std::fs::write(
+        &sms,
+        b"this is not an sqlite database, it is a hostile blob",
+    )
+    .unwrap();
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 0, "the only indicator hit was in the broken database");
     let error = module(&report, "sms")["error"].as_str().unwrap();
-    assert!(error.contains("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"), "{error}");
+    assert!(
+        error.contains("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"),
+        "{error}"
+    );
     assert_eq!(module(&report, "global_preferences")["records"], 1);
 }
 
@@ -156,8 +166,13 @@ fn truncated_plist_is_reported_and_the_run_goes_on() {
     std::fs::write(&prefs, &bytes[..bytes.len() / 2]).unwrap();
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 1, "the SMS indicator hit is still found");
-    let error = module(&report, "global_preferences")["error"].as_str().unwrap();
-    assert!(error.contains("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d"), "{error}");
+    let error = module(&report, "global_preferences")["error"]
+        .as_str()
+        .unwrap();
+    assert!(
+        error.contains("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d"),
+        "{error}"
+    );
     assert!(error.contains("property list"), "{error}");
 }
 

@@ -49,7 +49,11 @@ pub fn portcullis() -> Command {
 /// Runs `portcullis check --json` and returns (exit code, report.json).
 pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {
     let mut cmd = portcullis();
-    cmd.arg("check").arg(target).arg("--json").arg("--output").arg(out);
+    cmd.arg("check")
+        .arg(target)
+        .arg("--json")
+        .arg("--output")
+        .arg(out);
     for i in iocs {
         cmd.arg("--iocs").arg(i);
     }

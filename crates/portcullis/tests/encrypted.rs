@@ -44,7 +44,10 @@ fn build_pair(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let stix = dir.join("iocs.stix2");
     std::fs::write(
         &stix,
-        portcullis_indicators::test_bundle_json("Evil", &["[domain-name:value = 'evil.example.net']"]),
+        portcullis_indicators::test_bundle_json(
+            "Evil",
+            &["[domain-name:value = 'evil.example.net']"],
+        ),
     )
     .unwrap();
     (build("plain", false), build("enc", true), stix)
@@ -56,7 +59,12 @@ fn check_encrypted(backup: &Path, iocs: &Path, out: &Path, tmp: &Path) -> (i32, 
         .env("TMPDIR", tmp)
         .arg("check")
         .arg(backup)
-        .args(["--password-env", "PORTCULLIS_TEST_PASSWORD", "--json", "--iocs"])
+        .args([
+            "--password-env",
+            "PORTCULLIS_TEST_PASSWORD",
+            "--json",
+            "--iocs",
+        ])
         .arg(iocs)
         .arg("--output")
         .arg(out)
@@ -112,9 +120,18 @@ fn encrypted_check_matches_plain_and_leaves_no_plaintext() {
     assert_eq!(alert_summary(&plain_report), alert_summary(&enc_report));
     assert_eq!(enc_report["info"]["input_kind"], "ios_backup_encrypted");
     assert_eq!(before, tree_digest(&enc), "the encrypted backup changed");
-    assert!(sqlite_files(&out).is_empty(), "plaintext database in the output folder");
-    assert!(sqlite_files(&tmp).is_empty(), "plaintext database in the temporary folder");
-    assert!(tree_digest(&tmp).is_empty(), "files left in the temporary folder");
+    assert!(
+        sqlite_files(&out).is_empty(),
+        "plaintext database in the output folder"
+    );
+    assert!(
+        sqlite_files(&tmp).is_empty(),
+        "plaintext database in the temporary folder"
+    );
+    assert!(
+        tree_digest(&tmp).is_empty(),
+        "files left in the temporary folder"
+    );
 }
 
 #[test]
@@ -134,7 +151,10 @@ fn decrypt_and_extract_key_round_trip() {
         "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28",
         "0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d",
     ] {
-        assert_eq!(std::fs::read(plain.join(rel)).unwrap(), std::fs::read(dest.join(rel)).unwrap());
+        assert_eq!(
+            std::fs::read(plain.join(rel)).unwrap(),
+            std::fs::read(dest.join(rel)).unwrap()
+        );
     }
     // The decrypted copy is an ordinary backup.
     let (code, report) = check_json(&dest, &[&stix], &dir.path().join("out"));
@@ -163,7 +183,12 @@ fn decrypt_and_extract_key_round_trip() {
     assert!(out.status.success());
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(key.len(), 64);
-    let (code, report) = check_json_with(&enc, &stix, &dir.path().join("out-key"), &["--key-hex", &key]);
+    let (code, report) = check_json_with(
+        &enc,
+        &stix,
+        &dir.path().join("out-key"),
+        &["--key-hex", &key],
+    );
     assert_eq!(code, 1);
     assert_eq!(record_counts(&report)["sms"], 1);
 }
@@ -200,7 +225,10 @@ fn wrong_password_is_clear_and_writes_nothing() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("wrong password"));
-    assert!(!out.exists(), "nothing may be written after a wrong password");
+    assert!(
+        !out.exists(),
+        "nothing may be written after a wrong password"
+    );
     // Without any password source and no terminal: a clear request for one.
     portcullis()
         .arg("check")
@@ -238,7 +266,11 @@ fn damaged_encrypted_files_are_reported_and_the_run_goes_on() {
     assert!(error("sms").contains("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"));
     assert!(error("sms").contains("truncated"), "{}", error("sms"));
     assert!(error("global_preferences").contains("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d"));
-    assert!(modules.iter().any(|m| m["name"] == "manifest" && m["records"] == 3));
+    assert!(
+        modules
+            .iter()
+            .any(|m| m["name"] == "manifest" && m["records"] == 3)
+    );
 }
 
 #[test]
@@ -246,10 +278,10 @@ fn damaged_keybag_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (_, enc, _) = build_pair(dir.path());
     let mut manifest = plist::Value::from_file(enc.join("Manifest.plist")).unwrap();
-    manifest
-        .as_dictionary_mut()
-        .unwrap()
-        .insert("BackupKeyBag".into(), plist::Value::Data(b"VERS\x00\x00\x00\x04".to_vec()));
+    manifest.as_dictionary_mut().unwrap().insert(
+        "BackupKeyBag".into(),
+        plist::Value::Data(b"VERS\x00\x00\x00\x04".to_vec()),
+    );
     manifest.to_file_binary(enc.join("Manifest.plist")).unwrap();
     portcullis()
         .env("PW", PASSWORD)
@@ -311,7 +343,12 @@ fn encrypted_fixture_matches_the_plain_fixture() {
     for (path, digest) in tree_digest(&plain) {
         let rel = path.strip_prefix(&plain).unwrap();
         if rel.components().count() == 2 {
-            assert_eq!(tree_digest(&dest)[&dest.join(rel)], digest, "{}", rel.display());
+            assert_eq!(
+                tree_digest(&dest)[&dest.join(rel)],
+                digest,
+                "{}",
+                rel.display()
+            );
             compared += 1;
         }
     }

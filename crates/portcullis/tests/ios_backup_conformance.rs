@@ -59,13 +59,15 @@ fn ios_backup_without_indicators_matches_mvt_counts() {
     }
     let alerts = messages(&report);
     assert_eq!(alerts.len(), 2, "{alerts:?}");
-    assert!(alerts.contains(&(
-        "LOW".into(),
-        "datausage".into(),
-        "Missing process 5. Previous process at \"2019-08-27 15:08:09.253102\" \
+    assert!(
+        alerts.contains(&(
+            "LOW".into(),
+            "datausage".into(),
+            "Missing process 5. Previous process at \"2019-08-27 15:08:09.253102\" \
          (1FB47783-A2FE-47D9-B256-DF50EF44BBA4/com.apple.Fitness)"
-            .into()
-    )));
+                .into()
+        ))
+    );
     assert!(alerts.contains(&(
         "INFORMATIONAL".into(),
         "global_preferences".into(),
@@ -73,7 +75,8 @@ fn ios_backup_without_indicators_matches_mvt_counts() {
     )));
     assert_eq!(csv_rows(&out.join("timeline.csv")), 5981);
     assert_eq!(csv_rows(&out.join("alerts_timeline.csv")), 1);
-    let urls: Value = serde_json::from_slice(&std::fs::read(out.join("urls.json")).unwrap()).unwrap();
+    let urls: Value =
+        serde_json::from_slice(&std::fs::read(out.join("urls.json")).unwrap()).unwrap();
     assert_eq!(urls.as_array().unwrap().len(), 2);
     for slug in expected.keys() {
         assert!(out.join(format!("{slug}.json")).is_file(), "{slug}.json");
@@ -81,7 +84,8 @@ fn ios_backup_without_indicators_matches_mvt_counts() {
     assert!(out.join("datausage_detected.json").is_file());
     assert!(!out.join("calls.json").exists());
     assert_eq!(before, tree_digest(&backup), "the evidence folder changed");
-    let info: Value = serde_json::from_slice(&std::fs::read(out.join("info.json")).unwrap()).unwrap();
+    let info: Value =
+        serde_json::from_slice(&std::fs::read(out.join("info.json")).unwrap()).unwrap();
     let hashed: Vec<&str> = info["hashes"]
         .as_array()
         .unwrap()
@@ -89,7 +93,11 @@ fn ios_backup_without_indicators_matches_mvt_counts() {
         .map(|h| h["file_path"].as_str().unwrap())
         .collect();
     assert!(hashed.iter().any(|p| p.ends_with("Manifest.db")));
-    assert!(hashed.iter().any(|p| p.ends_with("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28")));
+    assert!(
+        hashed
+            .iter()
+            .any(|p| p.ends_with("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"))
+    );
 }
 
 #[test]
@@ -105,9 +113,18 @@ fn ios_backup_with_mvt_test_indicators_gives_the_three_critical_hits() {
     let alerts = messages(&report);
     assert_eq!(alerts.len(), 5, "{alerts:?}");
     for expected in [
-        ("tcc", "Found a known suspicious process name \"Launch\" matching indicators from \"TestMalware\""),
-        ("sms", "Found a sub-domain with a suspicious top level https://badbadbad.example.org/ matching indicator \"example.org\" from \"TestMalware\""),
-        ("whatsapp", "Found a known suspicious domain https://example.org/news matching indicator \"example.org\" from \"TestMalware\""),
+        (
+            "tcc",
+            "Found a known suspicious process name \"Launch\" matching indicators from \"TestMalware\"",
+        ),
+        (
+            "sms",
+            "Found a sub-domain with a suspicious top level https://badbadbad.example.org/ matching indicator \"example.org\" from \"TestMalware\"",
+        ),
+        (
+            "whatsapp",
+            "Found a known suspicious domain https://example.org/news matching indicator \"example.org\" from \"TestMalware\"",
+        ),
     ] {
         assert!(
             alerts.contains(&("CRITICAL".into(), expected.0.into(), expected.1.into())),

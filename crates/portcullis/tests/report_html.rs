@@ -60,8 +60,14 @@ fn check_and_render(target: &Path, iocs: &[&Path], out: &Path, name: &str, expec
     let html = out.join("report.html");
     assert!(html.is_file(), "{name}: no report.html");
     let text = std::fs::read_to_string(&html).unwrap();
-    assert!(!text.contains("<script"), "{name}: the report must not need scripts");
-    assert!(!text.contains("http://") || !text.contains("src=\"http"), "{name}: external request");
+    assert!(
+        !text.contains("<script"),
+        "{name}: the report must not need scripts"
+    );
+    assert!(
+        !text.contains("http://") || !text.contains("src=\"http"),
+        "{name}: external request"
+    );
     let Some(dom) = render(&html, name) else {
         return;
     };
@@ -71,7 +77,10 @@ fn check_and_render(target: &Path, iocs: &[&Path], out: &Path, name: &str, expec
     if expect_alerts {
         assert!(dom.contains("id=\"alerts\""), "{name}: alerts");
         let first = report["alerts"][0]["message"].as_str().unwrap();
-        let shown = first.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+        let shown = first
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;");
         assert!(
             dom.contains(first) || dom.contains(&shown),
             "{name}: alert message {first:?} not rendered"
@@ -89,7 +98,10 @@ fn demo_report_renders_in_a_browser() {
         .code(1);
     let html = tmp.path().join("results/report.html");
     let text = std::fs::read_to_string(&html).unwrap();
-    assert!(text.contains("id=\"incident-steps\""), "a CRITICAL hit leads with incident steps");
+    assert!(
+        text.contains("id=\"incident-steps\""),
+        "a CRITICAL hit leads with incident steps"
+    );
     let Some(dom) = render(&html, "demo") else {
         return;
     };

@@ -23,8 +23,7 @@ pub(crate) mod test_support;
 pub(crate) mod wall_clock;
 
 use portcullis_evidence::FileEntry;
-use portcullis_report::Alert;
-use portcullis_report::Level;
+use portcullis_report::{Alert, Level};
 use serde_json::Value;
 
 use crate::{Context, Module, ModuleError};

@@ -47,7 +47,7 @@ pub fn nested_backup(
     };
     let bytes = evidence
         .read(&file.path)
-        .map_err(|e| fail(BackupError::Corrupt(e.to_string())))?;
+        .map_err(|e| fail(BackupError::Evidence(e)))?;
     let evidence = open_backup(&bytes[..], password).map_err(fail)?;
     for warning in evidence.warnings() {
         tracing::warn!("{}: {warning}", file.path);

@@ -55,6 +55,8 @@ pub enum BackupError {
     TooLarge { what: String, limit: u64 },
     #[error("reading the backup: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Evidence(#[from] portcullis_evidence::EvidenceError),
 }
 
 impl BackupError {

@@ -118,6 +118,10 @@ mod tests {
             );
             assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:13:20.000000");
             assert_eq!(out.alerts[1].matched_value.as_deref(), Some("198.51.100.1"));
+            assert_eq!(
+                out.alerts[1].message,
+                "Found a known suspicious IP address 198.51.100.1 matching indicator \"198.51.100.1\" from \"TestMalware\""
+            );
             assert_eq!(out.alerts[1].matched_field.as_deref(), Some("ip_addresses"));
             assert_eq!(out.alerts[1].source.as_deref(), Some("day1.txt"));
             assert_eq!(

@@ -166,4 +166,43 @@ mod tests {
         assert!(!truthy(&json!(0)) && !truthy(&json!("")) && !truthy(&json!({})));
         assert!(truthy(&json!(1)) && truthy(&json!("0")) && truthy(&json!([0])));
     }
+
+    /// §7.8 on Appendix A: counts per module, levels, timeline, and the zone option.
+    #[test]
+    fn appendix_a_oracle() {
+        use portcullis_evidence::Evidence;
+        use portcullis_indicators::Indicators;
+        use portcullis_report::Level;
+
+        use crate::androidqf::test_support::{count, test_stix2};
+        use crate::intrusion::events::tests::with_appendix_a;
+
+        with_appendix_a(|ev| {
+            let files = ev.list().unwrap();
+            for (indicators, critical) in [(Indicators::new(), 0), (test_stix2(), 3)] {
+                for zone in [None, Some("Europe/Paris")] {
+                    let ctx = Context {
+                        evidence: ev,
+                        files: &files,
+                        indicators: &indicators,
+                        timezone: zone,
+                    };
+                    let runs = crate::run_modules(&ctx, &modules(), &|_| {});
+                    let outs: Vec<_> = runs.iter().map(|r| r.outcome.as_ref().unwrap()).collect();
+                    let sizes: Vec<usize> = outs.iter().map(|o| o.results.len()).collect();
+                    assert_eq!(sizes, [2, 2, 6]);
+                    let alerts: Vec<_> = outs.iter().flat_map(|o| o.alerts.clone()).collect();
+                    assert_eq!(count(&alerts, Level::Medium), 3);
+                    assert_eq!(count(&alerts, Level::Critical), critical);
+                    assert_eq!(alerts.len(), 3 + critical);
+                    assert_eq!(outs.iter().map(|o| o.timeline.len()).sum::<usize>(), 10);
+                    let expected = match zone {
+                        None => "2023-11-14 22:13:20.000000",
+                        Some(_) => "2023-11-14 23:13:20.000000",
+                    };
+                    assert_eq!(outs[0].timeline[0].timestamp, expected);
+                }
+            }
+        });
+    }
 }

@@ -6,8 +6,7 @@ use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::sms::shown;
-use crate::values::{Record, plist_date_iso, plist_to_json};
+use crate::values::{Record, plist_date_iso, plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 /// Installers that are the App Store or device management (MDM); anything else is sideloaded.
@@ -154,7 +153,7 @@ impl Module for Applications {
             }
             if let Some(iso) = purchase_iso(metadata.as_ref()) {
                 rec.insert("isodate".into(), iso.clone().into());
-                let text = |k: &str| rec.get(k).map(|v| shown(Some(v))).unwrap_or_default();
+                let text = |k: &str| rec.get(k).map(|v| py_str(Some(v))).unwrap_or_default();
                 out.push_timeline(TimelineEvent {
                     timestamp: iso,
                     module: self.name().into(),
@@ -185,8 +184,7 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run, spy_indicators};
+    use crate::modules::test_support::{built, fixture_backup, indicators, list, run};
 
     fn metadata(entries: &[(&str, P)], purchase: Option<&str>) -> P {
         let mut d: Dictionary = entries
@@ -270,25 +268,18 @@ mod tests {
         P::Dictionary(apps)
     }
 
-    fn backup_with(dir: &std::path::Path, apps: P) -> Backup {
-        let root = BackupBuilder::new(dir)
-            .unwrap()
-            .info("Applications", apps)
-            .finish()
-            .unwrap();
-        Backup::open(&root).unwrap()
+    fn backup_with(apps: P) -> (tempfile::TempDir, Backup) {
+        let (dir, root) = built(|b| Ok(b.info("Applications", apps)));
+        (dir, Backup::open(&root).unwrap())
     }
 
     #[test]
     fn apps_metadata_timeline_heuristics_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), applications());
-        let ind = spy_indicators(&["[app:id = 'com.malware.blah']"]);
+        let (_dir, backup) = backup_with(applications());
+        let ind = indicators(&["[app:id = 'com.malware.blah']"]);
         let out = run(&Applications, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 5);
         let news = &recs[0];
         assert_eq!(news["name"], "com.example.news");
@@ -353,9 +344,8 @@ mod tests {
 
     #[test]
     fn process_indicator_on_bundle_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), applications());
-        let ind = spy_indicators(&["[process:name = 'com.nometadata.app']"]);
+        let (_dir, backup) = backup_with(applications());
+        let ind = indicators(&["[process:name = 'com.nometadata.app']"]);
         let out = run(&Applications, &backup, &ind).unwrap();
         let hit = out
             .alerts
@@ -371,8 +361,7 @@ mod tests {
 
     #[test]
     fn corrupt_info_plist_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path()).unwrap().finish().unwrap();
+        let (_dir, root) = built(Ok);
         std::fs::write(root.join("Info.plist"), b"\x89PNG not a plist").unwrap();
         let backup = Backup::open(&root).unwrap();
         let err = run(&Applications, &backup, &Indicators::new()).unwrap_err();
@@ -380,8 +369,7 @@ mod tests {
         assert!(err.to_string().contains("Info.plist"), "{err}");
 
         // A backup without the Applications key has nothing to report.
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path()).unwrap().finish().unwrap();
+        let (_dir, root) = built(Ok);
         let backup = Backup::open(&root).unwrap();
         assert!(matches!(
             run(&Applications, &backup, &Indicators::new()),
@@ -391,7 +379,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_applications_key() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&Applications, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

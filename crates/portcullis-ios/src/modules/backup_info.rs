@@ -5,7 +5,7 @@ use portcullis_report::{ModuleOutput, Results};
 use serde_json::{Map, Value};
 
 use crate::backup::INFO_PLIST;
-use crate::values::plist_to_json;
+use crate::values::{plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 /// The keys MVT records, in its order; a missing key is recorded as null.
@@ -113,7 +113,7 @@ impl Module for BackupInfo {
         for field in FIELDS {
             let value = dict.get(field).map_or(Value::Null, plist_to_json);
             if field != "Installed Applications" {
-                tracing::info!("{field}: {}", super::datausage::py_str(&value));
+                tracing::info!("{field}: {}", py_str(Some(&value)));
             }
             results.insert(field.to_string(), value);
         }
@@ -131,69 +131,30 @@ impl Module for BackupInfo {
     }
 }
 
-/// The device facts shown in the report summary, from a backup's `Info.plist`; facts the
-/// plist lacks are null.
-pub fn device_facts(info: &plist::Value) -> Map<String, Value> {
-    let dict = info.as_dictionary();
-    let get = |key: &str| {
-        dict.and_then(|d| d.get(key))
-            .map_or(Value::Null, plist_to_json)
-    };
-    let model = get("Product Type");
-    let name = model
-        .as_str()
-        .and_then(model_name)
-        .map_or(Value::Null, Value::from);
-    let mut facts = Map::new();
-    facts.insert("device_name".into(), get("Device Name"));
-    facts.insert("model".into(), model);
-    facts.insert("model_name".into(), name);
-    facts.insert("os_version".into(), get("Product Version"));
-    facts.insert("build".into(), get("Build Version"));
-    facts.insert("serial".into(), get("Serial Number"));
-    facts.insert("imei".into(), get("IMEI"));
-    facts.insert("last_backup".into(), get("Last Backup Date"));
-    facts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
+    use crate::modules::test_support::{built, fixture, run_at};
     use portcullis_indicators::Indicators;
-    use std::path::{Path, PathBuf};
-
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
+    use std::path::Path;
 
     fn run(root: &Path) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        BackupInfo.run(&Context {
-            backup: &backup,
-            indicators: &Indicators::new(),
-        })
+        run_at(&BackupInfo, root, &Indicators::new())
     }
 
     #[test]
-    fn records_the_eighteen_keys_and_device_facts() {
-        let dir = tempfile::tempdir().unwrap();
+    fn records_the_eighteen_keys_and_the_model_name() {
         let date = plist::Date::from(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
         );
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .info("Last Backup Date", plist::Value::Date(date))
-            .info("Serial Number", "F00")
-            .info(
-                "Installed Applications",
-                plist::Value::Array(vec!["com.example.app".into()]),
-            )
-            .finish()
-            .unwrap();
+        let (_dir, root) = built(|b| {
+            Ok(b.info("Last Backup Date", plist::Value::Date(date))
+                .info("Serial Number", "F00")
+                .info(
+                    "Installed Applications",
+                    plist::Value::Array(vec!["com.example.app".into()]),
+                ))
+        });
         let out = run(&root).unwrap();
         let Results::Object(r) = &out.results else {
             panic!()
@@ -206,23 +167,13 @@ mod tests {
         assert!(r["IMEI"].is_null());
         assert!(out.timeline.is_empty() && out.alerts.is_empty());
 
-        let info = plist::Value::from_file(root.join(INFO_PLIST)).unwrap();
-        let facts = device_facts(&info);
-        assert_eq!(facts["model_name"], "iPhone 13 Pro");
-        assert_eq!(facts["os_version"], "17.5.1");
-        assert_eq!(facts["build"], "21F90");
-        assert_eq!(facts["serial"], "F00");
-        assert_eq!(facts["last_backup"], "2023-11-14 22:13:20.000000");
-        assert!(facts["imei"].is_null());
-        assert!(device_facts(&plist::Value::Boolean(true))["model"].is_null());
+        assert_eq!(model_name("iPhone14,2"), Some("iPhone 13 Pro"));
+        assert_eq!(model_name("iPhone99,9"), None);
     }
 
     #[test]
     fn fixture_matches_mvt() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
+        let Some(root) = fixture() else { return };
         let out = run(&root).unwrap();
         let Results::Object(r) = &out.results else {
             panic!()
@@ -232,17 +183,13 @@ mod tests {
         assert_eq!(r["IMEI"], "42");
         assert_eq!(r["Last Backup Date"], "2021-12-03 19:33:13.000000");
         assert!(r["MEID"].is_null());
-        let info = plist::Value::from_file(root.join(INFO_PLIST)).unwrap();
-        let facts = device_facts(&info);
-        assert_eq!(facts["model"], "iPhone9,3");
-        assert_eq!(facts["model_name"], "iPhone 7");
-        assert_eq!(facts["os_version"], "14.3");
+        assert_eq!(r["Product Type"], "iPhone9,3");
+        assert_eq!(model_name("iPhone9,3"), Some("iPhone 7"));
     }
 
     #[test]
     fn garbage_info_plist_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path()).unwrap().finish().unwrap();
+        let (_dir, root) = built(Ok);
         std::fs::write(root.join(INFO_PLIST), b"\x00\x01 not a plist").unwrap();
         let err = run(&root).unwrap_err().to_string();
         assert!(err.contains(INFO_PLIST), "{err}");

@@ -4,8 +4,8 @@
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
-use super::datausage::py_str;
-use crate::values::{Record, query_records, table_columns};
+use super::common::{critical_indicator_alert, open_fixed};
+use crate::values::{Record, json_time, mac_number_iso, py_str, query_records, table_columns};
 use crate::{Context, Module, ModuleError};
 
 /// HomeDomain-Library/Calendar/Calendar.sqlitedb
@@ -63,12 +63,7 @@ impl Module for Calendar {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("Calendar.sqlitedb".into()))?;
-        let conn = ctx.backup.open_sqlite(&id)?;
-        let path = crate::backup::stored_path(&id);
+        let (conn, path) = open_fixed(ctx.backup, BACKUP_IDS, "Calendar.sqlitedb")?;
         let mut rows = query_records(&conn, &path, &items_query(&conn))?;
         for row in &mut rows {
             convert_dates(row);
@@ -78,12 +73,12 @@ impl Module for Calendar {
         for row in &rows {
             let data = format!(
                 "Calendar event {} ({}) (invitation by {})",
-                field(row, "summary"),
-                field(row, "description"),
-                field(row, "participant_email"),
+                py_str(row.get("summary")),
+                py_str(row.get("description")),
+                py_str(row.get("participant_email")),
             );
             for date in DATE_FIELDS {
-                let when = row.get(date).map(py_str).unwrap_or_default();
+                let when = py_str(row.get(date));
                 if !when.is_empty() && when != "None" {
                     out.push_timeline(TimelineEvent {
                         timestamp: when,
@@ -99,10 +94,6 @@ impl Module for Calendar {
         out.results = Results::List(rows.into_iter().map(Value::Object).collect());
         Ok(out)
     }
-}
-
-fn field(row: &Record, key: &str) -> String {
-    row.get(key).map_or("None".to_string(), py_str)
 }
 
 /// The items joined to their organizer. Columns an older or newer schema lacks read as null
@@ -141,15 +132,9 @@ fn items_query(conn: &rusqlite::Connection) -> String {
 /// Mac absolute times to ISO; text and null stay as they are (as MVT does).
 fn convert_dates(row: &mut Record) {
     for date in DATE_FIELDS {
-        if let Some(Value::Number(n)) = row.get(date) {
-            let iso = n
-                .as_i64()
-                .and_then(portcullis_report::time::from_mac_absolute_int)
-                .or_else(|| {
-                    n.as_f64()
-                        .and_then(portcullis_report::time::from_mac_absolute)
-                });
-            row.insert(date.to_string(), iso.map_or(Value::Null, Value::String));
+        if let Some(number @ Value::Number(_)) = row.get(date) {
+            let iso = mac_number_iso(number);
+            row.insert(date.to_string(), json_time(iso));
         }
     }
 }
@@ -167,17 +152,14 @@ fn check(row: &Record, ctx: &Context<'_>, slug: &str, path: &str) -> Option<Aler
     if !email.is_empty()
         && let Some(hit) = ctx.indicators.check_email(email)
     {
-        return Some(
-            Alert::indicator(
-                Level::Critical,
-                slug,
-                hit,
-                "participant_email",
-                when,
-                event(),
-            )
-            .with_source(path),
-        );
+        return Some(critical_indicator_alert(
+            slug,
+            hit,
+            "participant_email",
+            when,
+            event(),
+            path,
+        ));
     }
     if text("summary") == "Meeting" && text("description") == "Notes" {
         return Some(
@@ -186,7 +168,7 @@ fn check(row: &Record, ctx: &Context<'_>, slug: &str, path: &str) -> Option<Aler
                 slug,
                 format!(
                     "Potential Quadream exploit event identified: {}",
-                    field(row, "uuid")
+                    py_str(row.get("uuid"))
                 ),
                 when,
                 event(),
@@ -206,68 +188,37 @@ fn check(row: &Record, ctx: &Context<'_>, slug: &str, path: &str) -> Option<Aler
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
     use portcullis_indicators::Indicators;
-    use std::path::{Path, PathBuf};
 
     const DOMAIN: &str = "HomeDomain";
     const REL: &str = "Library/Calendar/Calendar.sqlitedb";
 
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn indicators(patterns: &[&str]) -> Indicators {
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json("Bad", patterns);
-        ind.load_bundle(bundle.as_bytes(), Path::new("test.stix2"))
-            .unwrap();
-        ind
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        Calendar.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
-
     #[test]
     fn parses_events_flags_quadream_and_matches_organizer() {
-        let dir = tempfile::tempdir().unwrap();
         // An older schema without some columns (external_mod_tag, action, created_by_id).
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                DOMAIN,
-                REL,
-                "CREATE TABLE CalendarItem (summary TEXT, description TEXT, start_date REAL, \
-                 end_date REAL, all_day INTEGER, calendar_id INTEGER, organizer_id INTEGER, \
-                 url TEXT, last_modified REAL, external_id TEXT, unique_identifier TEXT, \
-                 hidden INTEGER, UUID TEXT, creation_date REAL); \
-                 CREATE TABLE Participant (UUID TEXT, email TEXT, phone_number TEXT, comment TEXT, \
-                 last_modified REAL); \
-                 INSERT INTO Participant VALUES ('p1', 'boss@evil.example.com', NULL, NULL, NULL); \
-                 INSERT INTO CalendarItem VALUES ('Meeting', 'Notes', 700000000.0, 700003600.0, 0, 1, \
-                 NULL, NULL, NULL, NULL, NULL, 0, 'Q-UUID', 699999000.0); \
-                 INSERT INTO CalendarItem VALUES ('Lunch', NULL, 700000000.0, NULL, 0, 1, 1, NULL, \
-                 NULL, NULL, NULL, 0, 'L-UUID', NULL);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let out = run(
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            REL,
+            "CREATE TABLE CalendarItem (summary TEXT, description TEXT, start_date REAL, \
+             end_date REAL, all_day INTEGER, calendar_id INTEGER, organizer_id INTEGER, \
+             url TEXT, last_modified REAL, external_id TEXT, unique_identifier TEXT, \
+             hidden INTEGER, UUID TEXT, creation_date REAL); \
+             CREATE TABLE Participant (UUID TEXT, email TEXT, phone_number TEXT, comment TEXT, \
+             last_modified REAL); \
+             INSERT INTO Participant VALUES ('p1', 'boss@evil.example.com', NULL, NULL, NULL); \
+             INSERT INTO CalendarItem VALUES ('Meeting', 'Notes', 700000000.0, 700003600.0, 0, 1, \
+             NULL, NULL, NULL, NULL, NULL, 0, 'Q-UUID', 699999000.0); \
+             INSERT INTO CalendarItem VALUES ('Lunch', NULL, 700000000.0, NULL, 0, 1, 1, NULL, \
+             NULL, NULL, NULL, 0, 'L-UUID', NULL);",
+        );
+        let out = run_at(
+            &Calendar,
             &root,
             &indicators(&["[email-addr:value = 'Boss@evil.example.com']"]),
         )
         .unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         let q = &results[0];
         assert_eq!(q["id"], 1);
@@ -298,14 +249,9 @@ mod tests {
 
     #[test]
     fn fixture_matches_mvt() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let Some(root) = fixture() else { return };
+        let out = run_at(&Calendar, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 1);
         assert_eq!(out.timeline.len(), 4);
         assert!(out.alerts.is_empty());
@@ -313,7 +259,8 @@ mod tests {
         assert_eq!(results[0]["uuid"], "FAE72C77-4932-47FD-885C-A084D502F3C4");
         assert_eq!(results[0]["participant_email"], "user@example.org");
 
-        let out = run(
+        let out = run_at(
+            &Calendar,
             &root,
             &indicators(&["[email-addr:value = 'user@example.org']"]),
         )
@@ -324,28 +271,18 @@ mod tests {
 
     #[test]
     fn garbage_or_missing_table_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                DOMAIN,
-                REL,
-                b"SQLite format 3\0 but then garbage follows here",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let (_dir, root) = with_file(
+            DOMAIN,
+            REL,
+            b"SQLite format 3\0 but then garbage follows here",
+        );
+        let err = run_at(&Calendar, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(BACKUP_IDS[0]), "{err}");
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, REL, "CREATE TABLE Participant (email TEXT);")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(DOMAIN, REL, "CREATE TABLE Participant (email TEXT);");
+        let err = run_at(&Calendar, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
     }
 }

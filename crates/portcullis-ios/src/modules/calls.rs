@@ -3,8 +3,8 @@
 use portcullis_report::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
-use super::sms::{mac_iso, shown};
-use crate::values::{has_table, query_records};
+use super::common::open_fixed;
+use crate::values::{has_table, mac_iso, py_str, query_records};
 use crate::{Context, Module, ModuleError};
 
 /// HomeDomain-Library/CallHistoryDB/CallHistory.storedata
@@ -22,12 +22,7 @@ impl Module for Calls {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("CallHistory.storedata".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let conn = ctx.backup.open_sqlite(&id)?;
+        let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, "CallHistory.storedata")?;
         if !has_table(&conn, "ZCALLRECORD") {
             return Err(ModuleError::NotFound(format!(
                 "{source}: CallHistory.storedata has no ZCALLRECORD table"
@@ -44,7 +39,7 @@ impl Module for Calls {
         for row in rows {
             // ZADDRESS is a BLOB holding UTF-8 text; query_records already made it text.
             let record = json!({
-                "isodate": mac_iso(row.get("ZDATE")),
+                "isodate": row.get("ZDATE").and_then(mac_iso).unwrap_or_default(),
                 "duration": row.get("ZDURATION").cloned().unwrap_or(Value::Null),
                 "location": row.get("ZLOCATION").cloned().unwrap_or(Value::Null),
                 "number": row.get("ZADDRESS").cloned().unwrap_or(Value::Null),
@@ -56,9 +51,9 @@ impl Module for Calls {
                 event: "call".into(),
                 data: format!(
                     "From {} using {} during {} seconds",
-                    shown(record.get("number")),
-                    shown(record.get("provider")),
-                    shown(record.get("duration")),
+                    py_str(record.get("number")),
+                    py_str(record.get("provider")),
+                    py_str(record.get("duration")),
                 ),
             });
             records.push(record);
@@ -74,34 +69,25 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run};
+    use crate::modules::test_support::{fixture_backup, list, run, with_file, with_sqlite};
 
     #[test]
     fn call_records_and_timeline() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                "Library/CallHistoryDB/CallHistory.storedata",
-                "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER,
-                    ZANSWERED INTEGER, ZCALLTYPE INTEGER, ZORIGINATED INTEGER, ZREAD INTEGER,
-                    ZDATE TIMESTAMP, ZDURATION FLOAT, ZADDRESS VARCHAR, ZISO_COUNTRY_CODE VARCHAR,
-                    ZLOCATION VARCHAR, ZNAME VARCHAR, ZSERVICE_PROVIDER VARCHAR, ZUNIQUE_ID VARCHAR);
-                 INSERT INTO ZCALLRECORD VALUES (1, 2, 1, 1, 1, 0, 1, 588901981.253102, 63.5,
-                    CAST('+15555550100' AS BLOB), 'us', 'California', NULL, 'com.apple.Telephony', 'U-1');
-                 INSERT INTO ZCALLRECORD VALUES (2, 2, 1, 0, 8, 1, 1, 600000000, 0.0,
-                    'alice@example.org', 'us', NULL, NULL, 'com.apple.FaceTime', 'U-2');",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            "Library/CallHistoryDB/CallHistory.storedata",
+            "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, Z_OPT INTEGER,
+                ZANSWERED INTEGER, ZCALLTYPE INTEGER, ZORIGINATED INTEGER, ZREAD INTEGER,
+                ZDATE TIMESTAMP, ZDURATION FLOAT, ZADDRESS VARCHAR, ZISO_COUNTRY_CODE VARCHAR,
+                ZLOCATION VARCHAR, ZNAME VARCHAR, ZSERVICE_PROVIDER VARCHAR, ZUNIQUE_ID VARCHAR);
+             INSERT INTO ZCALLRECORD VALUES (1, 2, 1, 1, 1, 0, 1, 588901981.253102, 63.5,
+                CAST('+15555550100' AS BLOB), 'us', 'California', NULL, 'com.apple.Telephony', 'U-1');
+             INSERT INTO ZCALLRECORD VALUES (2, 2, 1, 0, 8, 1, 1, 600000000, 0.0,
+                'alice@example.org', 'us', NULL, NULL, 'com.apple.FaceTime', 'U-2');",
+        );
         let backup = Backup::open(&root).unwrap();
         let out = run(&Calls, &backup, &Indicators::new()).unwrap();
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 2);
         assert_eq!(
             recs[0],
@@ -125,17 +111,11 @@ mod tests {
 
     #[test]
     fn corrupt_or_unexpected_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                "HomeDomain",
-                "Library/CallHistoryDB/CallHistory.storedata",
-                &[0x53, 0x51, 0x4c, 0xff, 0x00, 0x13, 0x37].repeat(200),
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file(
+            "HomeDomain",
+            "Library/CallHistoryDB/CallHistory.storedata",
+            &[0x53, 0x51, 0x4c, 0xff, 0x00, 0x13, 0x37].repeat(200),
+        );
         let backup = Backup::open(&root).unwrap();
         let err = run(&Calls, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -145,17 +125,11 @@ mod tests {
         );
 
         // A ZCALLRECORD without the expected columns is a query error naming the file.
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                "Library/CallHistoryDB/CallHistory.storedata",
-                "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, ZDATE TIMESTAMP);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            "Library/CallHistoryDB/CallHistory.storedata",
+            "CREATE TABLE ZCALLRECORD (Z_PK INTEGER PRIMARY KEY, ZDATE TIMESTAMP);",
+        );
         let backup = Backup::open(&root).unwrap();
         let err = run(&Calls, &backup, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
@@ -164,7 +138,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_call_history() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&Calls, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

@@ -1,11 +1,11 @@
 //! Chrome's `Favicons` database: which page loaded which icon, and when.
 
+use portcullis_report::ModuleOutput;
 use portcullis_report::time::from_chrome;
-use portcullis_report::{ModuleOutput, Results};
 use serde_json::{Value, json};
 
-use super::browser_common::{json_time, open_fixed, push_event, url_alert};
-use crate::values::{query_records, text};
+use super::common::{UrlRecords, open_fixed};
+use crate::values::{json_time, query_records, text};
 use crate::{Context, Module, ModuleError};
 
 /// AppDomain-com.google.chrome.ios-Library/Application Support/Google/Chrome/Default/Favicons
@@ -47,40 +47,26 @@ impl Module for ChromeFavicon {
             .collect();
         records.sort_by(|a, b| a["isodate"].as_str().cmp(&b["isodate"].as_str()));
 
-        let mut out = ModuleOutput::default();
-        for record in &records {
-            let isodate = record["isodate"].as_str();
-            let (url, icon_url) = (
-                record["url"].as_str().unwrap_or(""),
-                record["icon_url"].as_str().unwrap_or(""),
-            );
-            push_event(
-                &mut out,
-                self.name(),
-                isodate,
-                "new_favicon",
-                format!("{icon_url} from {url}"),
-            );
-            out.alerts.extend(url_alert(
-                ctx.indicators,
-                self.slug(),
-                [("url", url), ("icon_url", icon_url)],
-                isodate.unwrap_or(""),
-                record,
-                &source,
-            ));
+        let mut icons = UrlRecords::new(
+            self,
+            ctx.indicators,
+            "new_favicon",
+            "isodate",
+            &["url", "icon_url"],
+        );
+        for record in records {
+            let field = |key: &str| record[key].as_str().unwrap_or("").to_string();
+            let data = format!("{} from {}", field("icon_url"), field("url"));
+            icons.add(record, data, &source);
         }
-        out.results = Results::List(records);
-        Ok(out)
+        Ok(icons.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_sqlite};
     use portcullis_indicators::Indicators;
 
     const DOMAIN: &str = "AppDomain-com.google.chrome.ios";
@@ -88,37 +74,23 @@ mod tests {
 
     #[test]
     fn icons_sorted_with_fallback_time_and_icon_url_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                DOMAIN,
-                PATH,
-                "CREATE TABLE icon_mapping(id INTEGER PRIMARY KEY, page_url TEXT, icon_id INTEGER);
-                 CREATE TABLE favicons(id INTEGER PRIMARY KEY, url TEXT, icon_type INTEGER);
-                 CREATE TABLE favicon_bitmaps(id INTEGER PRIMARY KEY, icon_id INTEGER,
-                     last_updated INTEGER, last_requested INTEGER);
-                 INSERT INTO icon_mapping VALUES (1, 'https://a.example.net/', 1),
-                                                 (2, 'https://b.example.net/', 2);
-                 INSERT INTO favicons VALUES (1, 'https://a.example.net/favicon.ico', 1),
-                                             (2, 'https://cdn.example.org/icon.png', 1);
-                 INSERT INTO favicon_bitmaps VALUES (1, 1, 13300000000000000, 0),
-                                                    (2, 2, 0, 13200000000000000);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            PATH,
+            "CREATE TABLE icon_mapping(id INTEGER PRIMARY KEY, page_url TEXT, icon_id INTEGER);
+             CREATE TABLE favicons(id INTEGER PRIMARY KEY, url TEXT, icon_type INTEGER);
+             CREATE TABLE favicon_bitmaps(id INTEGER PRIMARY KEY, icon_id INTEGER,
+                 last_updated INTEGER, last_requested INTEGER);
+             INSERT INTO icon_mapping VALUES (1, 'https://a.example.net/', 1),
+                                             (2, 'https://b.example.net/', 2);
+             INSERT INTO favicons VALUES (1, 'https://a.example.net/favicon.ico', 1),
+                                         (2, 'https://cdn.example.org/icon.png', 1);
+             INSERT INTO favicon_bitmaps VALUES (1, 1, 13300000000000000, 0),
+                                                (2, 2, 0, 13200000000000000);",
+        );
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = ChromeFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&ChromeFavicon, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         // The second icon only has a request time, which is earlier: it sorts first.
         assert_eq!(results[0]["url"], "https://b.example.net/");
@@ -141,34 +113,14 @@ mod tests {
     #[test]
     fn fixture_has_no_chrome_favicons() {
         let Some(path) = fixture() else { return };
-        let backup = Backup::open(&path).unwrap();
-        let ind = Indicators::new();
-        let err = ChromeFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let err = run_at(&ChromeFavicon, &path, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::NotFound(_)), "{err}");
     }
 
     #[test]
     fn missing_table_is_a_query_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, PATH, "CREATE TABLE meta(key TEXT, value TEXT);")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
-        let ind = Indicators::new();
-        let err = ChromeFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let (_dir, root) = with_sqlite(DOMAIN, PATH, "CREATE TABLE meta(key TEXT, value TEXT);");
+        let err = run_at(&ChromeFavicon, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
         assert!(err.to_string().contains("55/55680ab8"), "{err}");
     }

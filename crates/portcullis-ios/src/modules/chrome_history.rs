@@ -1,11 +1,11 @@
 //! Chrome's `History` database: every visit, checked against URL indicators.
 
+use portcullis_report::ModuleOutput;
 use portcullis_report::time::from_chrome;
-use portcullis_report::{ModuleOutput, Results};
 use serde_json::Value;
 
-use super::browser_common::{json_time, open_fixed, push_event, py_str, url_alert};
-use crate::values::{query_records, text};
+use super::common::{UrlRecords, open_fixed};
+use crate::values::{json_time, py_str, query_records, text};
 use crate::{Context, Module, ModuleError};
 
 /// AppDomain-com.google.chrome.ios-Library/Application Support/Google/Chrome/Default/History
@@ -28,15 +28,14 @@ impl Module for ChromeHistory {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, "Chrome History database")?;
-        let mut out = ModuleOutput::default();
-        let mut results = Vec::new();
+        let mut visits = UrlRecords::new(self, ctx.indicators, "visit", "isodate", &["url"]);
         for mut record in query_records(&conn, &source, VISITS)? {
             let isodate = record
                 .get("timestamp")
                 .and_then(Value::as_i64)
                 .filter(|t| *t != 0)
                 .and_then(from_chrome);
-            record.shift_insert(4, "isodate".into(), json_time(isodate.clone()));
+            record.shift_insert(4, "isodate".into(), json_time(isodate));
             let data = format!(
                 "{} - {} (visit ID: {}, redirect source: {})",
                 py_str(record.get("id")),
@@ -44,29 +43,16 @@ impl Module for ChromeHistory {
                 py_str(record.get("visit_id")),
                 py_str(record.get("redirect_source")),
             );
-            push_event(&mut out, self.name(), isodate.as_deref(), "visit", data);
-            let event = Value::Object(record);
-            out.alerts.extend(url_alert(
-                ctx.indicators,
-                self.slug(),
-                [("url", event["url"].as_str().unwrap_or(""))],
-                isodate.as_deref().unwrap_or(""),
-                &event,
-                &source,
-            ));
-            results.push(event);
+            visits.add(Value::Object(record), data, &source);
         }
-        out.results = Results::List(results);
-        Ok(out)
+        Ok(visits.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
     use portcullis_indicators::Indicators;
     use portcullis_report::Level;
 
@@ -75,34 +61,20 @@ mod tests {
 
     #[test]
     fn visits_timeline_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                DOMAIN,
-                PATH,
-                "CREATE TABLE urls(id INTEGER PRIMARY KEY, url TEXT, title TEXT);
-                 CREATE TABLE visits(id INTEGER PRIMARY KEY, url INTEGER, visit_time INTEGER,
-                                     from_visit INTEGER);
-                 INSERT INTO urls VALUES (1, 'https://news.example.net/', 'News'),
-                                         (2, 'https://www.example.org/bad', 'Bad');
-                 INSERT INTO visits VALUES (10, 2, 13300000000000000, 9),
-                                           (9, 1, 13299999999000000, 0);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            PATH,
+            "CREATE TABLE urls(id INTEGER PRIMARY KEY, url TEXT, title TEXT);
+             CREATE TABLE visits(id INTEGER PRIMARY KEY, url INTEGER, visit_time INTEGER,
+                                 from_visit INTEGER);
+             INSERT INTO urls VALUES (1, 'https://news.example.net/', 'News'),
+                                     (2, 'https://www.example.org/bad', 'Bad');
+             INSERT INTO visits VALUES (10, 2, 13300000000000000, 9),
+                                       (9, 1, 13299999999000000, 0);",
+        );
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = ChromeHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&ChromeHistory, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["visit_id"], 9);
         assert_eq!(results[1]["url"], "https://www.example.org/bad");
@@ -134,34 +106,14 @@ mod tests {
     #[test]
     fn fixture_has_no_chrome_history() {
         let Some(path) = fixture() else { return };
-        let backup = Backup::open(&path).unwrap();
-        let ind = Indicators::new();
-        let err = ChromeHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let err = run_at(&ChromeHistory, &path, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::NotFound(_)), "{err}");
     }
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, PATH, b"not a database at all, just garbage bytes")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
-        let ind = Indicators::new();
-        let err = ChromeHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let (_dir, root) = with_file(DOMAIN, PATH, b"not a database at all, just garbage bytes");
+        let err = run_at(&ChromeHistory, &root, &Indicators::new()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("fa/faf971ce92c3ac508c018dce1bef2a8b8e9838f1"),

@@ -5,8 +5,8 @@
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
-use super::datausage::py_str;
-use crate::values::plist_to_json;
+use super::common::read_stored_plists;
+use crate::values::{plist_date_iso, plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 const DOMAIN: &str = "SysSharedContainerDomain-systemgroup.com.apple.configurationprofiles";
@@ -25,7 +25,7 @@ impl Module for ConfigurationProfiles {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let profiles: Vec<_> = ctx
+        let entries = ctx
             .backup
             .find_by_domain(DOMAIN)?
             .into_iter()
@@ -33,28 +33,14 @@ impl Module for ConfigurationProfiles {
                 let base = e.relative_path.rsplit('/').next().unwrap_or("");
                 base.starts_with("profile-")
             })
-            .filter(|e| ctx.backup.has_file(&e.file_id))
             .collect();
-        if profiles.is_empty() {
-            return Err(ModuleError::NotFound("configuration profiles".into()));
-        }
+        let profiles = read_stored_plists(ctx.backup, entries, "configuration profiles")?;
 
         let mut out = ModuleOutput::default();
         let mut records = Vec::new();
-        let mut first_error = None;
-        for entry in &profiles {
-            let source = crate::backup::stored_path(&entry.file_id);
-            let plist = match ctx.backup.read_plist(&entry.file_id) {
-                Ok(p) => p,
-                Err(e) => {
-                    // One damaged profile must not hide the others.
-                    tracing::warn!("{} ({}): {e}", entry.relative_path, entry.file_id);
-                    first_error.get_or_insert(e);
-                    continue;
-                }
-            };
+        for (entry, source, plist) in &profiles.files {
             let install_date = match plist.as_dictionary().and_then(|d| d.get("InstallDate")) {
-                Some(plist::Value::Date(d)) => crate::values::plist_date_iso(d),
+                Some(plist::Value::Date(d)) => plist_date_iso(d),
                 _ => String::new(),
             };
             let mut record = Map::new();
@@ -62,15 +48,10 @@ impl Module for ConfigurationProfiles {
             record.insert("relative_path".into(), entry.relative_path.clone().into());
             record.insert("domain".into(), entry.domain.clone().into());
             // Data values (certificates, push tokens, keychain references) become base64.
-            record.insert("plist".into(), plist_to_json(&plist));
+            record.insert("plist".into(), plist_to_json(plist));
             record.insert("install_date".into(), install_date.clone().into());
 
-            let payload = |k: &str| {
-                record
-                    .get("plist")
-                    .and_then(|p| p.get(k))
-                    .map_or("None".to_string(), py_str)
-            };
+            let payload = |k: &str| py_str(record.get("plist").and_then(|p| p.get(k)));
             if !install_date.is_empty() {
                 out.push_timeline(TimelineEvent {
                     timestamp: install_date.clone(),
@@ -86,14 +67,14 @@ impl Module for ConfigurationProfiles {
                 });
             }
             out.alerts.extend(
-                check(&record, ctx, self.slug(), &install_date).map(|a| a.with_source(&source)),
+                check(&record, ctx, self.slug(), &install_date).map(|a| a.with_source(source)),
             );
             records.push(Value::Object(record));
         }
         if records.is_empty()
-            && let Some(e) = first_error
+            && let Some(e) = profiles.first_error
         {
-            return Err(e.into());
+            return Err(e);
         }
         tracing::info!("{} configuration profiles", records.len());
         out.results = Results::List(records);
@@ -106,9 +87,7 @@ impl Module for ConfigurationProfiles {
 /// always runs and looks at every payload, not only the first.
 fn check(record: &Map<String, Value>, ctx: &Context<'_>, slug: &str, when: &str) -> Option<Alert> {
     let plist = record.get("plist").unwrap_or(&Value::Null);
-    let name = plist
-        .get("PayloadDisplayName")
-        .map_or("None".to_string(), py_str);
+    let name = py_str(plist.get("PayloadDisplayName"));
     let event = || Value::Object(record.clone());
     if let Some(uuid) = plist.get("PayloadUUID").and_then(Value::as_str)
         && !uuid.is_empty()
@@ -150,25 +129,10 @@ fn check(record: &Map<String, Value>, ctx: &Context<'_>, slug: &str, when: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
+    use crate::modules::test_support::{built, fixture, indicators, list, run_at, with_file};
     use plist::{Dictionary, Value as P};
     use portcullis_indicators::Indicators;
-    use std::path::{Path, PathBuf};
-
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        ConfigurationProfiles.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
+    use std::path::PathBuf;
 
     fn profile(uuid: &str, name: &str, payload_type: &str) -> P {
         let mut content = Dictionary::new();
@@ -195,11 +159,9 @@ mod tests {
         P::Dictionary(d)
     }
 
-    fn built() -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .plist(
+    fn two_profiles() -> (tempfile::TempDir, PathBuf) {
+        built(|b| {
+            b.plist(
                 DOMAIN,
                 "Library/ConfigurationProfiles/profile-aaa.stub",
                 &profile(
@@ -207,32 +169,25 @@ mod tests {
                     "Evil",
                     "com.apple.wifi.managed",
                 ),
-            )
-            .unwrap()
+            )?
             .plist(
                 DOMAIN,
                 "Library/ConfigurationProfiles/profile-bbb.stub",
                 &profile("B-UUID", "Quiet", NOTIFICATION_SETTINGS),
-            )
-            .unwrap()
+            )?
             .plist(
                 DOMAIN,
                 "Library/ConfigurationProfiles/ProfileTruth.plist",
                 &P::Boolean(true),
             )
-            .unwrap()
-            .finish()
-            .unwrap();
-        (dir, root)
+        })
     }
 
     #[test]
     fn records_profiles_and_flags_them() {
-        let (_dir, root) = built();
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let (_dir, root) = two_profiles();
+        let out = run_at(&ConfigurationProfiles, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         let r = &results[0];
         assert_eq!(
@@ -256,14 +211,9 @@ mod tests {
              com.apple.notificationsettings"
         );
 
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json(
-            "Predator",
-            &["[configuration-profile:id = '76DAB334-7E17-475D-A5D6-0794EB5818A5']"],
-        );
-        ind.load_bundle(bundle.as_bytes(), Path::new("cytrox.stix2"))
-            .unwrap();
-        let out = run(&root, &ind).unwrap();
+        let ind =
+            indicators(&["[configuration-profile:id = '76DAB334-7E17-475D-A5D6-0794EB5818A5']"]);
+        let out = run_at(&ConfigurationProfiles, &root, &ind).unwrap();
         assert_eq!(out.alerts.len(), 2);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(
@@ -276,27 +226,20 @@ mod tests {
 
     #[test]
     fn fixture_has_no_profiles() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
+        let Some(root) = fixture() else { return };
         assert!(matches!(
-            run(&root, &Indicators::new()),
+            run_at(&ConfigurationProfiles, &root, &Indicators::new()),
             Err(ModuleError::NotFound(_))
         ));
     }
 
     #[test]
     fn garbage_profile_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
         let rel = "Library/ConfigurationProfiles/profile-x.stub";
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, rel, b"\xff\xfe garbage")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let (_dir, root) = with_file(DOMAIN, rel, b"\xff\xfe garbage");
+        let err = run_at(&ConfigurationProfiles, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&crate::backup::file_id(DOMAIN, rel)), "{err}");
     }
 }

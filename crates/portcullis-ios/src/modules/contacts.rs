@@ -3,6 +3,7 @@
 use portcullis_report::{ModuleOutput, Results};
 use serde_json::{Value, json};
 
+use super::common::open_fixed;
 use crate::values::{has_table, query_records};
 use crate::{Context, Module, ModuleError};
 
@@ -21,12 +22,7 @@ impl Module for Contacts {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("AddressBook.sqlitedb".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let conn = ctx.backup.open_sqlite(&id)?;
+        let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, "AddressBook.sqlitedb")?;
         if !has_table(&conn, "ABPerson") || !has_table(&conn, "ABMultiValue") {
             return Err(ModuleError::NotFound(format!(
                 "{source}: AddressBook.sqlitedb has no ABPerson/ABMultiValue tables"
@@ -67,8 +63,7 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run};
+    use crate::modules::test_support::{fixture_backup, list, run, with_file, with_sqlite};
 
     const SCHEMA: &str = "
         CREATE TABLE ABPerson (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, First TEXT, Last TEXT,
@@ -81,7 +76,6 @@ mod tests {
 
     #[test]
     fn one_record_per_contact_value() {
-        let dir = tempfile::tempdir().unwrap();
         let sql = format!(
             "{SCHEMA}
             INSERT INTO ABPerson VALUES (1, 'Alice', 'Liddell', 'P', NULL, NULL, NULL, 'Wonderland Ltd',
@@ -93,21 +87,14 @@ mod tests {
             INSERT INTO ABMultiValue VALUES (3, 2, 3, 0, 1, NULL, 'g3');
             INSERT INTO ABMultiValue VALUES (4, 2, 3, 1, 1, '+15555550199', 'g4');"
         );
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                "Library/AddressBook/AddressBook.sqlitedb",
-                &sql,
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            "Library/AddressBook/AddressBook.sqlitedb",
+            &sql,
+        );
         let backup = Backup::open(&root).unwrap();
         let out = run(&Contacts, &backup, &Indicators::new()).unwrap();
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 3, "empty values are skipped");
         assert_eq!(
             recs[0],
@@ -123,17 +110,11 @@ mod tests {
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                "HomeDomain",
-                "Library/AddressBook/AddressBook.sqlitedb",
-                b"\x00garbage\xff",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file(
+            "HomeDomain",
+            "Library/AddressBook/AddressBook.sqlitedb",
+            b"\x00garbage\xff",
+        );
         let backup = Backup::open(&root).unwrap();
         let err = run(&Contacts, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -145,7 +126,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_address_book() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&Contacts, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

@@ -10,7 +10,8 @@ use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
-use crate::values::{Record, mac_time, query_records, table_columns};
+use super::common::{critical_indicator_alert, open_fixed};
+use crate::values::{Record, mac_time, py_str, query_records, table_columns};
 use crate::{Context, Module, ModuleError};
 
 /// WirelessDomain-Library/Databases/DataUsage.sqlite
@@ -35,24 +36,8 @@ impl Module for Datausage {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("DataUsage.sqlite".into()))?;
-        let conn = ctx.backup.open_sqlite(&id)?;
-        let path = crate::backup::stored_path(&id);
+        let (conn, path) = open_fixed(ctx.backup, BACKUP_IDS, "DataUsage.sqlite")?;
         net_base(&conn, &path, self.name(), self.slug(), ctx.indicators)
-    }
-}
-
-/// Text of a value the way MVT's messages print it (Python `str()`): `None` for null.
-pub(crate) fn py_str(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_string(),
-        Value::String(s) => s.clone(),
-        Value::Bool(true) => "True".to_string(),
-        Value::Bool(false) => "False".to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -95,7 +80,7 @@ impl Usage {
     }
 
     fn name(&self) -> String {
-        py_str(&self.proc_name)
+        py_str(Some(&self.proc_name))
     }
 
     /// `first_isodate` as a sort key (absent sorts first, as MVT's empty value does).
@@ -170,17 +155,14 @@ pub(crate) fn net_base(
     {
         let name = usage.name();
         if let Some(hit) = indicators.check_process(&name) {
-            out.alerts.push(
-                Alert::indicator(
-                    Level::Critical,
-                    slug,
-                    hit,
-                    "proc_name",
-                    Usage::time(&usage.first_isodate),
-                    usage.to_json(),
-                )
-                .with_source(path),
-            );
+            out.alerts.push(critical_indicator_alert(
+                slug,
+                hit,
+                "proc_name",
+                Usage::time(&usage.first_isodate),
+                usage.to_json(),
+                path,
+            ));
         }
     }
 
@@ -360,7 +342,7 @@ fn timeline(usages: &[Usage], class_name: &str) -> Vec<TimelineEvent> {
         let data = format!(
             "{} (Bundle ID: {}, ID: {})",
             u.name(),
-            py_str(&u.bundle_id),
+            py_str(Some(&u.bundle_id)),
             u.proc_id.map_or("None".to_string(), |p| p.to_string())
         );
         push(
@@ -368,8 +350,8 @@ fn timeline(usages: &[Usage], class_name: &str) -> Vec<TimelineEvent> {
             "live_usage",
             format!(
                 "{data} WWAN IN: {}, WWAN OUT: {}",
-                py_str(&u.wwan_in),
-                py_str(&u.wwan_out)
+                py_str(Some(&u.wwan_in)),
+                py_str(Some(&u.wwan_out))
             ),
         );
         let name = u.name();
@@ -384,36 +366,15 @@ fn timeline(usages: &[Usage], class_name: &str) -> Vec<TimelineEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use std::path::{Path, PathBuf};
+    use crate::modules::test_support::{
+        built, fixture, indicators, list, run_at, with_file, with_sqlite,
+    };
 
     const DOMAIN: &str = "WirelessDomain";
     const REL: &str = "Library/Databases/DataUsage.sqlite";
 
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        Datausage.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
-
     fn with_process(name: &str) -> Indicators {
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json(
-            "Bad",
-            &[&format!("[process:name = '{name}']")],
-        );
-        ind.load_bundle(bundle.as_bytes(), Path::new("test.stix2"))
-            .unwrap();
-        ind
+        indicators(&[&format!("[process:name = '{name}']")])
     }
 
     const SCHEMA: &str = "CREATE TABLE ZPROCESS (Z_PK INTEGER PRIMARY KEY, Z_ENT INTEGER, \
@@ -422,7 +383,6 @@ mod tests {
 
     #[test]
     fn parses_flags_and_matches_a_built_backup() {
-        let dir = tempfile::tempdir().unwrap();
         // No Wi-Fi columns (newer phones); process 3 missing; usage row 3 points at deleted
         // process 9; a usage row without a process must not hide orphan processes.
         let sql = format!(
@@ -436,16 +396,9 @@ mod tests {
              INSERT INTO ZLIVEUSAGE VALUES (3, 9, 600000500.0, 5.0, 6.0); \
              INSERT INTO ZLIVEUSAGE VALUES (4, NULL, 600000600.0, 7.0, 8.0);"
         );
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, REL, &sql)
-            .unwrap()
-            .finish()
-            .unwrap();
-        let out = run(&root, &with_process("bh")).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let (_dir, root) = with_sqlite(DOMAIN, REL, &sql);
+        let out = run_at(&Datausage, &root, &with_process("bh")).unwrap();
+        let results = list(&out);
         // 4 usage rows + orphans 1 and 4 + placeholder for 3.
         assert_eq!(results.len(), 7);
         let names: Vec<&str> = results
@@ -503,14 +456,9 @@ mod tests {
 
     #[test]
     fn fixture_matches_mvt() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let Some(root) = fixture() else { return };
+        let out = run_at(&Datausage, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 42);
         assert_eq!(results[0]["first_isodate"], "2019-08-27 15:08:09.240410");
         assert_eq!(
@@ -528,7 +476,7 @@ mod tests {
         assert!(results.iter().any(|r| r["proc_name"]
             == "MISSING [follows 1FB47783-A2FE-47D9-B256-DF50EF44BBA4/com.apple.Fitness]"));
 
-        let out = run(&root, &with_process("CumulativeUsageTracker")).unwrap();
+        let out = run_at(&Datausage, &root, &with_process("CumulativeUsageTracker")).unwrap();
         let critical: Vec<&Alert> = out
             .alerts
             .iter()
@@ -540,35 +488,24 @@ mod tests {
 
     #[test]
     fn garbage_or_wrong_schema_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                DOMAIN,
-                REL,
-                b"this is not a database at all, just some bytes",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let (_dir, root) = with_file(
+            DOMAIN,
+            REL,
+            b"this is not a database at all, just some bytes",
+        );
+        let err = run_at(&Datausage, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(BACKUP_IDS[0]), "{err}");
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, REL, SCHEMA)
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(DOMAIN, REL, SCHEMA);
+        let err = run_at(&Datausage, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
         assert!(err.to_string().contains(BACKUP_IDS[0]));
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path()).unwrap().finish().unwrap();
+        let (_dir, root) = built(Ok);
         assert!(matches!(
-            run(&root, &Indicators::new()),
+            run_at(&Datausage, &root, &Indicators::new()),
             Err(ModuleError::NotFound(_))
         ));
     }

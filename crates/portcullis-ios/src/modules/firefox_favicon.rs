@@ -1,11 +1,10 @@
 //! Firefox's `browser.db` favicons: which icon was fetched while visiting which page.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_report::ModuleOutput;
 use serde_json::Value;
 
-use super::browser_common::{json_time, open_fixed, push_event, unix_iso, url_alert};
-use super::firefox_history::{BACKUP_IDS, WHAT};
-use crate::values::{query_records, text};
+use super::common::{FIREFOX_BROWSER_DB, FIREFOX_BROWSER_DB_IDS, UrlRecords, open_fixed};
+use crate::values::{json_time, query_records, text, unix_iso};
 use crate::{Context, Module, ModuleError};
 
 const ICONS: &str = "SELECT favicons.id AS id, favicons.url AS url, favicons.width AS width, \
@@ -28,66 +27,39 @@ impl Module for FirefoxFavicon {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, WHAT)?;
-        let mut out = ModuleOutput::default();
-        let mut results = Vec::new();
+        let (conn, source) = open_fixed(ctx.backup, FIREFOX_BROWSER_DB_IDS, FIREFOX_BROWSER_DB)?;
+        let mut icons = UrlRecords::new(
+            self,
+            ctx.indicators,
+            "firefox_history",
+            "isodate",
+            &["url", "history_url"],
+        );
         for mut record in query_records(&conn, &source, ICONS)? {
             let isodate = record.get("date").and_then(unix_iso);
             record.shift_remove("date");
-            record.shift_insert(5, "isodate".into(), json_time(isodate.clone()));
+            record.shift_insert(5, "isodate".into(), json_time(isodate));
             let (url, history_url) = (text(&record, "url"), text(&record, "history_url"));
-            push_event(
-                &mut out,
-                self.name(),
-                isodate.as_deref(),
-                "firefox_history",
-                format!("Firefox favicon {url} when visiting {history_url}"),
-            );
-            let event = Value::Object(record.clone());
-            out.alerts.extend(url_alert(
-                ctx.indicators,
-                self.slug(),
-                [("url", url), ("history_url", history_url)],
-                isodate.as_deref().unwrap_or(""),
-                &event,
-                &source,
-            ));
-            results.push(event);
+            let data = format!("Firefox favicon {url} when visiting {history_url}");
+            icons.add(Value::Object(record), data, &source);
         }
-        out.results = Results::List(results);
-        Ok(out)
+        Ok(icons.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
     use crate::modules::firefox_history::tests::{BROWSER_DB, DOMAIN, PATH};
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_sqlite};
     use portcullis_indicators::Indicators;
 
     #[test]
     fn icons_with_visited_page_and_history_url_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, PATH, BROWSER_DB)
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
+        let (_dir, root) = with_sqlite(DOMAIN, PATH, BROWSER_DB);
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = FirefoxFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&FirefoxFavicon, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         let keys: Vec<_> = results[0].as_object().unwrap().keys().cloned().collect();
         assert_eq!(
@@ -116,38 +88,18 @@ mod tests {
     #[test]
     fn fixture_firefox_db_is_not_stored() {
         let Some(path) = fixture() else { return };
-        let backup = Backup::open(&path).unwrap();
-        let ind = Indicators::new();
-        let err = FirefoxFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let err = run_at(&FirefoxFavicon, &path, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::NotFound(_)), "{err}");
     }
 
     #[test]
     fn missing_table_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                DOMAIN,
-                PATH,
-                "CREATE TABLE history(id INTEGER PRIMARY KEY, url TEXT);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
-        let ind = Indicators::new();
-        let err = FirefoxFavicon
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            PATH,
+            "CREATE TABLE history(id INTEGER PRIMARY KEY, url TEXT);",
+        );
+        let err = run_at(&FirefoxFavicon, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
         assert!(err.to_string().contains("2e/2e57c396"), "{err}");
     }

@@ -1,18 +1,11 @@
 //! Firefox's `browser.db`: every visit, checked against URL indicators.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_report::ModuleOutput;
 use serde_json::{Value, json};
 
-use super::browser_common::{json_time, open_fixed, push_event, py_str, unix_iso, url_alert};
-use crate::values::{query_records, text};
+use super::common::{FIREFOX_BROWSER_DB, FIREFOX_BROWSER_DB_IDS, UrlRecords, open_fixed};
+use crate::values::{json_time, py_str, query_records, text, unix_iso};
 use crate::{Context, Module, ModuleError};
-
-/// AppDomainGroup-group.org.mozilla.ios.Firefox-profile.profile/browser.db (also read by
-/// FirefoxFavicon).
-pub(super) const BACKUP_IDS: &[&str] = &["2e57c396a35b0d1bcbc624725002d98bd61d142b"];
-
-/// The Firefox database, as named when it is missing.
-pub(super) const WHAT: &str = "Firefox browser.db";
 
 const VISITS: &str = "SELECT visits.id AS id, visits.date AS date, history.url AS url, \
      history.title AS title, visits.is_local AS is_local, visits.type AS type \
@@ -30,9 +23,9 @@ impl Module for FirefoxHistory {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, WHAT)?;
-        let mut out = ModuleOutput::default();
-        let mut results = Vec::new();
+        let (conn, source) = open_fixed(ctx.backup, FIREFOX_BROWSER_DB_IDS, FIREFOX_BROWSER_DB)?;
+        let mut visits =
+            UrlRecords::new(self, ctx.indicators, "firefox_history", "isodate", &["url"]);
         for row in query_records(&conn, &source, VISITS)? {
             // Visit dates are microseconds since 1970.
             let micros = row.get("date").and_then(Value::as_f64).unwrap_or(0.0);
@@ -40,44 +33,27 @@ impl Module for FirefoxHistory {
             // `i1000000s_local` (sic) keeps MVT's field name so result files stay comparable.
             let record = json!({
                 "id": row.get("id").cloned().unwrap_or(Value::Null),
-                "isodate": json_time(isodate.clone()),
+                "isodate": json_time(isodate),
                 "url": text(&row, "url"),
                 "title": row.get("title").cloned().unwrap_or(Value::Null),
                 "i1000000s_local": row.get("is_local").cloned().unwrap_or(Value::Null),
                 "type": row.get("type").cloned().unwrap_or(Value::Null),
             });
-            let url = text(&row, "url");
-            push_event(
-                &mut out,
-                self.name(),
-                isodate.as_deref(),
-                "firefox_history",
-                format!(
-                    "Firefox visit with ID {} to URL: {url}",
-                    py_str(row.get("id"))
-                ),
+            let data = format!(
+                "Firefox visit with ID {} to URL: {}",
+                py_str(row.get("id")),
+                text(&row, "url")
             );
-            out.alerts.extend(url_alert(
-                ctx.indicators,
-                self.slug(),
-                [("url", url)],
-                isodate.as_deref().unwrap_or(""),
-                &record,
-                &source,
-            ));
-            results.push(record);
+            visits.add(record, data, &source);
         }
-        out.results = Results::List(results);
-        Ok(out)
+        Ok(visits.finish())
     }
 }
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
     use portcullis_indicators::Indicators;
 
     pub(in crate::modules) const DOMAIN: &str = "AppDomainGroup-group.org.mozilla.ios.Firefox";
@@ -100,24 +76,10 @@ pub(super) mod tests {
 
     #[test]
     fn visits_timeline_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, PATH, BROWSER_DB)
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
+        let (_dir, root) = with_sqlite(DOMAIN, PATH, BROWSER_DB);
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = FirefoxHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&FirefoxHistory, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["id"], 6);
         assert_eq!(results[1]["isodate"], "2023-11-14 22:13:20.500000");
@@ -139,34 +101,14 @@ pub(super) mod tests {
     #[test]
     fn fixture_firefox_db_is_not_stored() {
         let Some(path) = fixture() else { return };
-        let backup = Backup::open(&path).unwrap();
-        let ind = Indicators::new();
-        let err = FirefoxHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let err = run_at(&FirefoxHistory, &path, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::NotFound(_)), "{err}");
     }
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, PATH, &[0xde; 600])
-            .unwrap()
-            .finish()
-            .unwrap();
-        let backup = Backup::open(&root).unwrap();
-        let ind = Indicators::new();
-        let err = FirefoxHistory
-            .run(&Context {
-                backup: &backup,
-                indicators: &ind,
-            })
-            .unwrap_err();
+        let (_dir, root) = with_file(DOMAIN, PATH, &[0xde; 600]);
+        let err = run_at(&FirefoxHistory, &root, &Indicators::new()).unwrap_err();
         assert!(err.to_string().contains("2e/2e57c396"), "{err}");
     }
 }

@@ -1,8 +1,9 @@
 //! `.GlobalPreferences.plist`: every top-level setting, and whether Lockdown Mode is on.
 
 use portcullis_report::{Alert, Level, ModuleOutput, Results};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::common::read_fixed_dictionary;
 use crate::values::plist_to_json;
 use crate::{Context, Module, ModuleError};
 
@@ -20,19 +21,11 @@ impl Module for GlobalPreferences {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound(".GlobalPreferences.plist".into()))?;
-        let plist = ctx.backup.read_plist(&id)?;
-        let source = crate::backup::stored_path(&id);
-        let dict = plist.as_dictionary().ok_or_else(|| ModuleError::Parse {
-            path: source.clone(),
-            reason: "top level is not a dictionary".into(),
-        })?;
+        let (dict, source) =
+            read_fixed_dictionary(ctx.backup, BACKUP_IDS, ".GlobalPreferences.plist")?;
         let mut out = ModuleOutput::default();
         let mut records = Vec::with_capacity(dict.len());
-        for (key, value) in dict {
+        for (key, value) in &dict {
             let record = json!({"entry": key, "value": plist_to_json(value)});
             if key == "LDMGlobalEnabled" {
                 let alert = match value.as_boolean() {
@@ -53,7 +46,7 @@ impl Module for GlobalPreferences {
             }
             records.push(record);
         }
-        out.results = Results::List(records.into_iter().map(Value::from).collect());
+        out.results = Results::List(records);
         Ok(out)
     }
 }

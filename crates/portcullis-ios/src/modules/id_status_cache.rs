@@ -7,27 +7,14 @@ use std::collections::HashMap;
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::json;
 
-use super::sms::shown;
-use crate::values::{plist_date_iso, plist_to_json};
+use super::common::{critical_indicator_alert, read_fixed_dictionary};
+use crate::values::{plist_mac_iso, plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 /// HomeDomain-Library/Preferences/com.apple.identityservices.idstatuscache.plist
 const BACKUP_IDS: &[&str] = &["6b97989189901ceaa4e5be9b7f05fb584120e27b"];
 
 pub struct IdStatusCache;
-
-/// A lookup date (Mac absolute seconds, or a plist date) as ISO time; "" when missing.
-fn lookup_iso(value: &plist::Value) -> String {
-    match value {
-        plist::Value::Date(d) => plist_date_iso(d),
-        plist::Value::Real(f) => portcullis_report::time::from_mac_absolute(*f).unwrap_or_default(),
-        plist::Value::Integer(i) => i
-            .as_signed()
-            .and_then(portcullis_report::time::from_mac_absolute_int)
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
-}
 
 impl Module for IdStatusCache {
     fn name(&self) -> &'static str {
@@ -39,18 +26,14 @@ impl Module for IdStatusCache {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx.backup.first_stored(BACKUP_IDS).ok_or_else(|| {
-            ModuleError::NotFound("com.apple.identityservices.idstatuscache.plist".into())
-        })?;
-        let source = crate::backup::stored_path(&id);
-        let plist = ctx.backup.read_plist(&id)?;
-        let services = plist.as_dictionary().ok_or_else(|| ModuleError::Parse {
-            path: source.clone(),
-            reason: "top level is not a dictionary".into(),
-        })?;
+        let (services, source) = read_fixed_dictionary(
+            ctx.backup,
+            BACKUP_IDS,
+            "com.apple.identityservices.idstatuscache.plist",
+        )?;
 
         let mut records = Vec::new();
-        for (package, users) in services {
+        for (package, users) in &services {
             let Some(users) = users.as_dictionary() else {
                 continue;
             };
@@ -66,7 +49,7 @@ impl Module for IdStatusCache {
                 records.push(json!({
                     "package": package,
                     "user": user.replace('\0', "\\x00"),
-                    "isodate": lookup_iso(date),
+                    "isodate": plist_mac_iso(date).unwrap_or_default(),
                     "idstatus": plist_to_json(status),
                 }));
             }
@@ -89,25 +72,22 @@ impl Module for IdStatusCache {
                 event: "lookup".into(),
                 data: format!(
                     "Lookup of {user} within {} (Status {})",
-                    shown(record.get("package")),
-                    shown(record.get("idstatus")),
+                    py_str(record.get("package")),
+                    py_str(record.get("idstatus")),
                 ),
             });
 
             if let Some(email) = user.strip_prefix("mailto:")
                 && let Some(hit) = ctx.indicators.check_email(email.trim_matches('\''))
             {
-                out.alerts.push(
-                    Alert::indicator(
-                        Level::Critical,
-                        self.slug(),
-                        hit,
-                        "user",
-                        isodate,
-                        record.clone(),
-                    )
-                    .with_source(source.clone()),
-                );
+                out.alerts.push(critical_indicator_alert(
+                    self.slug(),
+                    hit,
+                    "user",
+                    isodate,
+                    record.clone(),
+                    &source,
+                ));
                 continue;
             }
             // Runs with or without indicators (MVT only ran it when indicators were loaded).
@@ -142,8 +122,9 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run, spy_indicators};
+    use crate::modules::test_support::{
+        fixture_backup, indicators, list, run, with_file, with_plist,
+    };
 
     const REL: &str = "Library/Preferences/com.apple.identityservices.idstatuscache.plist";
 
@@ -169,26 +150,14 @@ mod tests {
         P::Dictionary(top)
     }
 
-    fn backup_with(dir: &std::path::Path, value: &P) -> Backup {
-        let root = BackupBuilder::new(dir)
-            .unwrap()
-            .plist("HomeDomain", REL, value)
-            .unwrap()
-            .finish()
-            .unwrap();
-        Backup::open(&root).unwrap()
-    }
-
     #[test]
     fn lookups_occurrences_heuristic_and_email_hit() {
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), &cache());
-        let ind = spy_indicators(&["[email-addr:value = 'foobar@example.org']"]);
+        let (_dir, root) = with_plist("HomeDomain", REL, &cache());
+        let backup = Backup::open(&root).unwrap();
+        let ind = indicators(&["[email-addr:value = 'foobar@example.org']"]);
         let out = run(&IdStatusCache, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(
             recs.len(),
             4,
@@ -231,13 +200,7 @@ mod tests {
 
     #[test]
     fn corrupt_plist_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file("HomeDomain", REL, b"bplist00\xff\xff not really")
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file("HomeDomain", REL, b"bplist00\xff\xff not really");
         let backup = Backup::open(&root).unwrap();
         let err = run(&IdStatusCache, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -246,8 +209,8 @@ mod tests {
             "{err}"
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), &P::Array(vec![1.into()]));
+        let (_dir, root) = with_plist("HomeDomain", REL, &P::Array(vec![1.into()]));
+        let backup = Backup::open(&root).unwrap();
         assert!(matches!(
             run(&IdStatusCache, &backup, &Indicators::new()),
             Err(ModuleError::Parse { .. })
@@ -256,7 +219,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_id_status_cache() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&IdStatusCache, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

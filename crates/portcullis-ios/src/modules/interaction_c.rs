@@ -9,9 +9,9 @@ use portcullis_report::{ModuleOutput, Results};
 use regex::Regex;
 use serde_json::Value;
 
-use super::browser_common::{json_time, mac_iso, open_fixed, push_event};
+use super::common::{open_fixed, push_event};
 use super::whatsapp_contacts::load_contacts;
-use crate::values::{Record, has_table, query_records, table_columns, text};
+use crate::values::{Record, has_table, json_time, mac_iso, query_records, table_columns, text};
 use crate::{Backup, Context, Module, ModuleError};
 
 /// HomeDomain-Library/CoreDuet/People/interactionC.db
@@ -538,8 +538,9 @@ impl Module for InteractionC {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, test_stix2};
+    use crate::modules::test_support::{
+        built, fixture, list, run_at, test_stix2, with_file, with_sqlite,
+    };
     use crate::modules::whatsapp_contacts::tests::{CONTACTS_DB, DOMAIN as WHATSAPP_DOMAIN};
     use portcullis_indicators::Indicators;
     use serde_json::json;
@@ -571,29 +572,17 @@ mod tests {
         INSERT INTO Z_4INTERACTIONS VALUES (1, 1);
         INSERT INTO Z_5INTERACTIONRECIPIENT VALUES (2, 2);";
 
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        InteractionC.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
-
     #[test]
     fn schema_detection_whatsapp_names_and_timeline() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite("HomeDomain", PATH, NEW_SCHEMA)
-            .unwrap()
-            .sqlite(WHATSAPP_DOMAIN, "ContactsV2.sqlite", CONTACTS_DB)
-            .unwrap()
-            .finish()
-            .unwrap();
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let (_dir, root) = built(|b| {
+            b.sqlite("HomeDomain", PATH, NEW_SCHEMA)?.sqlite(
+                WHATSAPP_DOMAIN,
+                "ContactsV2.sqlite",
+                CONTACTS_DB,
+            )
+        });
+        let out = run_at(&InteractionC, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 3);
         let first = &results[0];
         assert_eq!(first["direction"], "INCOMING");
@@ -656,23 +645,15 @@ mod tests {
 
     #[test]
     fn oldest_schema_without_links_or_contacts_db() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                PATH,
-                "CREATE TABLE ZINTERACTIONS (Z_PK INTEGER PRIMARY KEY, ZSTARTDATE REAL,
-                     ZENDDATE REAL, ZBUNDLEID TEXT, ZDIRECTION INTEGER, ZMECHANISM INTEGER);
-                 INSERT INTO ZINTERACTIONS VALUES (1, 700000000, 0, 'net.whatsapp.WhatsApp', 1, 4);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            PATH,
+            "CREATE TABLE ZINTERACTIONS (Z_PK INTEGER PRIMARY KEY, ZSTARTDATE REAL,
+                 ZENDDATE REAL, ZBUNDLEID TEXT, ZDIRECTION INTEGER, ZMECHANISM INTEGER);
+             INSERT INTO ZINTERACTIONS VALUES (1, 700000000, 0, 'net.whatsapp.WhatsApp', 1, 4);",
+        );
+        let out = run_at(&InteractionC, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(
             results[0],
             json!({
@@ -720,10 +701,8 @@ mod tests {
     #[test]
     fn fixture_three_interactions_with_whatsapp_names() {
         let Some(path) = fixture() else { return };
-        let out = run(&path, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&InteractionC, &path, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 3);
         let incoming = &results[0];
         assert_eq!(incoming["sender_identifier"], "100000000000001@lid");
@@ -776,37 +755,30 @@ mod tests {
         assert!(data.contains(&"Last incoming interaction from Bob Example (+14155550101)"));
         assert!(out.timeline.iter().all(|t| t.module == "InteractionC"));
         assert!(out.alerts.is_empty());
-        assert!(run(&path, &test_stix2()).unwrap().alerts.is_empty());
+        assert!(
+            run_at(&InteractionC, &path, &test_stix2())
+                .unwrap()
+                .alerts
+                .is_empty()
+        );
     }
 
     #[test]
     fn corrupt_or_tableless_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file("HomeDomain", PATH, b"\x00\x01 not sqlite")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_file("HomeDomain", PATH, b"\x00\x01 not sqlite");
+        let err = run_at(&InteractionC, &root, &Indicators::new()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("1f/1f5a521220a3ad80ebfdc196978df8e7a2e49dee"),
             "{err}"
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                PATH,
-                "CREATE TABLE ZCONTACTS(Z_PK INTEGER PRIMARY KEY);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            PATH,
+            "CREATE TABLE ZCONTACTS(Z_PK INTEGER PRIMARY KEY);",
+        );
+        let err = run_at(&InteractionC, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("1f/1f5a5212"), "{err}");
     }

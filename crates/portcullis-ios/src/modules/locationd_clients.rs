@@ -4,7 +4,8 @@
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
-use crate::values::{Record, plist_date_iso, plist_to_json};
+use super::common::read_fixed_dictionary;
+use crate::values::{Record, plist_mac_iso, plist_to_json};
 use crate::{Context, Module, ModuleError};
 
 /// RootDomain-Library/Caches/locationd/clients.plist
@@ -24,18 +25,6 @@ const TIMESTAMPS: &[&str] = &[
 ];
 
 pub struct LocationdClients;
-
-/// A Mac absolute time (or a plist date) as ISO time; `None` when not a time.
-fn time_iso(value: &plist::Value) -> Option<String> {
-    match value {
-        plist::Value::Date(d) => Some(plist_date_iso(d)),
-        plist::Value::Real(f) => portcullis_report::time::from_mac_absolute(*f),
-        plist::Value::Integer(i) => i
-            .as_signed()
-            .and_then(portcullis_report::time::from_mac_absolute_int),
-        _ => None,
-    }
-}
 
 impl LocationdClients {
     /// The first indicator hit of a client: its process name, bundle id, then its paths.
@@ -75,20 +64,12 @@ impl Module for LocationdClients {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("locationd clients.plist".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let plist = ctx.backup.read_plist(&id)?;
-        let clients = plist.as_dictionary().ok_or_else(|| ModuleError::Parse {
-            path: source.clone(),
-            reason: "top level is not a dictionary".into(),
-        })?;
+        let (clients, source) =
+            read_fixed_dictionary(ctx.backup, BACKUP_IDS, "locationd clients.plist")?;
 
         let mut out = ModuleOutput::default();
         let mut records = Vec::new();
-        for (key, client) in clients {
+        for (key, client) in &clients {
             let Some(client) = client.as_dictionary() else {
                 continue;
             };
@@ -97,7 +78,7 @@ impl Module for LocationdClients {
             let mut rec: Record = client
                 .iter()
                 .map(|(k, v)| {
-                    let value = match (TIMESTAMPS.contains(&k.as_str()), time_iso(v)) {
+                    let value = match (TIMESTAMPS.contains(&k.as_str()), plist_mac_iso(v)) {
                         (true, Some(iso)) => Value::String(iso),
                         _ => plist_to_json(v),
                     };
@@ -143,8 +124,9 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run, spy_indicators};
+    use crate::modules::test_support::{
+        fixture_backup, indicators, list, run, with_file, with_plist,
+    };
 
     const REL: &str = "Library/Caches/locationd/clients.plist";
 
@@ -194,23 +176,15 @@ mod tests {
 
     #[test]
     fn clients_timeline_and_indicator_hits() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .plist("RootDomain", REL, &clients())
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_plist("RootDomain", REL, &clients());
         let backup = Backup::open(&root).unwrap();
-        let ind = spy_indicators(&[
+        let ind = indicators(&[
             "[process:name = 'Launch']",
             "[file:path = '/private/var/tmp/hooker']",
         ]);
         let out = run(&LocationdClients, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 3, "non-dictionary values are not clients");
         let maps = &recs[0];
         assert_eq!(maps["package"], "com.apple.Maps");
@@ -248,17 +222,11 @@ mod tests {
 
     #[test]
     fn corrupt_plist_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                "RootDomain",
-                REL,
-                b"<?xml version=\"1.0\"?><plist><dict><key>",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file(
+            "RootDomain",
+            REL,
+            b"<?xml version=\"1.0\"?><plist><dict><key>",
+        );
         let backup = Backup::open(&root).unwrap();
         let err = run(&LocationdClients, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -270,7 +238,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_locationd_clients() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&LocationdClients, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

@@ -7,7 +7,7 @@ use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
 use crate::backup::{MANIFEST_DB, ManifestEntry};
-use crate::values::plist_date_iso;
+use crate::values::{json_time, plist_unix_iso};
 use crate::{Context, Module, ModuleError};
 
 pub struct Manifest;
@@ -40,15 +40,7 @@ impl Module for Manifest {
 
 /// A time in an `MBFile`: Unix seconds on current iOS, a date on older versions.
 fn file_time(value: Option<&plist::Value>) -> Value {
-    let iso = match value {
-        Some(plist::Value::Integer(i)) => i
-            .as_signed()
-            .and_then(|s| portcullis_report::time::from_unix(s as f64)),
-        Some(plist::Value::Real(f)) => portcullis_report::time::from_unix(*f),
-        Some(plist::Value::Date(d)) => Some(plist_date_iso(d)),
-        _ => None,
-    };
-    iso.map_or(Value::Null, Value::String)
+    json_time(value.and_then(plist_unix_iso))
 }
 
 fn int(value: Option<&plist::Value>) -> Value {
@@ -206,57 +198,27 @@ fn check(r: &Map<String, Value>, indicators: &Indicators, slug: &str) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use std::path::{Path, PathBuf};
-
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn indicators(patterns: &[&str]) -> Indicators {
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json("Bad", patterns);
-        ind.load_bundle(bundle.as_bytes(), Path::new("test.stix2"))
-            .unwrap();
-        ind
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        Manifest.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
+    use crate::modules::test_support::{built, fixture, indicators, list, run_at};
 
     #[test]
     fn records_times_and_matches_paths_and_domains() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file_time(1_600_000_000)
-            .file("HomeDomain", "Library/Preferences/com.apple.x.plist", b"x")
-            .unwrap()
-            .manifest_only("HomeDomain", "Library/Preferences", 2)
-            .manifest_only(
-                "AppDomain-com.apple.mobilesafari",
-                "Library/WebKit/WebsiteData/LocalStorage/https_www.Evil.example.com_0.localstorage",
-                1,
-            )
-            .manifest_only("HomeDomain", "private/var/tmp/implant", 1)
-            .finish()
-            .unwrap();
+        let (_dir, root) = built(|b| {
+            Ok(b.file_time(1_600_000_000)
+                .file("HomeDomain", "Library/Preferences/com.apple.x.plist", b"x")?
+                .manifest_only("HomeDomain", "Library/Preferences", 2)
+                .manifest_only(
+                    "AppDomain-com.apple.mobilesafari",
+                    "Library/WebKit/WebsiteData/LocalStorage/https_www.Evil.example.com_0.localstorage",
+                    1,
+                )
+                .manifest_only("HomeDomain", "private/var/tmp/implant", 1))
+        });
         let ind = indicators(&[
             "[domain-name:value = 'evil.example.com']",
             "[file:path = '/private/var/tmp/']",
         ]);
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let out = run_at(&Manifest, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 4);
         let file = &results[0];
         assert_eq!(
@@ -311,14 +273,9 @@ mod tests {
 
     #[test]
     fn fixture_matches_mvt() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let Some(root) = fixture() else { return };
+        let out = run_at(&Manifest, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 3721);
         assert_eq!(out.timeline.len(), 5881);
         assert!(out.alerts.is_empty());
@@ -330,7 +287,8 @@ mod tests {
         assert_eq!(r["mode"], "0o40755");
         assert_eq!(r["modified"], "2021-01-15 01:37:49.000000");
 
-        let out = run(
+        let out = run_at(
+            &Manifest,
             &root,
             &indicators(&["[file:name = 'com.apple.CoreBrightness.plist']"]),
         )
@@ -340,22 +298,24 @@ mod tests {
             out.alerts[0].event["relative_path"],
             "Library/Preferences/com.apple.CoreBrightness.plist"
         );
-        let out = run(&root, &indicators(&["[domain-name:value = 'example.org']"])).unwrap();
+        let out = run_at(
+            &Manifest,
+            &root,
+            &indicators(&["[domain-name:value = 'example.org']"]),
+        )
+        .unwrap();
         assert!(out.alerts.is_empty());
     }
 
     #[test]
     fn unreadable_manifest_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .manifest_only("HomeDomain", "Library", 2)
-            .finish()
-            .unwrap();
+        let (_dir, root) = built(|b| Ok(b.manifest_only("HomeDomain", "Library", 2)));
         let conn = rusqlite::Connection::open(root.join(MANIFEST_DB)).unwrap();
         conn.execute_batch("DROP TABLE Files;").unwrap();
         drop(conn);
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let err = run_at(&Manifest, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(MANIFEST_DB), "{err}");
 
         // A damaged metadata blob loses that file's times, not the run.
@@ -366,12 +326,14 @@ mod tests {
         )
         .unwrap();
         drop(conn);
-        let out = run(&root, &Indicators::new()).unwrap();
+        let out = run_at(&Manifest, &root, &Indicators::new()).unwrap();
         assert_eq!(out.results.len(), 1);
         assert!(out.timeline.is_empty());
 
         std::fs::write(root.join(MANIFEST_DB), [0x42u8; 4096]).unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let err = run_at(&Manifest, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(MANIFEST_DB), "{err}");
     }
 }

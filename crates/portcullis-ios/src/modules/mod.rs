@@ -2,11 +2,11 @@
 
 mod applications;
 pub mod backup_info;
-mod browser_common;
 mod calendar;
 mod calls;
 mod chrome_favicon;
 mod chrome_history;
+mod common;
 mod configuration_profiles;
 mod contacts;
 mod datausage;
@@ -25,6 +25,8 @@ mod shortcuts;
 mod sms;
 mod sms_attachments;
 mod tcc;
+#[cfg(test)]
+pub(crate) mod test_support;
 mod webkit_resource_load_statistics;
 mod webkit_session_resource_log;
 mod whatsapp;

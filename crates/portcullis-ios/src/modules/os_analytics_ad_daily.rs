@@ -1,11 +1,11 @@
 //! `com.apple.osanalytics.addaily.plist`: daily network-usage baselines per process, which name
 //! processes that used the network (spyware processes included).
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_report::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
-use super::sms::shown;
-use crate::values::{plist_date_iso, plist_to_json};
+use super::common::{critical_indicator_alert, read_fixed_dictionary};
+use crate::values::{plist_date_iso, plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 /// HomeDomain-Library/Preferences/com.apple.osanalytics.addaily.plist
@@ -23,18 +23,12 @@ impl Module for OsAnalyticsAdDaily {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("com.apple.osanalytics.addaily.plist".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let plist = ctx.backup.read_plist(&id)?;
+        let (plist, source) = read_fixed_dictionary(
+            ctx.backup,
+            BACKUP_IDS,
+            "com.apple.osanalytics.addaily.plist",
+        )?;
         let baseline = plist
-            .as_dictionary()
-            .ok_or_else(|| ModuleError::Parse {
-                path: source.clone(),
-                reason: "top level is not a dictionary".into(),
-            })?
             .get("netUsageBaseline")
             .and_then(plist::Value::as_dictionary);
 
@@ -62,24 +56,21 @@ impl Module for OsAnalyticsAdDaily {
                 event: "osanalytics_addaily".into(),
                 data: format!(
                     "{package} WIFI IN: {}, WIFI OUT: {} - WWAN IN: {}, WWAN OUT: {}",
-                    shown(record.get("wifi_in")),
-                    shown(record.get("wifi_out")),
-                    shown(record.get("wwan_in")),
-                    shown(record.get("wwan_out")),
+                    py_str(record.get("wifi_in")),
+                    py_str(record.get("wifi_out")),
+                    py_str(record.get("wwan_in")),
+                    py_str(record.get("wwan_out")),
                 ),
             });
             if let Some(hit) = ctx.indicators.check_process(package) {
-                out.alerts.push(
-                    Alert::indicator(
-                        Level::Critical,
-                        self.slug(),
-                        hit,
-                        "package",
-                        ts,
-                        record.clone(),
-                    )
-                    .with_source(source.clone()),
-                );
+                out.alerts.push(critical_indicator_alert(
+                    self.slug(),
+                    hit,
+                    "package",
+                    ts,
+                    record.clone(),
+                    &source,
+                ));
             }
             records.push(record);
         }
@@ -97,23 +88,15 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run, spy_indicators};
+    use crate::modules::test_support::{
+        fixture_backup, indicators, list, run, with_file, with_plist,
+    };
+    use portcullis_report::Level;
 
     const REL: &str = "Library/Preferences/com.apple.osanalytics.addaily.plist";
 
     fn date(unix: u64) -> P {
         P::Date((UNIX_EPOCH + Duration::from_secs(unix)).into())
-    }
-
-    fn backup_with(dir: &std::path::Path, value: &P) -> Backup {
-        let root = BackupBuilder::new(dir)
-            .unwrap()
-            .plist("HomeDomain", REL, value)
-            .unwrap()
-            .finish()
-            .unwrap();
-        Backup::open(&root).unwrap()
     }
 
     #[test]
@@ -146,14 +129,12 @@ mod tests {
         let mut top = Dictionary::new();
         top.insert("netUsageBaseline".into(), P::Dictionary(baseline));
         top.insert("lastReset".into(), date(1_600_000_000));
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), &P::Dictionary(top));
-        let ind = spy_indicators(&["[process:name = 'Launch']"]);
+        let (_dir, root) = with_plist("HomeDomain", REL, &P::Dictionary(top));
+        let backup = Backup::open(&root).unwrap();
+        let ind = indicators(&["[process:name = 'Launch']"]);
         let out = run(&OsAnalyticsAdDaily, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 3);
         assert_eq!(
             recs[0],
@@ -186,13 +167,7 @@ mod tests {
 
     #[test]
     fn corrupt_or_unexpected_plist() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file("HomeDomain", REL, b"\x00\x01\x02 garbage")
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file("HomeDomain", REL, b"\x00\x01\x02 garbage");
         let backup = Backup::open(&root).unwrap();
         let err = run(&OsAnalyticsAdDaily, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -202,15 +177,17 @@ mod tests {
         );
 
         // A plist without netUsageBaseline has no records.
-        let dir = tempfile::tempdir().unwrap();
-        let backup = backup_with(dir.path(), &P::Dictionary(Dictionary::new()));
+        let (_dir, root) = with_plist("HomeDomain", REL, &P::Dictionary(Dictionary::new()));
+        let backup = Backup::open(&root).unwrap();
         let out = run(&OsAnalyticsAdDaily, &backup, &Indicators::new()).unwrap();
         assert!(out.results.is_empty());
     }
 
     #[test]
     fn fixture_has_no_addaily() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&OsAnalyticsAdDaily, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

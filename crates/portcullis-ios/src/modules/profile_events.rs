@@ -4,8 +4,8 @@
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
-use super::datausage::py_str;
-use crate::values::{plist_date_iso, plist_to_json};
+use super::common::{critical_indicator_alert, read_stored_plists};
+use crate::values::{plist_date_iso, plist_to_json, py_str};
 use crate::{Context, Module, ModuleError};
 
 const RELATIVE_PATH: &str = "Library/ConfigurationProfiles/MCProfileEvents.plist";
@@ -22,31 +22,14 @@ impl Module for ProfileEvents {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let files: Vec<_> = ctx
-            .backup
-            .find_by_relative_path(RELATIVE_PATH)?
-            .into_iter()
-            .filter(|e| ctx.backup.has_file(&e.file_id))
-            .collect();
-        if files.is_empty() {
-            return Err(ModuleError::NotFound("MCProfileEvents.plist".into()));
-        }
+        let entries = ctx.backup.find_by_relative_path(RELATIVE_PATH)?;
+        let files = read_stored_plists(ctx.backup, entries, "MCProfileEvents.plist")?;
 
         let mut out = ModuleOutput::default();
         let mut records = Vec::new();
-        let mut first_error = None;
-        for file in &files {
-            let source = crate::backup::stored_path(&file.file_id);
-            let plist = match ctx.backup.read_plist(&file.file_id) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!("{} ({}): {e}", file.domain, file.file_id);
-                    first_error.get_or_insert(e);
-                    continue;
-                }
-            };
-            for record in parse(&plist) {
-                let text = |k: &str| record.get(k).map_or("None".to_string(), py_str);
+        for (_, source, plist) in &files.files {
+            for record in parse(plist) {
+                let text = |k: &str| py_str(record.get(k));
                 let (when, process, operation, profile) = (
                     text("timestamp"),
                     text("process"),
@@ -79,7 +62,7 @@ impl Module for ProfileEvents {
                          ask your security office about it.",
                     )
                     .with_field("profile_id", profile.clone())
-                    .with_source(&source),
+                    .with_source(source),
                 );
                 let hit = ctx
                     .indicators
@@ -91,18 +74,22 @@ impl Module for ProfileEvents {
                             .map(|h| (h, "profile_id"))
                     });
                 if let Some((hit, field)) = hit {
-                    out.alerts.push(
-                        Alert::indicator(Level::Critical, self.slug(), hit, field, when, event)
-                            .with_source(&source),
-                    );
+                    out.alerts.push(critical_indicator_alert(
+                        self.slug(),
+                        hit,
+                        field,
+                        when,
+                        event,
+                        source,
+                    ));
                 }
                 records.push(Value::Object(record));
             }
         }
         if records.is_empty()
-            && let Some(e) = first_error
+            && let Some(e) = files.first_error
         {
-            return Err(e.into());
+            return Err(e);
         }
         tracing::info!("{} profile events", records.len());
         out.results = Results::List(records);
@@ -144,27 +131,11 @@ fn parse(plist: &plist::Value) -> Vec<Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_plist};
     use plist::{Dictionary, Value as P};
     use portcullis_indicators::Indicators;
-    use std::path::{Path, PathBuf};
 
     const DOMAIN: &str = "SysSharedContainerDomain-systemgroup.com.apple.configurationprofiles";
-
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        ProfileEvents.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
 
     fn event(profile: &str, process: &str, operation: &str) -> P {
         let mut inner = Dictionary::new();
@@ -192,21 +163,10 @@ mod tests {
                 event("com.evil.profile", "/private/var/tmp/bh", "remove"),
             ]),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .plist(DOMAIN, RELATIVE_PATH, &P::Dictionary(top))
-            .unwrap()
-            .finish()
-            .unwrap();
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json("Bad", &["[process:name = 'bh']"]);
-        ind.load_bundle(bundle.as_bytes(), Path::new("t.stix2"))
-            .unwrap();
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let (_dir, root) = with_plist(DOMAIN, RELATIVE_PATH, &P::Dictionary(top));
+        let ind = indicators(&["[process:name = 'bh']"]);
+        let out = run_at(&ProfileEvents, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(
             results[0],
             serde_json::json!({"profile_id": "com.example.profile",
@@ -230,38 +190,30 @@ mod tests {
 
     #[test]
     fn fixture_has_no_profile_events() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
+        let Some(root) = fixture() else { return };
         assert!(matches!(
-            run(&root, &Indicators::new()),
+            run_at(&ProfileEvents, &root, &Indicators::new()),
             Err(ModuleError::NotFound(_))
         ));
     }
 
     #[test]
     fn garbage_plist_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, RELATIVE_PATH, b"bplist00 nope")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let (_dir, root) = with_file(DOMAIN, RELATIVE_PATH, b"bplist00 nope");
+        let err = run_at(&ProfileEvents, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(&crate::backup::file_id(DOMAIN, RELATIVE_PATH)),
             "{err}"
         );
         // A plist without events yields no records, not an error.
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .plist(DOMAIN, RELATIVE_PATH, &P::Dictionary(Dictionary::new()))
-            .unwrap()
-            .finish()
-            .unwrap();
-        assert!(run(&root, &Indicators::new()).unwrap().results.is_empty());
+        let (_dir, root) = with_plist(DOMAIN, RELATIVE_PATH, &P::Dictionary(Dictionary::new()));
+        assert!(
+            run_at(&ProfileEvents, &root, &Indicators::new())
+                .unwrap()
+                .results
+                .is_empty()
+        );
     }
 }

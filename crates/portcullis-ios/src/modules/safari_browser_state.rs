@@ -5,9 +5,9 @@ use portcullis_report::{ModuleOutput, Results};
 use rusqlite::types::ValueRef;
 use serde_json::{Value, json};
 
-use super::browser_common::{json_time, mac_iso, push_event, stored_matches, url_alert};
+use super::common::{push_event, stored_matches, url_alert};
 use crate::backup::stored_path;
-use crate::values::{has_table, sql_value, table_columns};
+use crate::values::{has_table, json_time, mac_iso, sql_value, table_columns};
 use crate::{Context, Module, ModuleError};
 
 /// Safari's database, and the per-profile copies of iOS 17 and later (any backup domain).
@@ -168,9 +168,9 @@ impl Module for SafariBrowserState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators, test_stix2};
+    use crate::modules::test_support::{
+        built, fixture, indicators, list, run_at, test_stix2, with_file, with_sqlite,
+    };
     use portcullis_indicators::Indicators;
     use portcullis_report::Level;
 
@@ -201,17 +201,8 @@ mod tests {
         format!("X'{}'", hex::encode(bytes))
     }
 
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        SafariBrowserState.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
-
     #[test]
     fn tabs_sessions_profiles_and_redirect_origin_indicator() {
-        let dir = tempfile::tempdir().unwrap();
         let blob = session_blob(&[
             (
                 "Start",
@@ -224,9 +215,8 @@ mod tests {
                 "http://track.example.org/r",
             ),
         ]);
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
+        let (_dir, root) = built(|b| {
+            b.sqlite(
                 "HomeDomain",
                 "Library/Safari/BrowserState.db",
                 &format!(
@@ -237,8 +227,7 @@ mod tests {
                                               'https://b.example.net/', 690000000);
                      INSERT INTO tab_sessions VALUES (1, 'A', {blob}), (2, 'Z', X'00');"
                 ),
-            )
-            .unwrap()
+            )?
             .sqlite(
                 "AppDomain-com.apple.mobilesafari",
                 "Library/Safari/Profiles/5F1C/BrowserState.db",
@@ -248,14 +237,10 @@ mod tests {
                                               710000000);"
                 ),
             )
-            .unwrap()
-            .finish()
-            .unwrap();
+        });
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&SafariBrowserState, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 3);
         assert_eq!(results[0]["tab_title"], "No session");
         assert_eq!(results[0]["session_data"], json!([]));
@@ -301,10 +286,8 @@ mod tests {
     #[test]
     fn fixture_one_tab() {
         let Some(path) = fixture() else { return };
-        let out = run(&path, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&SafariBrowserState, &path, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 1);
         assert_eq!(results[0]["tab_title"], "NSO is bad");
         assert_eq!(
@@ -318,10 +301,15 @@ mod tests {
         assert_eq!(out.timeline.len(), 1);
         assert_eq!(out.timeline[0].timestamp, "2021-09-29 08:56:46.156382");
         assert!(out.alerts.is_empty());
-        assert!(run(&path, &test_stix2()).unwrap().alerts.is_empty());
+        assert!(
+            run_at(&SafariBrowserState, &path, &test_stix2())
+                .unwrap()
+                .alerts
+                .is_empty()
+        );
 
         let ind = indicators(&["[domain-name:value = 'en.wikipedia.org']"]);
-        let out = run(&path, &ind).unwrap();
+        let out = run_at(&SafariBrowserState, &path, &ind).unwrap();
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(
@@ -332,32 +320,20 @@ mod tests {
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file("HomeDomain", "Library/Safari/BrowserState.db", &[1; 2048])
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_file("HomeDomain", "Library/Safari/BrowserState.db", &[1; 2048]);
+        let err = run_at(&SafariBrowserState, &root, &Indicators::new()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("3a/3a47b0981ed7c10f3e2800aa66bac96a3b5db28e"),
             "{err}"
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                "Library/Safari/BrowserState.db",
-                "CREATE TABLE x(y);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(
+            "HomeDomain",
+            "Library/Safari/BrowserState.db",
+            "CREATE TABLE x(y);",
+        );
+        let err = run_at(&SafariBrowserState, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
     }
 }

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_report::{Alert, Level, ModuleOutput};
 use serde_json::Value;
 
-use super::browser_common::{json_time, mac_iso, push_event, py_str, stored_matches, url_alert};
+use super::common::{UrlRecords, stored_matches};
 use crate::backup::stored_path;
-use crate::values::{Record, number, query_records, text};
+use crate::values::{Record, json_time, mac_iso, number, py_str, query_records, text};
 use crate::{Context, Module, ModuleError};
 
 /// Safari's database, and the per-profile copies of iOS 17 and later (any backup domain).
@@ -133,35 +133,22 @@ impl Module for SafariHistory {
             }
         }
 
-        let mut out = ModuleOutput {
-            alerts: find_injections(&records, self.slug()),
-            ..ModuleOutput::default()
-        };
-        for record in &records {
-            let isodate = record.get("isodate").and_then(Value::as_str);
-            let url = text(record, "url");
-            push_event(
-                &mut out,
-                self.name(),
-                isodate,
-                "safari_history",
-                format!(
-                    "Safari visit to {url} (ID: {}, Visit ID: {})",
-                    py_str(record.get("id")),
-                    py_str(record.get("visit_id"))
-                ),
+        let injections = find_injections(&records, self.slug());
+        let mut visits =
+            UrlRecords::new(self, ctx.indicators, "safari_history", "isodate", &["url"]);
+        for record in records {
+            let data = format!(
+                "Safari visit to {} (ID: {}, Visit ID: {})",
+                text(&record, "url"),
+                py_str(record.get("id")),
+                py_str(record.get("visit_id"))
             );
-            let event = Value::Object(record.clone());
-            out.alerts.extend(url_alert(
-                ctx.indicators,
-                self.slug(),
-                [("url", url)],
-                isodate.unwrap_or(""),
-                &event,
-                text(record, "safari_history_db"),
-            ));
+            let source = text(&record, "safari_history_db").to_string();
+            visits.add(Value::Object(record), data, &source);
         }
-        out.results = Results::List(records.into_iter().map(Value::Object).collect());
+        let mut out = visits.finish();
+        // Fast-redirect alerts first, then indicator hits.
+        out.alerts.splice(0..0, injections);
         Ok(out)
     }
 }
@@ -169,23 +156,13 @@ impl Module for SafariHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
     use portcullis_indicators::Indicators;
 
     const SCHEMA: &str = "
         CREATE TABLE history_items (id INTEGER PRIMARY KEY, url TEXT, visit_count INTEGER);
         CREATE TABLE history_visits (id INTEGER PRIMARY KEY, history_item INTEGER,
             visit_time REAL, title TEXT, redirect_source INTEGER, redirect_destination INTEGER);";
-
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        SafariHistory.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
 
     #[test]
     fn domain_and_millis_formatting() {
@@ -202,35 +179,27 @@ mod tests {
 
     #[test]
     fn visits_fast_redirect_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "AppDomain-com.apple.mobilesafari",
-                "Library/Safari/History.db",
-                &format!(
-                    "{SCHEMA}
-                     INSERT INTO history_items VALUES (1, 'http://news.example.net/', 1),
-                         (2, 'https://inject.example.org/land', 1),
-                         (3, 'http://shop.example.net/', 1), (4, 'https://shop.example.net/', 1),
-                         (5, 'http://slow.example.net/', 1), (6, 'https://other.example.com/', 1);
-                     INSERT INTO history_visits VALUES
-                         (10, 1, 700000000.0, 'n', NULL, 11),
-                         (11, 2, 700000000.25, 'i', 10, NULL),
-                         (12, 3, 700000100.0, 's', NULL, 13),
-                         (13, 4, 700000100.1, 's', 12, NULL),
-                         (14, 5, 700000200.0, 'w', NULL, 15),
-                         (15, 6, 700000203.0, 'o', 14, NULL);"
-                ),
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite(
+            "AppDomain-com.apple.mobilesafari",
+            "Library/Safari/History.db",
+            &format!(
+                "{SCHEMA}
+                 INSERT INTO history_items VALUES (1, 'http://news.example.net/', 1),
+                     (2, 'https://inject.example.org/land', 1),
+                     (3, 'http://shop.example.net/', 1), (4, 'https://shop.example.net/', 1),
+                     (5, 'http://slow.example.net/', 1), (6, 'https://other.example.com/', 1);
+                 INSERT INTO history_visits VALUES
+                     (10, 1, 700000000.0, 'n', NULL, 11),
+                     (11, 2, 700000000.25, 'i', 10, NULL),
+                     (12, 3, 700000100.0, 's', NULL, 13),
+                     (13, 4, 700000100.1, 's', 12, NULL),
+                     (14, 5, 700000200.0, 'w', NULL, 15),
+                     (15, 6, 700000203.0, 'o', 14, NULL);"
+            ),
+        );
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&SafariHistory, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 6);
         let keys: Vec<_> = results[0].as_object().unwrap().keys().cloned().collect();
         assert_eq!(
@@ -283,7 +252,7 @@ mod tests {
     #[test]
     fn fixture_history_is_listed_but_not_stored() {
         let Some(path) = fixture() else { return };
-        let err = run(&path, &Indicators::new()).unwrap_err();
+        let err = run_at(&SafariHistory, &path, &Indicators::new()).unwrap_err();
         let ModuleError::NotFound(why) = err else {
             panic!("{err}")
         };
@@ -292,18 +261,12 @@ mod tests {
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                "HomeDomain",
-                "Library/Safari/History.db",
-                b"SQLite format 3\0garbage",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_file(
+            "HomeDomain",
+            "Library/Safari/History.db",
+            b"SQLite format 3\0garbage",
+        );
+        let err = run_at(&SafariHistory, &root, &Indicators::new()).unwrap_err();
         let id = crate::backup::file_id("HomeDomain", "Library/Safari/History.db");
         assert!(err.to_string().contains(&stored_path(&id)), "{err}");
     }

@@ -1,12 +1,12 @@
 //! `Shortcuts.sqlite`: the user's Shortcuts automations and the links their actions open, since a
 //! shortcut can quietly fetch or open attacker URLs.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_report::{ModuleOutput, Results, TimelineEvent};
 use rusqlite::types::ValueRef;
 use serde_json::{Value, json};
 
-use super::sms::{find_links, mac_iso};
-use crate::values::{escaped_bytes, has_table, sql_value, table_columns};
+use super::common::{critical_indicator_alert, find_links, open_fixed};
+use crate::values::{escaped_bytes, has_table, mac_iso, sql_value, table_columns};
 use crate::{Context, Module, ModuleError};
 
 /// HomeDomain-Library/Shortcuts/Shortcuts.sqlite
@@ -128,12 +128,7 @@ impl Module for Shortcuts {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("Shortcuts.sqlite".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let conn = ctx.backup.open_sqlite(&id)?;
+        let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, "Shortcuts.sqlite")?;
         if !has_table(&conn, "ZSHORTCUT") {
             return Err(ModuleError::NotFound(format!(
                 "{source}: Shortcuts.sqlite has no ZSHORTCUT table"
@@ -147,8 +142,8 @@ impl Module for Shortcuts {
                 .as_deref()
                 .map(parse_actions)
                 .unwrap_or_default();
-            let isodate = mac_iso(Some(&row.created));
-            let modified = mac_iso(Some(&row.modified));
+            let isodate = mac_iso(&row.created).unwrap_or_default();
+            let modified = mac_iso(&row.modified).unwrap_or_default();
             let found_urls = if action_urls.is_empty() {
                 String::new()
             } else {
@@ -182,17 +177,14 @@ impl Module for Shortcuts {
                 .indicators
                 .check_urls(action_urls.iter().map(String::as_str))
             {
-                out.alerts.push(
-                    Alert::indicator(
-                        Level::Critical,
-                        self.slug(),
-                        hit,
-                        "action_urls",
-                        isodate,
-                        record.clone(),
-                    )
-                    .with_source(source.clone()),
-                );
+                out.alerts.push(critical_indicator_alert(
+                    self.slug(),
+                    hit,
+                    "action_urls",
+                    isodate,
+                    record.clone(),
+                    &source,
+                ));
             }
             records.push(record);
         }
@@ -208,8 +200,10 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{fixture, run, spy_indicators};
+    use crate::modules::test_support::{
+        fixture_backup, indicators, list, run, with_file, with_sqlite,
+    };
+    use portcullis_report::Level;
 
     const REL: &str = "Library/Shortcuts/Shortcuts.sqlite";
 
@@ -266,20 +260,12 @@ mod tests {
              INSERT INTO ZSHORTCUTACTIONS VALUES (2, 11, 1, 3, CAST('junk http://example.com/thisisbad junk' AS BLOB));",
             hex(&actions)
         );
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite("HomeDomain", REL, &sql)
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite("HomeDomain", REL, &sql);
         let backup = Backup::open(&root).unwrap();
-        let ind = spy_indicators(&["[domain-name:value = 'example.org']"]);
+        let ind = indicators(&["[domain-name:value = 'example.org']"]);
         let out = run(&Shortcuts, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 3);
         assert_eq!(
             recs[0],
@@ -322,13 +308,7 @@ mod tests {
 
     #[test]
     fn corrupt_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file("HomeDomain", REL, &[0xAB; 4096])
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_file("HomeDomain", REL, &[0xAB; 4096]);
         let backup = Backup::open(&root).unwrap();
         let err = run(&Shortcuts, &backup, &Indicators::new()).unwrap_err();
         assert!(
@@ -340,7 +320,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_shortcuts() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         assert!(matches!(
             run(&Shortcuts, &backup, &Indicators::new()),
             Err(ModuleError::NotFound(_))

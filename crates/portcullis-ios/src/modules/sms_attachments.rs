@@ -4,8 +4,8 @@
 use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
-use super::sms::{SMS_DB_IDS, mac_iso, query_records_b64, shown};
-use crate::values::{has_table, text};
+use super::common::{SMS_DB_IDS, open_fixed};
+use crate::values::{has_table, mac_iso, py_str, query_records_with_base64, text};
 use crate::{Context, Module, ModuleError};
 
 /// Columns holding archived objects or server tokens, kept as base64 rather than escaped text.
@@ -29,12 +29,7 @@ impl Module for SmsAttachments {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(SMS_DB_IDS)
-            .ok_or_else(|| ModuleError::NotFound("sms.db".into()))?;
-        let source = crate::backup::stored_path(&id);
-        let conn = ctx.backup.open_sqlite(&id)?;
+        let (conn, source) = open_fixed(ctx.backup, SMS_DB_IDS, "sms.db")?;
         if !has_table(&conn, "attachment") {
             return Err(ModuleError::NotFound(format!(
                 "{source}: sms.db has no attachment table"
@@ -53,13 +48,16 @@ impl Module for SmsAttachments {
             "SELECT attachment.ROWID AS attachment_id, attachment.*, NULL AS service, \
              NULL AS phone_number FROM attachment ORDER BY attachment.ROWID"
         };
-        let rows = query_records_b64(&conn, &source, sql, BASE64_COLUMNS)?;
+        let rows = query_records_with_base64(&conn, &source, sql, BASE64_COLUMNS)?;
 
         let mut out = ModuleOutput::default();
         let mut records = Vec::with_capacity(rows.len());
         for mut rec in rows {
-            let isodate = mac_iso(rec.get("created_date"));
-            let start_date = mac_iso(rec.get("start_date"));
+            let isodate = rec
+                .get("created_date")
+                .and_then(mac_iso)
+                .unwrap_or_default();
+            let start_date = rec.get("start_date").and_then(mac_iso).unwrap_or_default();
             let outgoing = rec
                 .get("is_outgoing")
                 .and_then(Value::as_i64)
@@ -88,11 +86,11 @@ impl Module for SmsAttachments {
                 data: format!(
                     "{service}: Attachment '{}' {direction} from {} with {} bytes \
                      (is_sticker: {}, has_user_info: {})",
-                    shown(rec.get("transfer_name")),
-                    shown(rec.get("phone_number")),
-                    shown(rec.get("total_bytes")),
-                    shown(rec.get("is_sticker")),
-                    shown(rec.get("has_user_info")),
+                    py_str(rec.get("transfer_name")),
+                    py_str(rec.get("phone_number")),
+                    py_str(rec.get("total_bytes")),
+                    py_str(rec.get("is_sticker")),
+                    py_str(rec.get("has_user_info")),
                 ),
             });
 
@@ -136,12 +134,11 @@ mod tests {
 
     use super::*;
     use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::sms::tests::{SCHEMA, fixture, run, spy_indicators};
+    use crate::modules::sms::tests::{REL, SCHEMA};
+    use crate::modules::test_support::{fixture_backup, indicators, list, run, with_sqlite};
 
     #[test]
     fn attachments_timeline_heuristic_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
         let sql = format!(
             "{SCHEMA}
             INSERT INTO message VALUES (1, 'G-1', NULL, 1, NULL, 'iMessage', NULL, 588813210539788032,
@@ -171,19 +168,12 @@ mod tests {
             INSERT INTO message_attachment_join VALUES (1, 2);
             INSERT INTO message_attachment_join VALUES (2, 4);"
         );
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite("HomeDomain", "Library/SMS/sms.db", &sql)
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite("HomeDomain", REL, &sql);
         let backup = Backup::open(&root).unwrap();
-        let ind = spy_indicators(&["[file:path = '/private/var/tmp/hooker']"]);
+        let ind = indicators(&["[file:path = '/private/var/tmp/hooker']"]);
         let out = run(&SmsAttachments, &backup, &ind).unwrap();
 
-        let Results::List(recs) = &out.results else {
-            panic!("list expected")
-        };
+        let recs = list(&out);
         assert_eq!(recs.len(), 5);
         assert_eq!(recs[0]["attachment_id"], 1);
         assert_eq!(recs[0]["isodate"], "2019-08-29 23:13:30.000000");
@@ -227,7 +217,9 @@ mod tests {
 
     #[test]
     fn fixture_has_no_attachment_table() {
-        let Some(backup) = fixture() else { return };
+        let Some(backup) = fixture_backup() else {
+            return;
+        };
         match run(&SmsAttachments, &backup, &Indicators::new()) {
             Err(ModuleError::NotFound(reason)) => {
                 assert!(reason.contains("attachment"), "{reason}")

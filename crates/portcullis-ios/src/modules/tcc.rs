@@ -1,9 +1,10 @@
 //! `TCC.db`: which apps and processes were granted which privacy permissions (microphone,
 //! camera, location…). Spyware often shows up here as a process with unexpected grants.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_report::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
+use super::common::{critical_indicator_alert, open_fixed};
 use crate::values::{Record, query_records};
 use crate::{Context, Module, ModuleError};
 
@@ -84,12 +85,7 @@ impl Module for Tcc {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let id = ctx
-            .backup
-            .first_stored(BACKUP_IDS)
-            .ok_or_else(|| ModuleError::NotFound("TCC.db".into()))?;
-        let conn = ctx.backup.open_sqlite(&id)?;
-        let path = crate::backup::stored_path(&id);
+        let (conn, path) = open_fixed(ctx.backup, BACKUP_IDS, "TCC.db")?;
         let (version, rows) = query_access(&conn, &path)?;
 
         let mut out = ModuleOutput::default();
@@ -126,17 +122,14 @@ impl Module for Tcc {
                 });
             }
             if let Some(hit) = ctx.indicators.check_process(text("client")) {
-                out.alerts.push(
-                    Alert::indicator(
-                        Level::Critical,
-                        self.slug(),
-                        hit,
-                        "client",
-                        when,
-                        Value::Object(record.clone()),
-                    )
-                    .with_source(path.clone()),
-                );
+                out.alerts.push(critical_indicator_alert(
+                    self.slug(),
+                    hit,
+                    "client",
+                    when,
+                    Value::Object(record.clone()),
+                    &path,
+                ));
             }
             records.push(Value::Object(record));
         }
@@ -201,59 +194,25 @@ fn record(row: &Record, version: Version) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
+    use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
     use portcullis_indicators::Indicators;
-    use std::path::{Path, PathBuf};
+    use portcullis_report::Level;
 
     const DOMAIN: &str = "HomeDomain";
     const REL: &str = "Library/TCC/TCC.db";
 
-    fn fixture() -> Option<PathBuf> {
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-        p.exists().then_some(p)
-    }
-
-    fn indicators(patterns: &[&str]) -> Indicators {
-        let mut ind = Indicators::new();
-        let bundle = portcullis_indicators::test_bundle_json("TestMalware", patterns);
-        ind.load_bundle(bundle.as_bytes(), Path::new("test.stix2"))
-            .unwrap();
-        ind
-    }
-
-    fn run(root: &Path, indicators: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        Tcc.run(&Context {
-            backup: &backup,
-            indicators,
-        })
-    }
-
-    fn built(sql: &str) -> (tempfile::TempDir, PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, REL, sql)
-            .unwrap()
-            .finish()
-            .unwrap();
-        (dir, root)
-    }
-
     #[test]
     fn reads_v3_and_matches_clients() {
-        let (_dir, root) = built(
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            REL,
             "CREATE TABLE access (service TEXT, client TEXT, client_type INTEGER, \
              auth_value INTEGER, auth_reason INTEGER, auth_version INTEGER, last_modified INTEGER); \
              INSERT INTO access VALUES ('kTCCServiceMicrophone', 'com.example.app', 0, 2, 2, 1, 1700000000); \
              INSERT INTO access VALUES ('kTCCServiceCamera', '/private/var/tmp/bh', 1, 0, 99, 1, 1700000100);",
         );
-        let out = run(&root, &indicators(&["[process:name = 'bh']"])).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let out = run_at(&Tcc, &root, &indicators(&["[process:name = 'bh']"])).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(
             results[0],
@@ -276,15 +235,15 @@ mod tests {
 
     #[test]
     fn reads_older_schemas() {
-        let (_dir, root) = built(
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            REL,
             "CREATE TABLE access (service TEXT, client TEXT, client_type INTEGER, \
              allowed INTEGER, prompt_count INTEGER, last_modified INTEGER); \
              INSERT INTO access VALUES ('kTCCServiceCamera', 'com.example.app', 0, 1, 1, 1700000000);",
         );
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let out = run_at(&Tcc, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results[0]["allowed_value"], "allowed");
         assert_eq!(results[0]["prompt_count"], 1);
         assert_eq!(
@@ -292,15 +251,15 @@ mod tests {
             "Access to kTCCServiceCamera by com.example.app allowed"
         );
 
-        let (_dir, root) = built(
+        let (_dir, root) = with_sqlite(
+            DOMAIN,
+            REL,
             "CREATE TABLE access (service TEXT, client TEXT, client_type INTEGER, \
              allowed INTEGER, prompt_count INTEGER); \
              INSERT INTO access VALUES ('kTCCServiceCamera', 'com.example.app', 0, 0, 3);",
         );
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let out = run_at(&Tcc, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results[0]["allowed_value"], "denied");
         assert!(results[0].get("last_modified").is_none());
         assert!(out.timeline.is_empty());
@@ -308,14 +267,9 @@ mod tests {
 
     #[test]
     fn fixture_matches_mvt() {
-        let Some(root) = fixture() else {
-            println!("skipped: ../shared fixtures not present");
-            return;
-        };
-        let out = run(&root, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!()
-        };
+        let Some(root) = fixture() else { return };
+        let out = run_at(&Tcc, &root, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 11);
         assert_eq!(out.timeline.len(), 11);
         assert!(out.alerts.is_empty());
@@ -323,7 +277,7 @@ mod tests {
         assert_eq!(results[0]["client"], "com.apple.Preferences");
         assert_eq!(results[0]["auth_value"], "allowed");
 
-        let out = run(&root, &indicators(&["[process:name = 'Launch']"])).unwrap();
+        let out = run_at(&Tcc, &root, &indicators(&["[process:name = 'Launch']"])).unwrap();
         assert_eq!(out.alerts.len(), 1);
         let alert = &out.alerts[0];
         assert_eq!(alert.level, Level::Critical);
@@ -336,18 +290,14 @@ mod tests {
 
     #[test]
     fn garbage_or_missing_table_is_an_error_naming_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, REL, &[0xde; 300])
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err().to_string();
+        let (_dir, root) = with_file(DOMAIN, REL, &[0xde; 300]);
+        let err = run_at(&Tcc, &root, &Indicators::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(BACKUP_IDS[0]), "{err}");
 
-        let (_dir, root) = built("CREATE TABLE other (x);");
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(DOMAIN, REL, "CREATE TABLE other (x);");
+        let err = run_at(&Tcc, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }));
         assert!(err.to_string().contains(BACKUP_IDS[0]));
     }

@@ -1,12 +1,12 @@
 //! WebKit's `observations.db` (ResourceLoadStatistics), kept by Safari and by every app that
 //! shows web pages: the sites that loaded resources, and when.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_report::ModuleOutput;
 use serde_json::{Value, json};
 
-use super::browser_common::{json_time, push_event, stored_matches, unix_iso, url_alert};
+use super::common::{UrlRecords, stored_matches};
 use crate::backup::stored_path;
-use crate::values::{Record, query_records, table_columns, text};
+use crate::values::{Record, json_time, query_records, table_columns, text, unix_iso};
 use crate::{Context, Module, ModuleError};
 
 const RELATIVE_PATH: &str = "Library/WebKit/WebsiteData/ResourceLoadStatistics/observations.db";
@@ -81,82 +81,59 @@ impl Module for WebkitResourceLoadStatistics {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut out = ModuleOutput::default();
-        let mut results = Vec::new();
+        let mut domains = UrlRecords::new(
+            self,
+            ctx.indicators,
+            "visit",
+            "last_seen_isodate",
+            &["registrable_domain"],
+        );
         for entry in stored_matches(ctx.backup, &[RELATIVE_PATH])? {
             let source = stored_path(&entry.file_id);
             let conn = ctx.backup.open_sqlite(&entry.file_id)?;
             for record in observations(&conn, &source, &entry.domain)? {
-                let isodate = record["last_seen_isodate"].as_str();
                 let domain = record["registrable_domain"].as_str().unwrap_or("");
                 let mut data = format!("Webkit resource loaded from {domain}");
                 if !entry.domain.is_empty() {
                     data.push_str(&format!(" by app in domain {}", entry.domain));
                 }
-                push_event(&mut out, self.name(), isodate, "visit", data);
-                out.alerts.extend(url_alert(
-                    ctx.indicators,
-                    self.slug(),
-                    [("registrable_domain", domain)],
-                    isodate.unwrap_or(""),
-                    &record,
-                    &source,
-                ));
-                results.push(record);
+                domains.add(record, data, &source);
             }
         }
-        out.results = Results::List(results);
-        Ok(out)
+        Ok(domains.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators, test_stix2};
+    use crate::modules::test_support::{
+        built, fixture, indicators, list, run_at, test_stix2, with_sqlite,
+    };
     use portcullis_indicators::Indicators;
     use portcullis_report::Level;
 
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        WebkitResourceLoadStatistics.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
-
     #[test]
     fn domains_of_every_app_with_optional_times_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
+        let (_dir, root) = built(|b| {
+            Ok(b.sqlite(
                 "AppDomain-com.apple.mobilesafari",
                 RELATIVE_PATH,
                 "CREATE TABLE ObservedDomains (domainID INTEGER PRIMARY KEY,
                      registrableDomain TEXT, lastSeen REAL, hadUserInteraction INTEGER,
                      mostRecentUserInteractionTime REAL, mostRecentWebPushInteractionTime REAL);
                  INSERT INTO ObservedDomains VALUES (1, 'example.org', 1700000000, 1, 1699999000, -1);",
-            )
-            .unwrap()
-            .sqlite(
+            )?.sqlite(
                 "AppDomain-com.example.reader",
                 RELATIVE_PATH,
                 "CREATE TABLE ObservedDomains (domainID INTEGER PRIMARY KEY,
                      registrableDomain TEXT, lastSeen REAL, hadUserInteraction INTEGER);
                  INSERT INTO ObservedDomains VALUES (4, 'example.net', 1700000500.5, 0);",
-            )
-            .unwrap()
-            .manifest_only("AppDomain-com.example.gone", RELATIVE_PATH, 1)
-            .finish()
-            .unwrap();
+            )?.manifest_only("AppDomain-com.example.gone", RELATIVE_PATH, 1))
+        });
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&WebkitResourceLoadStatistics, &root, &ind).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(
             results[0],
@@ -193,10 +170,8 @@ mod tests {
     #[test]
     fn fixture_two_domains_from_chrome() {
         let Some(path) = fixture() else { return };
-        let out = run(&path, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&WebkitResourceLoadStatistics, &path, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["registrable_domain"], "google.com");
         assert_eq!(results[1]["registrable_domain"], "gstatic.com");
@@ -230,23 +205,22 @@ mod tests {
             "Webkit resource loaded from google.com by app in domain AppDomain-com.google.chrome.ios"
         );
         assert!(out.alerts.is_empty());
-        assert!(run(&path, &test_stix2()).unwrap().alerts.is_empty());
+        assert!(
+            run_at(&WebkitResourceLoadStatistics, &path, &test_stix2())
+                .unwrap()
+                .alerts
+                .is_empty()
+        );
     }
 
     #[test]
     fn missing_table_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
-                "AppDomain-com.example.app",
-                RELATIVE_PATH,
-                "CREATE TABLE OperatingDates(year);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_sqlite(
+            "AppDomain-com.example.app",
+            RELATIVE_PATH,
+            "CREATE TABLE OperatingDates(year);",
+        );
+        let err = run_at(&WebkitResourceLoadStatistics, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Query { .. }), "{err}");
         let id = crate::backup::file_id("AppDomain-com.example.app", RELATIVE_PATH);
         assert!(err.to_string().contains(&stored_path(&id)), "{err}");

@@ -3,13 +3,12 @@
 //! one-click exploit links deliver spyware.
 
 use plist::Value as Plist;
-use portcullis_report::time::from_unix;
 use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Map, Value, json};
 
-use super::browser_common::stored_matches;
+use super::common::{critical_indicator_alert, stored_matches};
 use crate::backup::stored_path;
-use crate::values::{plist_date_iso, plist_to_json};
+use crate::values::{json_time, plist_to_json, plist_unix_iso};
 use crate::{Context, Module, ModuleError};
 
 const RELATIVE_PATH: &str =
@@ -21,17 +20,6 @@ const REDIRECT_ADVICE: &str = "A website on a list of known spyware infrastructu
 
 pub struct WebkitSessionResourceLog;
 
-/// A plist time (a date, or Unix seconds) as ISO time.
-fn plist_time(value: Option<&Plist>) -> Value {
-    let iso = match value {
-        Some(Plist::Date(date)) => Some(plist_date_iso(date)),
-        Some(Plist::Real(secs)) => from_unix(*secs),
-        Some(Plist::Integer(i)) => i.as_signed().and_then(|s| from_unix(s as f64)),
-        _ => None,
-    };
-    iso.map_or(Value::Null, Value::String)
-}
-
 /// One `browsingStatistics` entry as MVT records it.
 fn entry_record(item: &plist::Dictionary) -> Value {
     let field = |key: &str| item.get(key).map_or(json!(""), plist_to_json);
@@ -42,8 +30,8 @@ fn entry_record(item: &plist::Dictionary) -> Value {
         "subframe_under_origin": field("subframeUnderTopFrameOrigins"),
         "subresource_under_origin": field("subresourceUnderTopFrameOrigins"),
         "user_interaction": item.get("hadUserInteraction").map_or(Value::Null, plist_to_json),
-        "most_recent_interaction": plist_time(item.get("mostRecentUserInteraction")),
-        "last_seen": plist_time(item.get("lastSeen")),
+        "most_recent_interaction": json_time(item.get("mostRecentUserInteraction").and_then(plist_unix_iso)),
+        "last_seen": json_time(item.get("lastSeen").and_then(plist_unix_iso)),
     })
 }
 
@@ -103,17 +91,14 @@ impl WebkitSessionResourceLog {
         else {
             return;
         };
-        out.alerts.push(
-            Alert::indicator(
-                Level::Critical,
-                self.slug(),
-                hit,
-                field,
-                timestamp,
-                entry.clone(),
-            )
-            .with_source(source),
-        );
+        out.alerts.push(critical_indicator_alert(
+            self.slug(),
+            hit,
+            field,
+            timestamp,
+            entry.clone(),
+            source,
+        ));
         if sources.is_empty() && destinations.is_empty() {
             return;
         }
@@ -177,19 +162,9 @@ impl Module for WebkitSessionResourceLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators};
+    use crate::modules::test_support::{fixture, indicators, run_at, with_file, with_plist};
     use portcullis_indicators::Indicators;
     use std::time::{Duration, UNIX_EPOCH};
-
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        WebkitSessionResourceLog.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
 
     fn strings(items: &[&str]) -> Plist {
         Plist::Array(items.iter().map(|s| Plist::String(s.to_string())).collect())
@@ -223,19 +198,13 @@ mod tests {
             "browsingStatistics".into(),
             Plist::Array(vec![Plist::Dictionary(bad), Plist::Dictionary(fine)]),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .plist(
-                "AppDomain-com.apple.mobilesafari",
-                RELATIVE_PATH,
-                &Plist::Dictionary(top),
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_plist(
+            "AppDomain-com.apple.mobilesafari",
+            RELATIVE_PATH,
+            &Plist::Dictionary(top),
+        );
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = run(&root, &ind).unwrap();
+        let out = run_at(&WebkitSessionResourceLog, &root, &ind).unwrap();
         let Results::Object(results) = &out.results else {
             panic!("object expected")
         };
@@ -283,24 +252,18 @@ mod tests {
     #[test]
     fn fixture_has_no_session_log() {
         let Some(path) = fixture() else { return };
-        let err = run(&path, &Indicators::new()).unwrap_err();
+        let err = run_at(&WebkitSessionResourceLog, &path, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::NotFound(_)), "{err}");
     }
 
     #[test]
     fn corrupt_plist_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(
-                "AppDomain-com.apple.mobilesafari",
-                RELATIVE_PATH,
-                b"bplist00\xff\xff garbage",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_file(
+            "AppDomain-com.apple.mobilesafari",
+            RELATIVE_PATH,
+            b"bplist00\xff\xff garbage",
+        );
+        let err = run_at(&WebkitSessionResourceLog, &root, &Indicators::new()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("a5/a500ee38053454a02e990957be8a251935e28d3f"),

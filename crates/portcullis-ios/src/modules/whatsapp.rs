@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use portcullis_report::{ModuleOutput, Results, UrlRecord};
 use serde_json::Value;
 
-use super::browser_common::{json_time, mac_iso, open_fixed, push_event, py_str, url_alert};
-use super::sms::find_links;
-use crate::values::{Record, has_table, query_records, text};
+use super::common::{find_links, open_fixed, push_event, url_alert};
+use crate::values::{Record, has_table, json_time, mac_iso, py_str, query_records, text};
 use crate::{Context, Module, ModuleError};
 
 /// AppDomainGroup-group.net.whatsapp.WhatsApp.shared-ChatStorage.sqlite
@@ -319,10 +318,10 @@ impl Module for Whatsapp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backup;
     use crate::backup::stored_path;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, indicators, test_stix2};
+    use crate::modules::test_support::{
+        built, fixture, indicators, list, run_at, test_stix2, with_file,
+    };
     use crate::modules::whatsapp_contacts::tests::DOMAIN;
     use portcullis_indicators::Indicators;
     use portcullis_report::Level;
@@ -351,35 +350,20 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
-    fn run(root: &std::path::Path, ind: &Indicators) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        Whatsapp.run(&Context {
-            backup: &backup,
-            indicators: ind,
-        })
-    }
-
     #[test]
     fn messages_links_pairs_sessions_and_indicator() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, "ChatStorage.sqlite", CHAT_DB)
-            .unwrap()
-            // A LID.sqlite without the pairs table: the pairs come from ChatStorage.sqlite.
-            .sqlite(
-                DOMAIN,
-                "LID.sqlite",
-                "CREATE TABLE Z_METADATA(Z_VERSION INTEGER);",
-            )
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = built(|b| {
+            b.sqlite(DOMAIN, "ChatStorage.sqlite", CHAT_DB)?
+                // A LID.sqlite without the pairs table: the pairs come from ChatStorage.sqlite.
+                .sqlite(
+                    DOMAIN,
+                    "LID.sqlite",
+                    "CREATE TABLE Z_METADATA(Z_VERSION INTEGER);",
+                )
+        });
         let ind = indicators(&["[domain-name:value = 'example.org']"]);
-        let out = run(&root, &ind).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&Whatsapp, &root, &ind).unwrap();
+        let results = list(&out);
         // 3 messages, the pair from ChatStorage.sqlite, 1 chat.
         assert_eq!(results.len(), 5);
         assert_eq!(results[0]["links"], json!(["https://evil.example.org/x"]));
@@ -437,10 +421,8 @@ mod tests {
     #[test]
     fn fixture_messages_pairs_and_sessions() {
         let Some(path) = fixture() else { return };
-        let out = run(&path, &Indicators::new()).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let out = run_at(&Whatsapp, &path, &Indicators::new()).unwrap();
+        let results = list(&out);
         assert_eq!(results.len(), 6);
         let messages = results.iter().filter(|r| r.get("ZTEXT").is_some()).count();
         let kind = |k: &str| results.iter().filter(|r| r["record_type"] == k).count();
@@ -521,7 +503,7 @@ mod tests {
         assert_eq!(out.urls[0].url, "https://example.org/news");
         assert_eq!(out.urls[0].timestamp, "2025-08-28 18:53:20.000000");
 
-        let out = run(&path, &test_stix2()).unwrap();
+        let out = run_at(&Whatsapp, &path, &test_stix2()).unwrap();
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(
@@ -537,34 +519,23 @@ mod tests {
 
     #[test]
     fn corrupt_or_tableless_database_names_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .file(DOMAIN, "ChatStorage.sqlite", &[0x42; 300])
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        let (_dir, root) = with_file(DOMAIN, "ChatStorage.sqlite", &[0x42; 300]);
+        let err = run_at(&Whatsapp, &root, &Indicators::new()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("7c/7c7fba66680ef796b916b067077cc246adacf01d"),
             "{err}"
         );
 
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(
+        let (_dir, root) = built(|b| {
+            b.sqlite(
                 DOMAIN,
                 "ChatStorage.sqlite",
                 "CREATE TABLE ZWACHATSESSION(Z_PK);",
-            )
-            .unwrap()
+            )?
             .sqlite(DOMAIN, "LID.sqlite", "CREATE TABLE unrelated(x);")
-            .unwrap()
-            .finish()
-            .unwrap();
-        let err = run(&root, &Indicators::new()).unwrap_err();
+        });
+        let err = run_at(&Whatsapp, &root, &Indicators::new()).unwrap_err();
         assert!(matches!(err, ModuleError::Parse { .. }), "{err}");
         assert!(err.to_string().contains("7c/7c7fba66"), "{err}");
     }

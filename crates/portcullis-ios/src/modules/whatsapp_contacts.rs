@@ -4,8 +4,8 @@
 use portcullis_report::{ModuleOutput, Results};
 use serde_json::Value;
 
-use super::browser_common::{json_time, mac_iso, open_fixed, push_event};
-use crate::values::{Record, has_table, query_records, table_columns, text};
+use super::common::{open_fixed, push_event};
+use crate::values::{Record, has_table, json_time, mac_iso, query_records, table_columns, text};
 use crate::{Backup, Context, Module, ModuleError};
 
 /// AppDomainGroup-group.net.whatsapp.WhatsApp.shared-ContactsV2.sqlite
@@ -178,8 +178,7 @@ impl Module for WhatsappContacts {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::builder::BackupBuilder;
-    use crate::modules::browser_common::test_support::{fixture, test_stix2};
+    use crate::modules::test_support::{built, fixture, list, run_at, test_stix2, with_sqlite};
     use portcullis_indicators::Indicators;
     use serde_json::json;
 
@@ -200,26 +199,14 @@ pub(super) mod tests {
              NULL, NULL, NULL);";
 
     fn run(root: &std::path::Path) -> Result<ModuleOutput, ModuleError> {
-        let backup = Backup::open(root).unwrap();
-        WhatsappContacts.run(&Context {
-            backup: &backup,
-            indicators: &Indicators::new(),
-        })
+        run_at(&WhatsappContacts, root, &Indicators::new())
     }
 
     #[test]
     fn contacts_timers_and_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = BackupBuilder::new(dir.path())
-            .unwrap()
-            .sqlite(DOMAIN, "ContactsV2.sqlite", CONTACTS_DB)
-            .unwrap()
-            .finish()
-            .unwrap();
+        let (_dir, root) = with_sqlite(DOMAIN, "ContactsV2.sqlite", CONTACTS_DB);
         let out = run(&root).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         let zoe = &results[0];
         assert_eq!(zoe["row_pk"], 1);
@@ -248,9 +235,7 @@ pub(super) mod tests {
     fn fixture_alice_and_bob() {
         let Some(path) = fixture() else { return };
         let out = run(&path).unwrap();
-        let Results::List(results) = &out.results else {
-            panic!("list expected")
-        };
+        let results = list(&out);
         assert_eq!(results.len(), 2);
         assert_eq!(results[0]["full_name"], "Alice Example");
         assert_eq!(results[0]["lid"], "100000000000001@lid");
@@ -277,13 +262,7 @@ pub(super) mod tests {
              14155550100@s.whatsapp.net (Alice Example)"
         );
         assert!(out.alerts.is_empty());
-        let backup = Backup::open(&path).unwrap();
-        let with_iocs = WhatsappContacts
-            .run(&Context {
-                backup: &backup,
-                indicators: &test_stix2(),
-            })
-            .unwrap();
+        let with_iocs = run_at(&WhatsappContacts, &path, &test_stix2()).unwrap();
         assert!(with_iocs.alerts.is_empty());
         assert_eq!(
             json!(results[0]["last_updated"]),
@@ -294,16 +273,13 @@ pub(super) mod tests {
     #[test]
     fn corrupt_or_tableless_database_names_the_file() {
         for contents in [&b"garbage garbage garbage"[..], &[]] {
-            let dir = tempfile::tempdir().unwrap();
-            let builder = BackupBuilder::new(dir.path()).unwrap();
-            let builder = if contents.is_empty() {
-                builder
-                    .sqlite(DOMAIN, "ContactsV2.sqlite", "CREATE TABLE Z_METADATA(x);")
-                    .unwrap()
-            } else {
-                builder.file(DOMAIN, "ContactsV2.sqlite", contents).unwrap()
-            };
-            let root = builder.finish().unwrap();
+            let (_dir, root) = built(|b| {
+                if contents.is_empty() {
+                    b.sqlite(DOMAIN, "ContactsV2.sqlite", "CREATE TABLE Z_METADATA(x);")
+                } else {
+                    b.file(DOMAIN, "ContactsV2.sqlite", contents)
+                }
+            });
             let err = run(&root).unwrap_err();
             assert!(
                 err.to_string()
