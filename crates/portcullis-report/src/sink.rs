@@ -196,6 +196,21 @@ mod tests {
     use crate::Level;
 
     #[test]
+    fn duplicate_timeline_rows_are_dropped() {
+        let mut out = ModuleOutput::default();
+        for i in 0..1000 {
+            out.push_timeline(TimelineEvent {
+                timestamp: format!("t{}", i % 10),
+                module: "M".into(),
+                event: "e".into(),
+                data: String::new(),
+            });
+        }
+        assert_eq!(out.timeline.len(), 10);
+        assert_eq!(out.timeline[3].timestamp, "t3");
+    }
+
+    #[test]
     fn timeline_is_sorted_quoted_and_crlf() {
         let dir = tempfile::tempdir().unwrap();
         let out = ResultsDir::create(&dir.path().join("a/b")).unwrap();
