@@ -80,9 +80,16 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
             );
         }
         DataCommand::Show => {
-            let info = Snapshot::load_or_bundled(&data_dir()).info();
+            let dir = data_dir();
+            let updated = matches!(Snapshot::load_override(&dir), Ok(Some(_)));
+            let info = Snapshot::load_or_bundled(&dir).info();
+            let origin = if updated {
+                format!("updated copy in {}", dir.display())
+            } else {
+                "bundled with this program".to_string()
+            };
             println!(
-                "OS data: {} from {} (SHA-256 {})",
+                "OS data: {} ({origin})\nSources: {}\nSHA-256: {}",
                 info.date, info.source, info.sha256
             );
         }
