@@ -151,8 +151,9 @@ fn build_sms(
         for i in 1..=handles {
             let (id, service) = if rng.chance(0.35) {
                 (
+                    // The row number keeps every handle unique.
                     format!(
-                        "{}@{}",
+                        "{}{i}@{}",
                         pools::made_up(&mut rng, 2),
                         rng.pick(&["icloud.com", "gmail.com", "me.com", "outlook.com"])
                     ),
@@ -161,9 +162,9 @@ fn build_sms(
             } else {
                 (
                     format!(
-                        "+{}{:09}",
+                        "+{}{:05}{i:04}",
                         rng.pick(&["1", "44", "49", "33", "39", "52", "91", "234"]),
-                        rng.below(1_000_000_000)
+                        rng.below(100_000)
                     ),
                     if rng.chance(0.6) { "iMessage" } else { "SMS" },
                 )
