@@ -65,6 +65,31 @@ fn bugreport_folder() {
         let header = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
         assert!(header.starts_with("\"Device Local Timestamp\""));
     }
+    // The same bugreport as a zip, read in place, gives the same findings.
+    let zip_path = tmp.path().join("bugreport.zip");
+    std::fs::write(&zip_path, zip_folder(&bugreport)).unwrap();
+    let (_, from_folder) = check_json(&bugreport, &[], &tmp.path().join("f"));
+    let (code, from_zip) = check_json(&zip_path, &[], &tmp.path().join("z"));
+    assert_eq!(code, 0);
+    assert_eq!(record_counts(&from_zip), record_counts(&from_folder));
+    assert_eq!(levels(&from_zip), levels(&from_folder));
+}
+
+/// The files of `folder` as a zip, entry names relative to it (as `adb bugreport` writes them).
+fn zip_folder(folder: &Path) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for path in tree_digest(folder).into_keys().filter(|p| p.is_file()) {
+        let name = path
+            .strip_prefix(folder)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        writer.start_file(name, options).unwrap();
+        writer.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
 }
 
 #[test]
