@@ -6,15 +6,16 @@
 # /usr/bin/time -v, checks both found the planted hits, runs the criterion micro-benchmarks in
 # quick mode, and writes bench/RESULTS.md. Settings (environment):
 #   SCALES="0.1 1.0"   iOS backup scales (1.0 = 500k messages, 300k visits, 5k processes, 200k files)
-#   ANDROID="500 5000" packages in the generated bugreports ("" to skip)
+#   ANDROID="5000"     packages in the generated bugreports, one or more ("" to skip)
 #   DOMAINS=100000     synthetic domain indicators (plus 100 URLs, 100 processes, 100 app ids)
 #   REPEAT=3           runs of Portcullis per input (the median is reported)
 #   MVT_REPEAT=1       runs of MVT per input
+#   MVT_FRESH=0        1 to run MVT again even where a cached measurement of the same input exists
 #   MVT=1              0 to run Portcullis only
 #   MICRO=1            0 to skip the criterion benchmarks
 #   LOAD1M=1           0 to skip loading a 1,000,000-domain bundle through the CLI
 #   SEED=5             generator seed
-#   TIMEOUT=1800       seconds after which a run is stopped (and not repeated)
+#   TIMEOUT=3600       seconds after which a run is stopped (and not repeated)
 #   EXPERIMENT=path    another portcullis binary (e.g. a build with a proposed fix) to run too
 #   EXPERIMENT_LABEL   its name in the table
 #   PEGASUS=path       the Pegasus STIX2 bundle (default: ../shared fixtures; a stand-in if absent)
@@ -25,15 +26,16 @@ ROOT=$(dirname "$BENCH")
 cd "$ROOT"
 
 SCALES=${SCALES:-"0.1 1.0"}
-ANDROID=${ANDROID-"500 5000"}
+ANDROID=${ANDROID-"5000"}
 DOMAINS=${DOMAINS:-100000}
 REPEAT=${REPEAT:-3}
 MVT_REPEAT=${MVT_REPEAT:-1}
+MVT_FRESH=${MVT_FRESH:-0}
 MVT=${MVT:-1}
 MICRO=${MICRO:-1}
 LOAD1M=${LOAD1M:-1}
 SEED=${SEED:-5}
-TIMEOUT=${TIMEOUT:-1800}
+TIMEOUT=${TIMEOUT:-3600}
 EXPERIMENT=${EXPERIMENT:-}
 EXPERIMENT_LABEL=${EXPERIMENT_LABEL:-"Portcullis (experiment)"}
 DATA=$BENCH/data
@@ -45,7 +47,7 @@ export RUST_BACKTRACE=0
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 mkdir -p "$DATA" "$RUN"
-rm -f "$RUN"/measurements.tsv "$RUN"/notes.txt "$RUN"/timedout-*
+rm -f "$RUN"/measurements.tsv "$RUN"/notes.txt "$RUN"/timedout-* "$RUN"/mvt-reused.txt
 note() { echo "$*" >> "$RUN/notes.txt"; log "$*"; }
 
 # --- tools -----------------------------------------------------------------------------------
@@ -154,8 +156,28 @@ run_portcullis() { # input scale rep planted target [tool binary]
   measure "$1" "$2" "$tool" "$3" "$4" "$RUN/out-$1-$tool" -- \
     "$bin" check "$5" --iocs "$PEGASUS" --iocs "$SYN" --output "$RUN/out-$1-$tool"
 }
+# MVT's measurements do not depend on Portcullis, and each takes half an hour or more, so they are
+# kept in $DATA/mvt-cache, keyed by the bytes of the input, both bundles, the MVT version and the
+# run number, and reused while those are unchanged (MVT_FRESH=1 runs MVT again regardless).
+content_key() { # paths... -> one SHA-256 over every file's path and bytes
+  find "$@" -type f -not -name '*.stamp' -print0 | sort -z | xargs -0 sha256sum | sed "s|$ROOT/||" \
+    | sha256sum | cut -c1-24
+}
 run_mvt() { # input scale rep planted target kind
   timed_out "$1" mvt && return 0
+  local key cache
+  key=$(printf '%s %s %s %s' "$(content_key "$5" "$PEGASUS" "$SYN")" "$MVT_VERSION" "$3" "$6" | sha256sum | cut -c1-24)
+  cache=$DATA/mvt-cache/$1-$3-$key
+  if [ "$MVT_FRESH" != 1 ] && [ -s "$cache/measurement.tsv" ]; then
+    log "run $3: mvt on $1: reusing the measurement of $(cat "$cache/date") (same input, bundles and MVT)"
+    cat "$cache/measurement.tsv" >> "$RUN/measurements.tsv"
+    rm -rf "$RUN/out-$1-mvt" && mkdir -p "$RUN/out-$1-mvt"
+    cp "$cache/command.log" "$RUN/out-$1-mvt/" 2>/dev/null || true
+    cp "$cache/time.txt" "$RUN/time-$1-mvt-$3.txt"
+    [ -e "$cache/timedout" ] && touch "$RUN/timedout-$1-mvt"
+    echo "$1" >> "$RUN/mvt-reused.txt"
+    return 0
+  fi
   local cmd=(mvt-ios check-backup)
   [ "$6" = android ] && cmd=(mvt-android check-bugreport)
   rm -rf "$MVT_HOME" && mkdir -p "$MVT_HOME"
@@ -163,6 +185,12 @@ run_mvt() { # input scale rep planted target kind
     env HOME="$MVT_HOME" MVT_NETWORK_ACCESS_ALLOWED=false "$BENCH/.venv/bin/${cmd[0]}" \
     --disable-update-check --disable-indicator-update-check "${cmd[1]}" \
     -i "$PEGASUS" -i "$SYN" -o "$RUN/out-$1-mvt" "$5"
+  rm -rf "$cache" && mkdir -p "$cache"
+  tail -n1 "$RUN/measurements.tsv" > "$cache/measurement.tsv"
+  cp "$RUN/out-$1-mvt/command.log" "$cache/" 2>/dev/null || true
+  cp "$RUN/time-$1-mvt-$3.txt" "$cache/time.txt"
+  [ -e "$RUN/timedout-$1-mvt" ] && touch "$cache/timedout"
+  date -u +'%Y-%m-%d %H:%M UTC' > "$cache/date"
 }
 
 inputs=()
