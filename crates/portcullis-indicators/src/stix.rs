@@ -44,14 +44,251 @@ pub(crate) struct Bundle<'a> {
     pub relationships: Vec<Relationship<'a>>,
 }
 
+/// From this size on, a bundle's objects are parsed on several threads.
+const PARALLEL_FROM: usize = 8 << 20;
+
 /// Parses bundle bytes; the error is a human-readable reason.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Bundle<'_>, String> {
     // Validating UTF-8 once up front is much faster than serde_json checking every string.
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() >= PARALLEL_FROM {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        if threads > 1
+            && let Some(bundle) = parallel::parse(text, threads)
+        {
+            return Ok(bundle);
+        }
+    }
     let top: TopLevel<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     top.objects
         .ok_or_else(|| "no \"objects\" list at the top level".to_string())
+}
+
+impl<'a> Bundle<'a> {
+    /// Files one object under its type; other types are dropped.
+    fn add(&mut self, obj: RawObject<'a>) {
+        let id = obj.id.0.unwrap_or_default();
+        let named = |id| Named {
+            id,
+            name: obj.name.0,
+            description: obj.description.0,
+        };
+        match obj.kind.0.as_deref() {
+            Some("indicator") => self.indicators.push(Indicator {
+                id,
+                pattern: obj.pattern.0,
+                pattern_type: obj.pattern_type.0,
+            }),
+            Some("relationship") => {
+                if let (Some(source_ref), Some(target_ref)) = (obj.source_ref.0, obj.target_ref.0) {
+                    self.relationships.push(Relationship {
+                        source_ref,
+                        target_ref,
+                    });
+                }
+            }
+            Some("malware") => self.malware.push(named(id)),
+            Some("report") => self.reports.push(Report {
+                named: named(id),
+                object_refs: obj.object_refs.0,
+            }),
+            _ => {}
+        }
+    }
+
+    /// Appends `later`'s objects after this bundle's, keeping file order per type.
+    fn append(&mut self, mut later: Bundle<'a>) {
+        self.malware.append(&mut later.malware);
+        self.reports.append(&mut later.reports);
+        self.indicators.append(&mut later.indicators);
+        self.relationships.append(&mut later.relationships);
+    }
+}
+
+/// Parsing a large bundle's `objects` list on several threads.
+///
+/// The list is cut into pieces at guessed object boundaries (`}` `,` `{` outside any visible
+/// context); each piece is parsed on its own thread, one object at a time, and a piece counts
+/// only if the parse of the piece before it ended exactly where it starts: a guess that fell
+/// inside a string can never pass that check. Any doubt (a failed check, an error, an odd
+/// layout) returns `None`, and the caller parses the whole file the ordinary way, which then
+/// gives the authoritative result or error.
+mod parallel {
+    use serde::de::IgnoredAny;
+    use serde_json::Deserializer;
+
+    use super::{Bundle, Loose, RawObject};
+
+    pub(super) fn parse(text: &str, threads: usize) -> Option<Bundle<'_>> {
+        let bytes = text.as_bytes();
+        let first = objects_start(text)?;
+        if bytes.get(first) != Some(&b'{') {
+            return None;
+        }
+        let mut starts = vec![first];
+        for k in 1..threads {
+            let guess = first + (bytes.len() - first) * k / threads;
+            match next_boundary(bytes, guess.max(*starts.last()? + 1)) {
+                Some(start) => starts.push(start),
+                None => break,
+            }
+        }
+        let starts = &starts;
+        let mut pieces: Vec<Option<Piece<'_>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..starts.len())
+                .map(|k| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, move || parse_piece(text, starts, k))
+                        .ok()
+                })
+                .collect();
+            let mut pieces = vec![parse_piece(text, starts, 0)];
+            for handle in handles {
+                pieces.push(handle?.join().ok()?);
+            }
+            Some(pieces)
+        })?;
+        // Follow the chain of verified pieces: each names the start where it ended.
+        let Piece {
+            mut bundle,
+            mut next,
+            mut end,
+        } = pieces.first_mut()?.take()?;
+        while let Some(k) = next {
+            let piece = pieces.get_mut(k)?.take()?;
+            bundle.append(piece.bundle);
+            (next, end) = (piece.next, piece.end);
+        }
+        rest_is_valid(text, end).then_some(bundle)
+    }
+
+    /// What one thread parsed.
+    struct Piece<'a> {
+        bundle: Bundle<'a>,
+        /// The later piece whose start this one reached exactly, or `None` when it reached
+        /// the list's closing `]`.
+        next: Option<usize>,
+        /// Where the parse stopped: that piece's start, or just after the `]`.
+        end: usize,
+    }
+
+    /// Parses objects from `starts[k]` until the parse lands exactly on a later start (which
+    /// proves that start a real boundary) or reaches the list's closing `]`. A start passed
+    /// over was a wrong guess; the parse simply goes on to the next one.
+    fn parse_piece<'a>(text: &'a str, starts: &[usize], k: usize) -> Option<Piece<'a>> {
+        let bytes = text.as_bytes();
+        let mut bundle = Bundle::default();
+        let mut pos = *starts.get(k)?;
+        let mut next = k + 1;
+        loop {
+            let (obj, len) = value_at::<RawObject<'_>>(text, pos)?;
+            bundle.add(obj);
+            pos = skip_ws(bytes, pos + len);
+            match bytes.get(pos)? {
+                b',' => pos = skip_ws(bytes, pos + 1),
+                b']' => {
+                    return Some(Piece {
+                        bundle,
+                        next: None,
+                        end: pos + 1,
+                    });
+                }
+                _ => return None,
+            }
+            while starts.get(next).is_some_and(|&s| s < pos) {
+                next += 1;
+            }
+            if starts.get(next) == Some(&pos) {
+                return Some(Piece {
+                    bundle,
+                    next: Some(next),
+                    end: pos,
+                });
+            }
+        }
+    }
+
+    /// One JSON value at `pos` and its length in bytes.
+    fn value_at<'a, T: serde::Deserialize<'a>>(text: &'a str, pos: usize) -> Option<(T, usize)> {
+        let mut stream = Deserializer::from_str(text.get(pos..)?).into_iter::<T>();
+        let value = stream.next()?.ok()?;
+        Some((value, stream.byte_offset()))
+    }
+
+    fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+        while bytes.get(pos).is_some_and(|b| b.is_ascii_whitespace()) {
+            pos += 1;
+        }
+        pos
+    }
+
+    /// Offset of the first element of the top-level `objects` list (the keys before it are
+    /// skipped with a real parse).
+    fn objects_start(text: &str) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let mut pos = skip_ws(bytes, 0);
+        (bytes.get(pos)? == &b'{').then_some(())?;
+        pos += 1;
+        loop {
+            pos = skip_ws(bytes, pos);
+            let (key, len) = value_at::<Loose<'_>>(text, pos)?;
+            pos = skip_ws(bytes, pos + len);
+            (bytes.get(pos)? == &b':').then_some(())?;
+            pos = skip_ws(bytes, pos + 1);
+            if key.0.as_deref()? == "objects" {
+                (bytes.get(pos)? == &b'[').then_some(())?;
+                return Some(skip_ws(bytes, pos + 1));
+            }
+            let (_, len) = value_at::<IgnoredAny>(text, pos)?;
+            pos = skip_ws(bytes, pos + len);
+            (bytes.get(pos)? == &b',').then_some(())?;
+            pos += 1;
+        }
+    }
+
+    /// Whether the bundle after the `objects` list (other keys, the closing brace) is valid
+    /// JSON, as the ordinary parse would require.
+    fn rest_is_valid(text: &str, mut pos: usize) -> bool {
+        let bytes = text.as_bytes();
+        loop {
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b'}') => return skip_ws(bytes, pos + 1) == bytes.len(),
+                Some(b',') => pos = skip_ws(bytes, pos + 1),
+                _ => return false,
+            }
+            let Some((_, len)) = value_at::<Loose<'_>>(text, pos) else {
+                return false;
+            };
+            pos = skip_ws(bytes, pos + len);
+            if bytes.get(pos) != Some(&b':') {
+                return false;
+            }
+            match value_at::<IgnoredAny>(text, skip_ws(bytes, pos + 1)) {
+                Some((_, len)) => pos = skip_ws(bytes, pos + 1) + len,
+                None => return false,
+            }
+        }
+    }
+
+    /// The first `{` at or after `from` that follows `}` `,` (with any whitespace between).
+    fn next_boundary(bytes: &[u8], from: usize) -> Option<usize> {
+        let mut at = from;
+        while let Some(offset) = memchr::memchr(b',', bytes.get(at..)?) {
+            let comma = at + offset;
+            let before = bytes[..comma]
+                .iter()
+                .rev()
+                .find(|b| !b.is_ascii_whitespace());
+            let after = skip_ws(bytes, comma + 1);
+            if before == Some(&b'}') && bytes.get(after) == Some(&b'{') {
+                return Some(after);
+            }
+            at = comma + 1;
+        }
+        None
+    }
 }
 
 /// The top-level JSON object; only its `objects` list is read.
@@ -130,35 +367,7 @@ impl<'de> Visitor<'de> for ObjectsVisitor {
             bundle.indicators.reserve(n / 2);
         }
         while let Some(obj) = seq.next_element::<RawObject<'de>>()? {
-            let id = obj.id.0.unwrap_or_default();
-            let named = |id| Named {
-                id,
-                name: obj.name.0,
-                description: obj.description.0,
-            };
-            match obj.kind.0.as_deref() {
-                Some("indicator") => bundle.indicators.push(Indicator {
-                    id,
-                    pattern: obj.pattern.0,
-                    pattern_type: obj.pattern_type.0,
-                }),
-                Some("relationship") => {
-                    if let (Some(source_ref), Some(target_ref)) =
-                        (obj.source_ref.0, obj.target_ref.0)
-                    {
-                        bundle.relationships.push(Relationship {
-                            source_ref,
-                            target_ref,
-                        });
-                    }
-                }
-                Some("malware") => bundle.malware.push(named(id)),
-                Some("report") => bundle.reports.push(Report {
-                    named: named(id),
-                    object_refs: obj.object_refs.0,
-                }),
-                _ => {}
-            }
+            bundle.add(obj);
         }
         Ok(bundle)
     }
@@ -344,5 +553,83 @@ mod tests {
         }
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    /// The same bundle through the threaded and the ordinary parse.
+    fn both(text: &str, threads: usize) -> (Option<Bundle<'_>>, Bundle<'_>) {
+        let ordinary: TopLevel<'_> = serde_json::from_str(text).expect("valid JSON");
+        (
+            parallel::parse(text, threads),
+            ordinary.objects.expect("objects"),
+        )
+    }
+
+    fn summary(b: &Bundle<'_>) -> Vec<String> {
+        let mut out: Vec<String> = b.malware.iter().map(|m| format!("m {}", m.id)).collect();
+        out.extend(
+            b.reports
+                .iter()
+                .map(|r| format!("r {} {:?}", r.named.id, r.object_refs)),
+        );
+        out.extend(
+            b.indicators
+                .iter()
+                .map(|i| format!("i {} {:?}", i.id, i.pattern)),
+        );
+        out.extend(
+            b.relationships
+                .iter()
+                .map(|r| format!("rel {} {}", r.source_ref, r.target_ref)),
+        );
+        out
+    }
+
+    /// A bundle whose strings are full of things that look like object boundaries.
+    fn tricky_bundle(n: usize) -> String {
+        let mut s = String::from(
+            "{\"type\": \"bundle\", \"id\": \"b\", \"x\": {\"objects\": [1]},\n \"objects\": [\n",
+        );
+        s.push_str(r#"{"type":"malware","id":"malware--1","name":"M},{\"type\":1"}"#);
+        for i in 0..n {
+            s.push_str(&format!(
+                ",\n  {{\"type\": \"indicator\", \"id\": \"indicator--{i}\", \"description\": \"}} , {{ \\\" }},{{\", \"pattern\": \"[domain-name:value = 'h{i}.com']\"}}"
+            ));
+            s.push_str(&format!(
+                ", {{\"type\":\"relationship\",\"source_ref\":\"indicator--{i}\",\"target_ref\":\"malware--1\",\"n\":[{{}},{{}}]}}"
+            ));
+        }
+        s.push_str("\n], \"after\": [\"}\", {\"objects\": 2}]}\n");
+        s
+    }
+
+    #[test]
+    fn threaded_parse_gives_the_ordinary_result() {
+        let text = tricky_bundle(500);
+        for threads in [2, 3, 7, 64] {
+            let (threaded, ordinary) = both(&text, threads);
+            let threaded = threaded.expect("splits verified");
+            assert_eq!(summary(&threaded), summary(&ordinary), "{threads} threads");
+            assert_eq!(threaded.indicators.len(), 500);
+        }
+    }
+
+    #[test]
+    fn threaded_parse_declines_what_it_cannot_verify() {
+        // One huge object: every guessed boundary is inside its strings.
+        let mut text =
+            String::from(r#"{"objects": [{"type": "report", "id": "r", "description": ""#);
+        text.push_str(&"},{".repeat(10_000));
+        text.push_str(r#""}]}"#);
+        let (threaded, ordinary) = both(&text, 4);
+        if let Some(threaded) = threaded {
+            assert_eq!(summary(&threaded), summary(&ordinary));
+        }
+        // Broken JSON after the list, or a non-object element: left to the ordinary parse.
+        let good = tricky_bundle(50);
+        assert!(parallel::parse(&good.replace("\"after\"", "after"), 2).is_none());
+        assert!(parallel::parse(&good.replace("\n], ", "\n, 5], "), 2).is_none());
+        assert!(parse(good.replace("\n], ", "\n, 5], ").as_bytes()).is_err());
+        // No objects list at all.
+        assert!(parallel::parse(r#"{"type": "bundle"}"#, 2).is_none());
     }
 }
