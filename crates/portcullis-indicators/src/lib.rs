@@ -10,6 +10,7 @@ mod fasthash;
 mod normalize;
 mod pattern;
 mod stix;
+mod table;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, hash_map};
@@ -25,6 +26,7 @@ use tracing::{debug, info};
 pub use bundle::test_bundle_json;
 use fasthash::{FastMap, FastSet};
 use normalize::Host;
+use table::{Inserted, KeyTable, Staged};
 
 /// The kind of value an indicator describes. Serialised with MVT's collection-list names so
 /// alerts read the same as MVT's (`domains`, `processes`, `files_sha256`, …).
@@ -265,7 +267,7 @@ impl Entry {
 }
 
 /// Normalised value → first indicator (first-loaded collection wins, as MVT iterates them).
-type Table = FastMap<Box<str>, Entry>;
+type Table = KeyTable<Entry>;
 
 /// IP indicators, exact or CIDR: looked up once per prefix length in use (usually one).
 #[derive(Debug, Default)]
@@ -427,6 +429,19 @@ pub struct Indicators {
     repeated: FastSet<(u32, IocType, String)>,
     /// Indicator values as written, for those whose key differs (`Bad.com.` → `bad.com`).
     originals: Vec<Box<str>>,
+    /// The label counts of the domain indicators, as a set of bits (see [`label_bit`]): a host
+    /// is looked up only at the suffix lengths some indicator has.
+    domain_label_counts: u64,
+}
+
+fn labels(domain: &str) -> usize {
+    1 + domain.bytes().filter(|&b| b == b'.').count()
+}
+
+/// The bit for a domain of `labels` labels in `Indicators::domain_label_counts` (64 or more
+/// share the last bit).
+fn label_bit(labels: usize) -> u64 {
+    1 << (labels.clamp(1, 64) - 1)
 }
 
 impl fmt::Debug for Indicators {
@@ -573,6 +588,9 @@ impl<'b> Assigner<'b> {
 
 /// One value ready to store: collection, value as written, key.
 type Keyed<'a> = (u32, Cow<'a, str>, Key<'a>);
+
+/// A string value copied into its type's table, waiting to be inserted.
+type StagedValue = (IocType, Staged, Entry);
 
 /// Parses the patterns of `indicators` into keys, with notes on what could not be used.
 fn keys<'a>(
@@ -737,19 +755,43 @@ impl Indicators {
         let keyed = [head.0, tail.0];
         let keyed = || keyed.iter().flatten();
 
-        let mut per_type = [0usize; IocType::ALL.len()];
+        let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
         for (_, _, key) in keyed() {
-            per_type[key.ioc_type() as usize] += 1;
+            let (count, bytes) = &mut per_type[key.ioc_type() as usize];
+            *count += 1;
+            if let Key::Str(_, key) = key {
+                *bytes += key.len();
+            }
         }
-        for (table, &n) in self.tables.iter_mut().zip(&per_type) {
-            table.reserve(n);
+        for (table, &(n, bytes)) in self.tables.iter_mut().zip(&per_type) {
+            table.reserve(n, bytes);
         }
         self.ips
             .map
-            .reserve(per_type[IocType::IpAddresses as usize]);
+            .reserve(per_type[IocType::IpAddresses as usize].0);
+        // Keys are copied into the tables in file order, then inserted table region by table
+        // region: in file order, each insert into a large table would be a cache miss.
+        let mut staged = Vec::with_capacity(keyed().count());
         let mut added = 0;
         for (c, original, key) in keyed() {
-            added += usize::from(self.store(*c, original, key));
+            match key {
+                Key::Str(t, key) => {
+                    if *t == IocType::Domains {
+                        self.domain_label_counts |= label_bit(labels(key));
+                    }
+                    let Some(s) = self.tables[*t as usize].stage(key) else {
+                        continue;
+                    };
+                    let entry = Entry::new(&mut self.originals, *c, original, key);
+                    staged.push((*t, s, entry));
+                }
+                &Key::Ip(ip, prefix) => {
+                    added += usize::from(self.store_ip(*c, original, ip, prefix))
+                }
+            }
+        }
+        for (t, s, entry) in self.region_order(staged) {
+            added += usize::from(self.store(t, s, entry));
         }
         // The kernel-truncation prefixes, first in load order winning.
         for (_, _, key) in keyed() {
@@ -802,39 +844,59 @@ impl Indicators {
             .map_or(key, |original| &**original)
     }
 
-    /// Stores one value; true when it is new for its collection.
-    fn store(&mut self, c: u32, original: &str, key: &Key<'_>) -> bool {
-        let (ioc_type, is_new, repeat_key) = match key {
-            Key::Str(ioc_type, key) => {
-                let ioc_type = *ioc_type;
-                match self.tables[ioc_type as usize].entry((**key).into()) {
-                    hash_map::Entry::Vacant(slot) => {
-                        let entry = Entry::new(&mut self.originals, c, original, key);
-                        slot.insert(entry);
-                        (ioc_type, true, None)
-                    }
-                    hash_map::Entry::Occupied(e) if e.get().collection == c => {
-                        (ioc_type, false, None)
-                    }
-                    hash_map::Entry::Occupied(e) => (ioc_type, false, Some(e.key().to_string())),
-                }
-            }
-            &Key::Ip(ip, prefix) => match self.ips.map.entry((ip, prefix)) {
-                hash_map::Entry::Vacant(slot) => {
-                    let shown = ip_display(ip, prefix);
-                    slot.insert(Entry::new(&mut self.originals, c, original, &shown));
-                    self.ips.note_prefix(ip, prefix);
-                    (IocType::IpAddresses, true, None)
-                }
-                hash_map::Entry::Occupied(e) if e.get().collection == c => {
-                    (IocType::IpAddresses, false, None)
-                }
-                hash_map::Entry::Occupied(_) => {
-                    (IocType::IpAddresses, false, Some(ip_display(ip, prefix)))
-                }
-            },
+    /// `staged` values sorted by the region of their table they go into (see
+    /// [`KeyTable::region`]), each region in file order, so that of two equal values the
+    /// first in the file is still stored first. A counting sort: linear in the values.
+    fn region_order(&self, staged: Vec<StagedValue>) -> Vec<StagedValue> {
+        let region = |(t, s, _): &StagedValue| self.tables[*t as usize].region(s.hash);
+        let mut next = vec![0usize; table::REGIONS + 1];
+        for value in &staged {
+            next[region(value) + 1] += 1;
+        }
+        for r in 1..next.len() {
+            next[r] += next[r - 1];
+        }
+        let Some(&first) = staged.first() else {
+            return staged;
         };
-        let is_new = is_new || repeat_key.is_some_and(|k| self.repeated.insert((c, ioc_type, k)));
+        let mut sorted = vec![first; staged.len()];
+        for value in staged {
+            let at = &mut next[region(&value)];
+            sorted[*at] = value;
+            *at += 1;
+        }
+        sorted
+    }
+
+    /// Stores one staged string value; true when it is new for its collection.
+    fn store(&mut self, ioc_type: IocType, staged: Staged, entry: Entry) -> bool {
+        let repeat_key = match self.tables[ioc_type as usize].insert_staged(staged, entry) {
+            Inserted::New => return self.count_new(entry.collection, ioc_type, None),
+            Inserted::Existing(_, e) if e.collection == entry.collection => return false,
+            Inserted::Existing(key, _) => key.to_string(),
+        };
+        self.count_new(entry.collection, ioc_type, Some(repeat_key))
+    }
+
+    /// Stores one IP value; true when it is new for its collection.
+    fn store_ip(&mut self, c: u32, original: &str, ip: IpAddr, prefix: u8) -> bool {
+        let repeat_key = match self.ips.map.entry((ip, prefix)) {
+            hash_map::Entry::Vacant(slot) => {
+                let shown = ip_display(ip, prefix);
+                slot.insert(Entry::new(&mut self.originals, c, original, &shown));
+                self.ips.note_prefix(ip, prefix);
+                None
+            }
+            hash_map::Entry::Occupied(e) if e.get().collection == c => return false,
+            hash_map::Entry::Occupied(_) => Some(ip_display(ip, prefix)),
+        };
+        self.count_new(c, IocType::IpAddresses, repeat_key)
+    }
+
+    /// Counts a stored value into collection `c`: a value first stored by another collection
+    /// (`repeat_key`) counts once per collection, as MVT counts it.
+    fn count_new(&mut self, c: u32, ioc_type: IocType, repeat_key: Option<String>) -> bool {
+        let is_new = repeat_key.is_none_or(|k| self.repeated.insert((c, ioc_type, k)));
         if is_new {
             self.collections[c as usize].counts[ioc_type as usize] += 1;
         }
@@ -891,9 +953,7 @@ impl Indicators {
     }
 
     fn find(&self, ioc_type: IocType, key: &str) -> Option<(&str, &Entry)> {
-        self.tables[ioc_type as usize]
-            .get_key_value(key)
-            .map(|(k, e)| (&**k, e))
+        self.tables[ioc_type as usize].get_key_value(key)
     }
 
     fn hit(
@@ -975,15 +1035,22 @@ impl Indicators {
                 if domains.is_empty() {
                     return None;
                 }
-                normalize::suffixes(&name).find_map(|suffix| {
-                    let found = self.find(IocType::Domains, suffix)?;
-                    let rule = if suffix.len() == name.len() {
-                        MatchRule::Domain
-                    } else {
-                        MatchRule::SubDomain
-                    };
-                    Some(self.hit_entry(url, IocType::Domains, found, rule))
-                })
+                let labels = labels(&name);
+                let depths = self.domain_label_counts;
+                (0..)
+                    .zip(normalize::suffixes(&name))
+                    .find_map(|(dropped, suffix)| {
+                        if depths & label_bit(labels - dropped) == 0 {
+                            return None;
+                        }
+                        let found = self.find(IocType::Domains, suffix)?;
+                        let rule = if suffix.len() == name.len() {
+                            MatchRule::Domain
+                        } else {
+                            MatchRule::SubDomain
+                        };
+                        Some(self.hit_entry(url, IocType::Domains, found, rule))
+                    })
             }
         }
     }
