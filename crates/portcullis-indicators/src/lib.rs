@@ -380,6 +380,9 @@ fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
         return Err("empty value");
     }
     let key = match ioc_type {
+        IocType::Domains if let Some(plain) = normalize::plain_host(value) => {
+            Key::Str(IocType::Domains, Cow::Borrowed(plain))
+        }
         IocType::Domains => match normalize::host(normalize::host_of(value)) {
             Some(Host::Name(name)) => Key::Str(IocType::Domains, name),
             // An address written as a domain still compares as an address.
