@@ -56,11 +56,27 @@ pub fn query_records_with_base64(
     sql: &str,
     base64_columns: &[&str],
 ) -> Result<Vec<Record>, ModuleError> {
+    let mut out = Vec::new();
+    for_each_record(conn, path, sql, base64_columns, |rec| {
+        out.push(rec);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`query_records_with_base64`] one row at a time: large tables (messages, visits) are never
+/// held whole.
+pub fn for_each_record(
+    conn: &rusqlite::Connection,
+    path: &str,
+    sql: &str,
+    base64_columns: &[&str],
+    mut each: impl FnMut(Record) -> Result<(), ModuleError>,
+) -> Result<(), ModuleError> {
     let err = ModuleError::query(path);
     let mut stmt = conn.prepare(sql).map_err(&err)?;
     let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
     let mut rows = stmt.query([]).map_err(&err)?;
-    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(&err)? {
         let mut rec = Record::new();
         for (i, name) in names.iter().enumerate() {
@@ -75,9 +91,9 @@ pub fn query_records_with_base64(
             };
             rec.insert(name.clone(), value);
         }
-        out.push(rec);
+        each(rec)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Whether a table exists in the database.

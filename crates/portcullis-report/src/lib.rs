@@ -6,6 +6,7 @@
 
 pub mod html;
 pub mod sink;
+pub mod spool;
 pub mod time;
 
 use portcullis_indicators::IndicatorMatch;
@@ -176,6 +177,9 @@ pub struct UrlRecord {
 pub enum Results {
     List(Vec<Value>),
     Object(serde_json::Map<String, Value>),
+    /// A large list already written to a file in the results folder (see [`spool`]).
+    #[serde(skip_deserializing)]
+    Spooled(spool::SpooledRecords),
 }
 
 impl Default for Results {
@@ -189,6 +193,7 @@ impl Results {
         match self {
             Results::List(v) => v.len(),
             Results::Object(m) => m.len(),
+            Results::Spooled(s) => s.count,
         }
     }
 
@@ -210,30 +215,55 @@ pub struct ModuleOutput {
 
 impl ModuleOutput {
     /// Adds a timeline row, dropping exact duplicates as MVT does per module. Constant time per
-    /// row: modules emit millions of rows on large backups.
+    /// row: modules emit millions of rows on large backups. Past
+    /// [`spool::TIMELINE_SPILL_AFTER`] rows, and when a spool folder is set, the rows held so
+    /// far are sorted and written to a run file there (merged into `timeline.csv` at the end),
+    /// so memory stays flat however large the phone's history.
     pub fn push_timeline(&mut self, event: TimelineEvent) {
-        use std::hash::BuildHasher;
-        let hash = self.timeline_index.hasher.hash_one(&event);
-        if let Some(&first) = self.timeline_index.first_by_hash.get(&hash) {
-            // Equal hashes almost always mean equal rows; check, and fall back to a scan on a
-            // true collision so no distinct row is ever dropped.
-            if self.timeline.get(first) == Some(&event) || self.timeline.contains(&event) {
-                return;
-            }
-        } else {
-            self.timeline_index
-                .first_by_hash
-                .insert(hash, self.timeline.len());
+        if !self.timeline_index.first_time(&event) {
+            return;
         }
         self.timeline.push(event);
+        if self.timeline.len() >= spool::TIMELINE_SPILL_AFTER
+            && let Some(run) = spool::TimelineRun::spill(&mut self.timeline)
+        {
+            self.timeline_index.spilled_rows += run.rows;
+            self.timeline_index.runs.push(run);
+        }
+    }
+
+    /// Timeline rows in all, held and spilled.
+    pub fn timeline_len(&self) -> usize {
+        self.timeline.len() + self.timeline_index.spilled_rows
+    }
+
+    /// Run files of timeline rows already written out, in the order they were produced.
+    pub fn timeline_runs(&self) -> &[spool::TimelineRun] {
+        &self.timeline_index.runs
     }
 }
 
-/// Where each timeline row's hash was first seen, for [`ModuleOutput::push_timeline`].
+/// Which timeline rows a module has produced, for [`ModuleOutput::push_timeline`]: a 128-bit
+/// hash of each row (two independently keyed SipHashes; two distinct rows colliding is not a
+/// practical possibility), so that rows already written to disk are still recognised.
 #[derive(Debug, Clone, Default)]
 pub struct TimelineIndex {
-    hasher: std::collections::hash_map::RandomState,
-    first_by_hash: std::collections::HashMap<u64, usize>,
+    hashers: (
+        std::collections::hash_map::RandomState,
+        std::collections::hash_map::RandomState,
+    ),
+    seen: std::collections::HashSet<u128>,
+    runs: Vec<spool::TimelineRun>,
+    spilled_rows: usize,
+}
+
+impl TimelineIndex {
+    fn first_time(&mut self, event: &TimelineEvent) -> bool {
+        use std::hash::BuildHasher;
+        let high = u128::from(self.hashers.0.hash_one(event));
+        let low = u128::from(self.hashers.1.hash_one(event));
+        self.seen.insert(high << 64 | low)
+    }
 }
 
 /// How one module's run ended, for `report.json`.
@@ -271,7 +301,7 @@ pub struct FileHash {
 }
 
 /// The facts about the run written to `info.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunInfo {
     pub tool: String,
     pub version: String,
@@ -284,7 +314,7 @@ pub struct RunInfo {
 }
 
 /// What a device check found, as written to `report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub info: RunInfo,

@@ -2,13 +2,17 @@
 //! (`<slug>.json`, `<slug>_detected.json`, `timeline.csv`, `alerts_timeline.csv`, `alerts.json`,
 //! `urls.json`, `info.json`) plus `report.json` and `report.html`.
 
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::{Alert, ModuleOutput, Report, TimelineEvent, UrlRecord};
+use crate::spool::SpooledRecords;
+use crate::{Alert, ModuleOutput, Report, Results, TimelineEvent, UrlRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -86,17 +90,69 @@ impl ResultsDir {
         basis: TimeBasis,
     ) -> Result<(), SinkError> {
         events.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        self.write_timeline_rows(events.iter().map(|e| Ok(Cow::Borrowed(e))), basis)
+    }
+
+    /// `timeline.csv` from every module's rows, those held in memory and those already in run
+    /// files: a k-way merge by timestamp, so the whole timeline is never held at once. Ties go
+    /// to the earlier module, and within a module to the earlier row, as a stable sort of all
+    /// rows in module order would give. Nothing is written when there are no rows.
+    fn write_merged_timeline(
+        &self,
+        modules: &[(&str, &ModuleOutput)],
+        basis: TimeBasis,
+    ) -> Result<(), SinkError> {
+        if modules.iter().all(|(_, o)| o.timeline_len() == 0) {
+            return Ok(());
+        }
+        let mut sources: Vec<TimelineSource<'_>> = Vec::new();
+        for (_, output) in modules {
+            for run in output.timeline_runs() {
+                let path = run.path().to_path_buf();
+                let rows = run.read().map_err(|source| SinkError::Csv {
+                    path: path.clone(),
+                    source,
+                })?;
+                sources.push(Box::new(rows.map(move |row| {
+                    row.map(Cow::Owned).map_err(|source| SinkError::Csv {
+                        path: path.clone(),
+                        source,
+                    })
+                })));
+            }
+            let mut held: Vec<&TimelineEvent> = output.timeline.iter().collect();
+            held.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+            sources.push(Box::new(held.into_iter().map(|e| Ok(Cow::Borrowed(e)))));
+        }
+        self.write_timeline_rows(Merge::new(sources)?, basis)
+    }
+
+    fn write_timeline_rows<'a>(
+        &self,
+        rows: impl Iterator<Item = Result<Cow<'a, TimelineEvent>, SinkError>>,
+        basis: TimeBasis,
+    ) -> Result<(), SinkError> {
         let first = match basis {
             TimeBasis::Utc => "UTC Timestamp",
             TimeBasis::DeviceLocal => "Device Local Timestamp",
         };
-        self.write_csv(
-            "timeline.csv",
-            [first, "Plugin", "Event", "Description"],
-            events
-                .iter()
-                .map(|e| [e.timestamp.as_str(), &e.module, &e.event, &e.data].map(str::to_string)),
-        )
+        let (path, w) = self.create_file("timeline.csv")?;
+        let err = |source| SinkError::Csv {
+            path: path.clone(),
+            source,
+        };
+        let mut csv = mvt_csv(w);
+        csv.write_record([first, "Plugin", "Event", "Description"])
+            .map_err(err)?;
+        for row in rows {
+            let e = row?;
+            csv.write_record([&e.timestamp, &e.module, &e.event, &e.data])
+                .map_err(err)?;
+        }
+        csv.flush().map_err(|source| SinkError::Io {
+            path: path.clone(),
+            source,
+        })
     }
 
     /// `alerts_timeline.csv`: alerts that carry a time, sorted by it. The Event column holds the
@@ -126,21 +182,19 @@ impl ResultsDir {
         modules: &[(&str, &ModuleOutput)],
         basis: TimeBasis,
     ) -> Result<(), SinkError> {
-        let mut timeline: Vec<TimelineEvent> = Vec::new();
         let mut urls: Vec<&UrlRecord> = Vec::new();
         for (slug, output) in modules {
-            if !output.results.is_empty() {
-                self.write_json(&format!("{slug}.json"), &output.results)?;
+            match &output.results {
+                Results::Spooled(spooled) => self.move_into_place(spooled, slug)?,
+                results if results.is_empty() => {}
+                results => self.write_json(&format!("{slug}.json"), results)?,
             }
             if !output.alerts.is_empty() {
                 self.write_json(&format!("{slug}_detected.json"), &output.alerts)?;
             }
-            timeline.extend(output.timeline.iter().cloned());
             urls.extend(&output.urls);
         }
-        if !timeline.is_empty() {
-            self.write_timeline(&mut timeline, basis)?;
-        }
+        self.write_merged_timeline(modules, basis)?;
         if !urls.is_empty() {
             self.write_json("urls.json", &urls)?;
         }
@@ -149,6 +203,21 @@ impl ResultsDir {
         self.write_json("info.json", &report.info)?;
         self.write_json("report.json", report)?;
         self.write_html(report)
+    }
+
+    /// Moves a module's spooled records to `<slug>.json` (they are already a JSON list),
+    /// copying them when the spool file is elsewhere.
+    fn move_into_place(&self, spooled: &SpooledRecords, slug: &str) -> Result<(), SinkError> {
+        let target = self.dir.join(format!("{slug}.json"));
+        let io = |source| SinkError::Io {
+            path: target.clone(),
+            source,
+        };
+        if std::fs::rename(&spooled.path, &target).is_err() {
+            std::fs::copy(&spooled.path, &target).map_err(io)?;
+            std::fs::remove_file(&spooled.path).map_err(io)?;
+        }
+        Ok(())
     }
 
     /// `report.html`: the self-contained human report (see [`crate::html`]).
@@ -175,10 +244,7 @@ impl ResultsDir {
             path: path.clone(),
             source,
         };
-        let mut csv = csv::WriterBuilder::new()
-            .quote_style(csv::QuoteStyle::Always)
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(w);
+        let mut csv = mvt_csv(w);
         csv.write_record(header).map_err(err)?;
         for row in rows {
             csv.write_record(&row).map_err(err)?;
@@ -187,6 +253,62 @@ impl ResultsDir {
             path: path.clone(),
             source,
         })
+    }
+}
+
+/// CSV in MVT's dialect: every field quoted, CRLF line ends.
+fn mvt_csv(w: BufWriter<File>) -> csv::Writer<BufWriter<File>> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(w)
+}
+
+/// Sorted timeline rows from one source.
+type TimelineSource<'a> = Box<dyn Iterator<Item = Result<Cow<'a, TimelineEvent>, SinkError>> + 'a>;
+
+/// Merges sorted sources into one sorted sequence; of equal timestamps, the lower source first.
+struct Merge<'a> {
+    sources: Vec<TimelineSource<'a>>,
+    heads: Vec<Option<Cow<'a, TimelineEvent>>>,
+    /// (timestamp, source) of every source's next row, smallest first.
+    queue: BinaryHeap<Reverse<(String, usize)>>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(mut sources: Vec<TimelineSource<'a>>) -> Result<Self, SinkError> {
+        let mut heads = Vec::with_capacity(sources.len());
+        let mut queue = BinaryHeap::with_capacity(sources.len());
+        for (i, source) in sources.iter_mut().enumerate() {
+            let head = source.next().transpose()?;
+            if let Some(row) = &head {
+                queue.push(Reverse((row.timestamp.clone(), i)));
+            }
+            heads.push(head);
+        }
+        Ok(Self {
+            sources,
+            heads,
+            queue,
+        })
+    }
+}
+
+impl<'a> Iterator for Merge<'a> {
+    type Item = Result<Cow<'a, TimelineEvent>, SinkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let Reverse((_, i)) = self.queue.pop()?;
+        let row = self.heads[i].take()?;
+        match self.sources[i].next().transpose() {
+            Ok(Some(next)) => {
+                self.queue.push(Reverse((next.timestamp.clone(), i)));
+                self.heads[i] = Some(next);
+            }
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(row))
     }
 }
 

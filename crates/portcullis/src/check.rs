@@ -165,11 +165,14 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         .filter_map(|r| r.outcome.as_ref().ok().map(|o| (r.slug, o)))
         .collect();
     results.write_check(&report, &outputs, ran.basis)?;
+    portcullis_report::spool::set_dir(None);
     Ok(Checked { report, output_dir })
 }
 
-/// Refuses a results folder inside the evidence: the evidence is never written to.
-fn ensure_outside(evidence: &Path, output_dir: &Path) -> Result<()> {
+/// Refuses a results folder inside the evidence (the evidence is never written to), then
+/// creates the folder, where large modules write their records as they go (see
+/// [`portcullis_report::spool`]).
+fn prepare_results(evidence: &Path, output_dir: &Path) -> Result<()> {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     if abs(output_dir).starts_with(abs(evidence)) {
         bail!(
@@ -177,6 +180,8 @@ fn ensure_outside(evidence: &Path, output_dir: &Path) -> Result<()> {
             output_dir.display()
         );
     }
+    ResultsDir::create(output_dir)?;
+    portcullis_report::spool::set_dir(Some(output_dir));
     Ok(())
 }
 
@@ -193,7 +198,7 @@ fn run_ios(
     } else {
         Backup::open(root)?
     };
-    ensure_outside(backup.root(), output_dir)?;
+    prepare_results(backup.root(), output_dir)?;
     let modules = portcullis_ios::modules::all();
     let bar = progress_bar(modules.len(), show_progress);
     let ctx = Context {
@@ -254,7 +259,7 @@ fn run_android(
             args.path.display()
         );
     };
-    ensure_outside(&args.path, output_dir)?;
+    prepare_results(&args.path, output_dir)?;
     let bar = progress_bar(0, show_progress);
     let ran = acquisition.run(indicators, &options, &|slug| {
         bar.set_message(slug.to_string());

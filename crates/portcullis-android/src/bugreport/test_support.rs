@@ -103,7 +103,7 @@ pub(crate) fn run_on_dumpstate(
 pub(crate) fn records(out: &ModuleOutput) -> &[Value] {
     match &out.results {
         Results::List(list) => list,
-        Results::Object(_) => panic!("expected a list of records"),
+        Results::Object(_) | Results::Spooled(_) => panic!("expected a list of records in memory"),
     }
 }
 

@@ -59,7 +59,7 @@ impl Module for ChromeFavicon {
             let data = format!("{} from {}", field("icon_url"), field("url"));
             icons.add(record, data, &source);
         }
-        Ok(icons.finish())
+        icons.finish()
     }
 }
 

@@ -45,7 +45,7 @@ impl Module for ChromeHistory {
             );
             visits.add(Value::Object(record), data, &source);
         }
-        Ok(visits.finish())
+        visits.finish()
     }
 }
 

@@ -5,7 +5,8 @@
 use std::sync::LazyLock;
 
 use portcullis_indicators::{IndicatorMatch, Indicators};
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_report::spool::RecordSpool;
+use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
 use regex::Regex;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -147,6 +148,14 @@ pub(crate) fn find_links(text: &str) -> Vec<String> {
 
 /// An indicator matching `field` of `event`, as the CRITICAL alert naming `source` that most
 /// modules raise for a hit.
+/// A module's records could not be written to its spool file in the results folder.
+pub(crate) fn spool_error(slug: &str, source: std::io::Error) -> ModuleError {
+    ModuleError::Parse {
+        path: format!("{slug}.json"),
+        reason: format!("cannot write the records: {source}"),
+    }
+}
+
 pub(crate) fn critical_indicator_alert(
     slug: &str,
     hit: IndicatorMatch,
@@ -189,7 +198,9 @@ pub(crate) struct UrlRecords<'a> {
     /// Record fields holding URLs, checked in this order.
     url_fields: &'static [&'static str],
     out: ModuleOutput,
-    records: Vec<Value>,
+    records: RecordSpool,
+    /// The first failure to write to the spool file, reported by `finish`.
+    spool_failed: Option<std::io::Error>,
 }
 
 impl<'a> UrlRecords<'a> {
@@ -207,7 +218,8 @@ impl<'a> UrlRecords<'a> {
             time_field,
             url_fields,
             out: ModuleOutput::default(),
-            records: Vec::new(),
+            records: RecordSpool::new(module.slug()),
+            spool_failed: None,
         }
     }
 
@@ -227,13 +239,21 @@ impl<'a> UrlRecords<'a> {
             &record,
             source,
         ));
-        self.records.push(record);
+        if self.spool_failed.is_none()
+            && let Err(e) = self.records.push(record)
+        {
+            self.spool_failed = Some(e);
+        }
     }
 
     /// The module's output, with the records as its results.
-    pub(crate) fn finish(mut self) -> ModuleOutput {
-        self.out.results = Results::List(self.records);
-        self.out
+    pub(crate) fn finish(mut self) -> Result<ModuleOutput, ModuleError> {
+        let slug = self.module.slug();
+        if let Some(e) = self.spool_failed {
+            return Err(spool_error(slug, e));
+        }
+        self.out.results = self.records.finish().map_err(|e| spool_error(slug, e))?;
+        Ok(self.out)
     }
 }
 

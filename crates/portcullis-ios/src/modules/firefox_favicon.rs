@@ -43,7 +43,7 @@ impl Module for FirefoxFavicon {
             let data = format!("Firefox favicon {url} when visiting {history_url}");
             icons.add(Value::Object(record), data, &source);
         }
-        Ok(icons.finish())
+        icons.finish()
     }
 }
 

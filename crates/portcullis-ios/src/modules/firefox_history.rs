@@ -46,7 +46,7 @@ impl Module for FirefoxHistory {
             );
             visits.add(record, data, &source);
         }
-        Ok(visits.finish())
+        visits.finish()
     }
 }
 

@@ -3,9 +3,11 @@
 //! on the timeline.
 
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_report::spool::RecordSpool;
+use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
 use serde_json::{Map, Value};
 
+use super::common::spool_error;
 use crate::backup::{MANIFEST_DB, ManifestEntry};
 use crate::values::{json_time, plist_unix_iso};
 use crate::{Context, Module, ModuleError};
@@ -23,17 +25,23 @@ impl Module for Manifest {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let mut out = ModuleOutput::default();
-        let mut records = Vec::new();
+        let mut records = RecordSpool::new(self.slug());
+        let mut spooled = Ok(());
         ctx.backup.for_each_file(|entry| {
             let record = record(&entry);
-            // fileID is unique, so one file's rows cannot repeat another's: no dedup needed.
-            out.timeline.extend(timeline(&record, self.name()));
+            // Through `push_timeline`, so a large Manifest's rows go to disk rather than memory.
+            for event in timeline(&record, self.name()) {
+                out.push_timeline(event);
+            }
             out.alerts
                 .extend(check(&record, ctx.indicators, self.slug()));
-            records.push(Value::Object(record));
+            if spooled.is_ok() {
+                spooled = records.push(Value::Object(record));
+            }
         })?;
+        spooled.map_err(|e| spool_error(self.slug(), e))?;
         tracing::info!("{MANIFEST_DB}: {} file metadata items", records.len());
-        out.results = Results::List(records);
+        out.results = records.finish().map_err(|e| spool_error(self.slug(), e))?;
         Ok(out)
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::common::{UrlRecords, stored_matches};
 use crate::backup::stored_path;
-use crate::values::{Record, json_time, mac_iso, number, py_str, query_records, text};
+use crate::values::{Record, for_each_record, json_time, mac_iso, number, py_str, text};
 use crate::{Context, Module, ModuleError};
 
 /// Safari's database, and the per-profile copies of iOS 17 and later (any backup domain).
@@ -53,62 +53,79 @@ fn millis_text(micros: i64) -> String {
     }
 }
 
-/// MEDIUM alerts for `http://` visits redirected within a second to another site. The
-/// destination visit is looked up in the same database; unlike MVT, a destination recorded
-/// before its origin, or a whole day later, is not taken for a fast redirect.
-fn find_injections(records: &[Record], slug: &str) -> Vec<Alert> {
-    let by_visit: HashMap<(&str, i64), &Record> = records
-        .iter()
-        .filter_map(|r| {
-            let id = r.get("visit_id").and_then(Value::as_i64)?;
-            Some(((text(r, "safari_history_db"), id), r))
-        })
-        .collect();
-    let mut alerts = Vec::new();
-    for origin in records {
-        let url = text(origin, "url");
-        if !url.to_lowercase().starts_with("http://") {
-            continue;
+/// What fast-redirect detection keeps of each visit, so the visits themselves can stream to
+/// the results: every visit's site and time, and the full record of the few `http://` visits
+/// that redirected.
+#[derive(Default)]
+struct Redirects {
+    databases: Vec<String>,
+    /// (database, visit id) → (site, time).
+    visits: HashMap<(usize, i64), (String, Option<f64>)>,
+    /// (database, destination visit id, origin record), in visit order.
+    origins: Vec<(usize, i64, Record)>,
+}
+
+impl Redirects {
+    fn note(&mut self, record: &Record) {
+        let db_name = text(record, "safari_history_db");
+        if self.databases.last().map(String::as_str) != Some(db_name) {
+            self.databases.push(db_name.to_string());
         }
-        let Some(dest_id) = origin
+        let db = self.databases.len() - 1;
+        let url = text(record, "url");
+        if let Some(id) = record.get("visit_id").and_then(Value::as_i64) {
+            let site = (url_domain(url), number(record, "timestamp"));
+            self.visits.insert((db, id), site);
+        }
+        let destination = record
             .get("redirect_destination")
             .and_then(Value::as_i64)
-            .filter(|d| *d != 0)
-        else {
-            continue;
-        };
-        let db = text(origin, "safari_history_db");
-        let Some(dest) = by_visit.get(&(db, dest_id)) else {
-            continue;
-        };
-        if url_domain(url) == url_domain(text(dest, "url")) {
-            continue; // Most likely an upgrade to HTTPS on the same site.
+            .filter(|d| *d != 0);
+        if let Some(destination) = destination
+            && url.to_lowercase().starts_with("http://")
+        {
+            self.origins.push((db, destination, record.clone()));
         }
-        let (Some(from), Some(to)) = (number(origin, "timestamp"), number(dest, "timestamp"))
-        else {
-            continue;
-        };
-        let micros = ((to - from) * 1e6).round() as i64;
-        if !(0..1_000_000).contains(&micros) {
-            continue;
-        }
-        alerts.push(
-            Alert::heuristic(
-                Level::Medium,
-                slug,
-                format!(
-                    "Redirect took less than a second! ({} milliseconds)",
-                    millis_text(micros)
-                ),
-                text(origin, "isodate"),
-                Value::Object(origin.clone()),
-            )
-            .with_field("url", url)
-            .with_advice(INJECTION_ADVICE)
-            .with_source(db),
-        );
     }
-    alerts
+
+    /// MEDIUM alerts for `http://` visits redirected within a second to another site. The
+    /// destination visit is looked up in the same database; unlike MVT, a destination recorded
+    /// before its origin, or a whole day later, is not taken for a fast redirect.
+    fn injections(self, slug: &str) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for (db, destination, origin) in self.origins {
+            let Some((dest_site, dest_time)) = self.visits.get(&(db, destination)) else {
+                continue;
+            };
+            let url = text(&origin, "url");
+            if url_domain(url) == *dest_site {
+                continue; // Most likely an upgrade to HTTPS on the same site.
+            }
+            let (Some(from), Some(to)) = (number(&origin, "timestamp"), *dest_time) else {
+                continue;
+            };
+            let micros = ((to - from) * 1e6).round() as i64;
+            if !(0..1_000_000).contains(&micros) {
+                continue;
+            }
+            alerts.push(
+                Alert::heuristic(
+                    Level::Medium,
+                    slug,
+                    format!(
+                        "Redirect took less than a second! ({} milliseconds)",
+                        millis_text(micros)
+                    ),
+                    text(&origin, "isodate"),
+                    Value::Object(origin.clone()),
+                )
+                .with_field("url", url)
+                .with_advice(INJECTION_ADVICE)
+                .with_source(&self.databases[db]),
+            );
+        }
+        alerts
+    }
 }
 
 impl Module for SafariHistory {
@@ -121,34 +138,30 @@ impl Module for SafariHistory {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut records = Vec::new();
+        let mut visits =
+            UrlRecords::new(self, ctx.indicators, "safari_history", "isodate", &["url"]);
+        let mut redirects = Redirects::default();
         for entry in stored_matches(ctx.backup, RELATIVE_PATHS)? {
             let source = stored_path(&entry.file_id);
             let conn = ctx.backup.open_sqlite(&entry.file_id)?;
-            for mut record in query_records(&conn, &source, VISITS)? {
+            for_each_record(&conn, &source, VISITS, &[], |mut record| {
                 let isodate = record.get("timestamp").and_then(mac_iso);
                 record.shift_insert(4, "isodate".into(), json_time(isodate));
                 record.insert("safari_history_db".into(), Value::String(source.clone()));
-                records.push(record);
-            }
+                redirects.note(&record);
+                let data = format!(
+                    "Safari visit to {} (ID: {}, Visit ID: {})",
+                    text(&record, "url"),
+                    py_str(record.get("id")),
+                    py_str(record.get("visit_id"))
+                );
+                visits.add(Value::Object(record), data, &source);
+                Ok(())
+            })?;
         }
-
-        let injections = find_injections(&records, self.slug());
-        let mut visits =
-            UrlRecords::new(self, ctx.indicators, "safari_history", "isodate", &["url"]);
-        for record in records {
-            let data = format!(
-                "Safari visit to {} (ID: {}, Visit ID: {})",
-                text(&record, "url"),
-                py_str(record.get("id")),
-                py_str(record.get("visit_id"))
-            );
-            let source = text(&record, "safari_history_db").to_string();
-            visits.add(Value::Object(record), data, &source);
-        }
-        let mut out = visits.finish();
+        let mut out = visits.finish()?;
         // Fast-redirect alerts first, then indicator hits.
-        out.alerts.splice(0..0, injections);
+        out.alerts.splice(0..0, redirects.injections(self.slug()));
         Ok(out)
     }
 }

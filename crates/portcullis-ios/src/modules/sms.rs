@@ -1,11 +1,12 @@
 //! `sms.db` messages (SMS and iMessage): every message with its links, Apple's threat
 //! notifications, and links matching indicators.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent, UrlRecord};
+use portcullis_report::spool::RecordSpool;
+use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent, UrlRecord};
 use serde_json::Value;
 
-use super::common::{SMS_DB_IDS, critical_indicator_alert, find_links, open_fixed};
-use crate::values::{has_table, mac_iso, py_str, query_records_with_base64, text};
+use super::common::{SMS_DB_IDS, critical_indicator_alert, find_links, open_fixed, spool_error};
+use crate::values::{for_each_record, has_table, mac_iso, py_str, text};
 use crate::{Context, Module, ModuleError};
 
 /// Columns holding archived objects or binary payloads, kept as base64 rather than escaped text.
@@ -43,11 +44,9 @@ impl Module for Sms {
         } else {
             "SELECT message.*, NULL AS phone_number FROM message ORDER BY message.ROWID"
         };
-        let rows = query_records_with_base64(&conn, &source, sql, BASE64_COLUMNS)?;
-
         let mut out = ModuleOutput::default();
-        let mut records = Vec::with_capacity(rows.len());
-        for mut rec in rows {
+        let mut records = RecordSpool::new(self.slug());
+        for_each_record(&conn, &source, sql, BASE64_COLUMNS, |mut rec| {
             let isodate = rec.get("date").and_then(mac_iso).unwrap_or_default();
             let isodate_read = rec.get("date_read").and_then(mac_iso).unwrap_or_default();
             let sent = rec.get("is_from_me").and_then(Value::as_i64) == Some(1);
@@ -59,8 +58,6 @@ impl Module for Sms {
                 "direction".into(),
                 if sent { "sent" } else { "received" }.into(),
             );
-            rec.insert("text".into(), body.clone().into());
-            rec.insert("links".into(), links.clone().into());
 
             let data = format!(
                 "{}: {} \"{}\" from {} ({})",
@@ -90,17 +87,21 @@ impl Module for Sms {
                 source: self.slug().into(),
             }));
 
-            let event = Value::Object(rec.clone());
-            if APPLE_WARNINGS.iter().any(|w| body.starts_with(w)) {
+            let warned = APPLE_WARNINGS.iter().any(|w| body.starts_with(w));
+            let hit = ctx.indicators.check_urls(links.iter().map(String::as_str));
+            rec.insert("text".into(), body.clone().into());
+            rec.insert("links".into(), links.into());
+            // The record is copied into an alert only when there is one (rarely).
+            if warned {
                 out.alerts.push(
                     Alert::heuristic(
                         Level::High,
                         self.slug(),
                         format!("Apple warning about state-sponsored attack received on {isodate}"),
                         isodate.clone(),
-                        event.clone(),
+                        Value::Object(rec.clone()),
                     )
-                    .with_field("text", body.clone())
+                    .with_field("text", body)
                     .with_source(source.clone())
                     .with_advice(
                         "Apple sends this warning only when it believes the phone was targeted by \
@@ -109,19 +110,21 @@ impl Module for Sms {
                     ),
                 );
             }
-            if let Some(hit) = ctx.indicators.check_urls(links.iter().map(String::as_str)) {
+            if let Some(hit) = hit {
                 out.alerts.push(critical_indicator_alert(
                     self.slug(),
                     hit,
                     "links",
                     isodate,
-                    event,
+                    Value::Object(rec.clone()),
                     &source,
                 ));
             }
-            records.push(Value::Object(rec));
-        }
-        out.results = Results::List(records);
+            records
+                .push(Value::Object(rec))
+                .map_err(|e| spool_error(self.slug(), e))
+        })?;
+        out.results = records.finish().map_err(|e| spool_error(self.slug(), e))?;
         Ok(out)
     }
 }

@@ -100,7 +100,7 @@ impl Module for WebkitResourceLoadStatistics {
                 domains.add(record, data, &source);
             }
         }
-        Ok(domains.finish())
+        domains.finish()
     }
 }
 
