@@ -116,6 +116,39 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // Bare host names, as modules check them most of the time (network logs, DNS records,
+    // app domains): 1 % hits, the rest near misses and unrelated names.
+    let mut group = c.benchmark_group("check_host_1pct_hits");
+    for n in [INDICATORS, 10_000] {
+        let ind = load(&minimal_bundle(n));
+        let hosts = hosts(n);
+        let hits = hosts.iter().filter(|h| ind.check_url(h).is_some()).count();
+        assert_eq!(hits, hosts.len() / 100);
+        group.throughput(Throughput::Elements(hosts.len() as u64));
+        group.bench_function(format!("{n}_indicators"), |b| {
+            b.iter(|| {
+                hosts
+                    .iter()
+                    .filter(|h| ind.check_url(black_box(h)).is_some())
+                    .count()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn hosts(indicators: usize) -> Vec<String> {
+    (0..100_000)
+        .map(|k| {
+            let i = 1 + (k * 7919) % indicators;
+            match k % 100 {
+                0 => format!("cdn.{}", domain(i)),
+                1..=49 => format!("api.not-{}", domain(i)),
+                _ => format!("img{k}.static.example-cdn.net"),
+            }
+        })
+        .collect()
 }
 
 fn queries(indicators: usize) -> Vec<String> {

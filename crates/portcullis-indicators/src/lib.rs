@@ -1020,7 +1020,12 @@ impl Indicators {
                 return Some(found);
             }
         }
-        match normalize::host(normalize::host_of(s))? {
+        let host = normalize::host_of(s);
+        let host = match normalize::plain_host(host) {
+            Some(plain) => Host::Name(Cow::Borrowed(plain)),
+            None => normalize::host(host)?,
+        };
+        match host {
             Host::Ip(ip) => {
                 let ((net, prefix), entry) = self.ips.lookup(ip)?;
                 let shown = ip_display(*net, *prefix);
@@ -1038,22 +1043,19 @@ impl Indicators {
                 if domains.is_empty() {
                     return None;
                 }
-                let labels = labels(&name);
                 let depths = self.domain_label_counts;
-                (0..)
-                    .zip(normalize::suffixes(&name))
-                    .find_map(|(dropped, suffix)| {
-                        if depths & label_bit(labels - dropped) == 0 {
-                            return None;
-                        }
-                        let found = self.find(IocType::Domains, suffix)?;
-                        let rule = if suffix.len() == name.len() {
-                            MatchRule::Domain
-                        } else {
-                            MatchRule::SubDomain
-                        };
-                        Some(self.hit_entry(url, IocType::Domains, found, rule))
-                    })
+                normalize::suffixes(&name).find_map(|(labels, suffix)| {
+                    if depths & label_bit(labels) == 0 {
+                        return None;
+                    }
+                    let found = self.find(IocType::Domains, suffix)?;
+                    let rule = if suffix.len() == name.len() {
+                        MatchRule::Domain
+                    } else {
+                        MatchRule::SubDomain
+                    };
+                    Some(self.hit_entry(url, IocType::Domains, found, rule))
+                })
             }
         }
     }

@@ -144,18 +144,21 @@ fn strip_www(name: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
-/// The suffixes of a normalised domain to look up, full name first: `a.b.c` → `a.b.c`, `b.c`.
-/// Single labels (`c`) are only ever the full name, so a top-level-domain indicator cannot
-/// match every host under it.
-pub(crate) fn suffixes(name: &str) -> impl Iterator<Item = &str> {
-    let mut next = Some(name);
+/// The suffixes of a normalised domain to look up, full name first, each with its number of
+/// labels: `a.b.c` → (3, `a.b.c`), (2, `b.c`). Single labels (`c`) are only ever the full name,
+/// so a top-level-domain indicator cannot match every host under it.
+pub(crate) fn suffixes(name: &str) -> impl Iterator<Item = (usize, &str)> {
+    let labels = 1 + name.bytes().filter(|&b| b == b'.').count();
+    let mut next = Some((labels, name));
     std::iter::from_fn(move || {
-        let current = next?;
-        next = current
-            .find('.')
-            .map(|dot| &current[dot + 1..])
-            .filter(|rest| rest.contains('.'));
-        Some(current)
+        let (labels, current) = next?;
+        next = if labels > 2 {
+            let dot = current.bytes().position(|b| b == b'.')?;
+            Some((labels - 1, &current[dot + 1..]))
+        } else {
+            None
+        };
+        Some((labels, current))
     })
 }
 
@@ -312,10 +315,17 @@ mod tests {
     fn suffix_walk() {
         assert_eq!(
             suffixes("a.b.c.d").collect::<Vec<_>>(),
-            ["a.b.c.d", "b.c.d", "c.d"]
+            [(4, "a.b.c.d"), (3, "b.c.d"), (2, "c.d")]
         );
-        assert_eq!(suffixes("c.d").collect::<Vec<_>>(), ["c.d"]);
-        assert_eq!(suffixes("localhost").collect::<Vec<_>>(), ["localhost"]);
+        assert_eq!(suffixes("c.d").collect::<Vec<_>>(), [(2, "c.d")]);
+        assert_eq!(
+            suffixes("localhost").collect::<Vec<_>>(),
+            [(1, "localhost")]
+        );
+        assert_eq!(
+            suffixes("a..b").collect::<Vec<_>>(),
+            [(3, "a..b"), (2, ".b")]
+        );
     }
 
     #[test]
