@@ -325,13 +325,6 @@ impl Key<'_> {
             Key::Ip(ip, prefix) => Key::Ip(ip, prefix),
         }
     }
-
-    fn ioc_type(&self) -> IocType {
-        match self {
-            Key::Str(ioc_type, _) => *ioc_type,
-            Key::Ip(..) => IocType::IpAddresses,
-        }
-    }
 }
 
 /// An atom's value as written (trimmed) and its key; the error names the value.
@@ -589,31 +582,44 @@ impl<'b> Assigner<'b> {
     }
 }
 
-/// One value ready to store: collection, value as written, key.
-type Keyed<'a> = (u32, Cow<'a, str>, Key<'a>);
-
 /// A string value copied into its type's table, waiting to be inserted.
 type StagedValue = (IocType, Staged, Entry);
+
+/// What one thread made of its share of a bundle's indicators: string values already hashed
+/// and copied into a buffer per type (appended to the tables afterwards), IP values, the long
+/// process names the truncation rule needs, and notes on what could not be used.
+#[derive(Default)]
+struct KeyedPart<'a> {
+    staged: Vec<StagedValue>,
+    buffers: [String; IocType::ALL.len()],
+    /// Values as written where they differ from their key; `Entry::original` indexes this
+    /// part's list until the parts are joined.
+    originals: Vec<Box<str>>,
+    ips: Vec<(u32, Cow<'a, str>, IpAddr, u8)>,
+    long_processes: Vec<Cow<'a, str>>,
+    domain_label_counts: u64,
+    unsupported: Vec<String>,
+}
 
 /// Parses the patterns of `indicators` into keys, with notes on what could not be used.
 fn keys<'a>(
     indicators: &'a [stix::Indicator<'a>],
     assigner: &Assigner<'_>,
     default: u32,
-) -> (Vec<Keyed<'a>>, Vec<String>) {
-    let mut unsupported = Vec::new();
-    let mut keyed = Vec::with_capacity(indicators.len());
+    tables: &[Table],
+) -> KeyedPart<'a> {
+    let mut part = KeyedPart::default();
     let mut atoms = Vec::new();
     for indicator in indicators {
         let id = &*indicator.id;
         let Some(pattern) = indicator.pattern.as_deref() else {
-            unsupported.push(format!("{id}: no pattern"));
+            part.unsupported.push(format!("{id}: no pattern"));
             continue;
         };
         if let Some(kind) = indicator.pattern_type.as_deref()
             && !kind.eq_ignore_ascii_case("stix")
         {
-            unsupported.push(format!(
+            part.unsupported.push(format!(
                 "{id}: pattern type {} is not supported",
                 excerpt(kind)
             ));
@@ -626,7 +632,7 @@ fn keys<'a>(
             } else {
                 "partly used: "
             };
-            unsupported.push(format!(
+            part.unsupported.push(format!(
                 "{id}: {partly}{}: {}",
                 excerpt(pattern),
                 notes.join("; ")
@@ -636,13 +642,35 @@ fn keys<'a>(
             let c = assigner.collection_of(id).unwrap_or(default);
             for atom in atoms.drain(..) {
                 match keyed_value(atom) {
-                    Ok((original, key)) => keyed.push((c, original, key)),
-                    Err(reason) => unsupported.push(format!("{id}: {reason}")),
+                    Ok((original, key)) => part.add(c, original, key, tables),
+                    Err(reason) => part.unsupported.push(format!("{id}: {reason}")),
                 }
             }
         }
     }
-    (keyed, unsupported)
+    part
+}
+
+impl<'a> KeyedPart<'a> {
+    fn add(&mut self, c: u32, original: Cow<'a, str>, key: Key<'a>, tables: &[Table]) {
+        match key {
+            Key::Str(t, key) => {
+                if t == IocType::Domains {
+                    self.domain_label_counts |= label_bit(labels(&key));
+                }
+                if t == IocType::Processes && key.chars().nth(16).is_some() {
+                    self.long_processes.push(key.clone());
+                }
+                let table = &tables[t as usize];
+                let buffer = &mut self.buffers[t as usize];
+                if let Some(s) = Staged::into_buffer(buffer, table.hash(&key), &key) {
+                    let entry = Entry::new(&mut self.originals, c, &original, &key);
+                    self.staged.push((t, s, entry));
+                }
+            }
+            Key::Ip(ip, prefix) => self.ips.push((c, original, ip, prefix)),
+        }
+    }
 }
 
 /// From this many indicators on, patterns are parsed on two threads.
@@ -736,8 +764,9 @@ impl Indicators {
         // Keys first, so the tables can be sized before the values go in. Parsing patterns
         // and normalising values is independent per indicator: large files use two threads.
         let indicators = bundle.indicators.as_slice();
-        let key_all = |indicators| keys(indicators, &assigner, default);
-        let (head, tail) = if indicators.len() >= PARALLEL_INDICATORS {
+        let tables = &self.tables;
+        let key_all = |indicators| keys(indicators, &assigner, default, tables);
+        let parts = if indicators.len() >= PARALLEL_INDICATORS {
             let (head, tail) = indicators.split_at(indicators.len() / 2);
             std::thread::scope(|scope| {
                 let spawned = std::thread::Builder::new().spawn_scoped(scope, || key_all(head));
@@ -746,25 +775,22 @@ impl Indicators {
                     Ok(handle) => handle.join().unwrap_or_else(|_| key_all(head)),
                     Err(_) => key_all(head),
                 };
-                (head, tail)
+                vec![head, tail]
             })
         } else {
-            (key_all(indicators), Default::default())
+            vec![key_all(indicators)]
         };
         drop(assigner);
-        // The two halves stay apart (copying them together would cost as much as their keys).
-        let (mut unsupported, tail_unsupported) = (head.1, tail.1);
-        unsupported.extend(tail_unsupported);
-        let keyed = [head.0, tail.0];
-        let keyed = || keyed.iter().flatten();
 
         let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
-        for (_, _, key) in keyed() {
-            let (count, bytes) = &mut per_type[key.ioc_type() as usize];
-            *count += 1;
-            if let Key::Str(_, key) = key {
-                *bytes += key.len();
+        for part in &parts {
+            for (t, ..) in &part.staged {
+                per_type[*t as usize].0 += 1;
             }
+            for (total, buffer) in per_type.iter_mut().zip(&part.buffers) {
+                total.1 += buffer.len();
+            }
+            per_type[IocType::IpAddresses as usize].0 += part.ips.len();
         }
         for (table, &(n, bytes)) in self.tables.iter_mut().zip(&per_type) {
             table.reserve(n, bytes);
@@ -772,40 +798,29 @@ impl Indicators {
         self.ips
             .map
             .reserve(per_type[IocType::IpAddresses as usize].0);
-        // Keys are copied into the tables in file order, then inserted table region by table
-        // region: in file order, each insert into a large table would be a cache miss.
-        let mut staged = Vec::with_capacity(keyed().count());
+        // The parts in file order: their keys join the tables' buffers, then every string value
+        // is inserted table region by table region (in file order, each insert into a large
+        // table would be a cache miss).
+        let mut staged = Vec::with_capacity(parts.len());
+        let mut unsupported = Vec::new();
         let mut added = 0;
-        for (c, original, key) in keyed() {
-            match key {
-                Key::Str(t, key) => {
-                    if *t == IocType::Domains {
-                        self.domain_label_counts |= label_bit(labels(key));
-                    }
-                    let Some(s) = self.tables[*t as usize].stage(key) else {
-                        continue;
-                    };
-                    let entry = Entry::new(&mut self.originals, *c, original, key);
-                    staged.push((*t, s, entry));
-                }
-                &Key::Ip(ip, prefix) => {
-                    added += usize::from(self.store_ip(*c, original, ip, prefix))
-                }
+        for mut part in parts {
+            self.join(&mut part);
+            for (c, original, ip, prefix) in &part.ips {
+                added += usize::from(self.store_ip(*c, original, *ip, *prefix));
             }
-        }
-        for (t, s, entry) in self.region_order(staged) {
-            added += usize::from(self.store(t, s, entry));
-        }
-        // The kernel-truncation prefixes, first in load order winning.
-        for (_, _, key) in keyed() {
-            if let Key::Str(IocType::Processes, name) = key
-                && name.chars().nth(16).is_some()
-            {
+            // The kernel-truncation prefixes, first in load order winning.
+            for name in &part.long_processes {
                 let prefix: String = name.chars().take(16).collect();
                 self.truncated
                     .entry(prefix.into())
                     .or_insert_with(|| (**name).into());
             }
+            unsupported.append(&mut part.unsupported);
+            staged.push(part.staged);
+        }
+        for (t, s, entry) in self.region_order(&staged) {
+            added += usize::from(self.store(t, s, entry));
         }
         // MVT keeps the default collection only when it received an indicator.
         if self
@@ -847,25 +862,51 @@ impl Indicators {
             .map_or(key, |original| &**original)
     }
 
-    /// `staged` values sorted by the region of their table they go into (see
-    /// [`KeyTable::region`]), each region in file order, so that of two equal values the
-    /// first in the file is still stored first. A counting sort: linear in the values.
-    fn region_order(&self, staged: Vec<StagedValue>) -> Vec<StagedValue> {
+    /// Moves a part's key buffers and originals into the tables and `originals`, pointing its
+    /// staged values at their new places.
+    fn join(&mut self, part: &mut KeyedPart<'_>) {
+        let mut bases = [None; IocType::ALL.len()];
+        for ((base, table), buffer) in bases.iter_mut().zip(&mut self.tables).zip(&part.buffers) {
+            *base = table.append_staged(buffer);
+        }
+        self.domain_label_counts |= part.domain_label_counts;
+        let first_original = self.originals.len();
+        self.originals.append(&mut part.originals);
+        // Values whose table could not take them (past 4 GiB of keys) are dropped.
+        part.staged.retain_mut(|(t, s, entry)| {
+            let Some(base) = bases[*t as usize] else {
+                return false;
+            };
+            *s = s.rebased(base);
+            if entry.original != NO_ORIGINAL {
+                entry.original = u32::try_from(first_original + entry.original as usize)
+                    .ok()
+                    .filter(|&i| i != NO_ORIGINAL)
+                    .unwrap_or(NO_ORIGINAL);
+            }
+            true
+        });
+    }
+
+    /// Staged values (the parts in file order) sorted by the region of their table they go
+    /// into (see [`KeyTable::region`]), each region in file order, so that of two equal values
+    /// the first in the file is still stored first. A counting sort: linear in the values.
+    fn region_order(&self, parts: &[Vec<StagedValue>]) -> Vec<StagedValue> {
         let region = |(t, s, _): &StagedValue| self.tables[*t as usize].region(s.hash);
         let mut next = vec![0usize; table::REGIONS + 1];
-        for value in &staged {
+        for value in parts.iter().flatten() {
             next[region(value) + 1] += 1;
         }
         for r in 1..next.len() {
             next[r] += next[r - 1];
         }
-        let Some(&first) = staged.first() else {
-            return staged;
+        let Some(&first) = parts.iter().flatten().next() else {
+            return Vec::new();
         };
-        let mut sorted = vec![first; staged.len()];
-        for value in staged {
-            let at = &mut next[region(&value)];
-            sorted[*at] = value;
+        let mut sorted = vec![first; next[table::REGIONS]];
+        for value in parts.iter().flatten() {
+            let at = &mut next[region(value)];
+            sorted[*at] = *value;
             *at += 1;
         }
         sorted
@@ -1194,5 +1235,44 @@ mod tests {
         assert!(ind.check_email("mailto:FOO@example.ORG").is_some());
         assert!(ind.check_app_cert_hash("abcd").is_some());
         assert_eq!(ind.counts().values().sum::<usize>(), 3);
+    }
+
+    /// A bundle large enough to be keyed on two threads: values in the second half still
+    /// lose to the same value earlier in the file, and every kind of value is stored.
+    #[test]
+    fn large_bundles_keep_file_order() {
+        let filler: Vec<String> = (0..PARALLEL_INDICATORS)
+            .map(|i| format!("[domain-name:value = 'host{i}.example.net']"))
+            .collect();
+        let mut patterns = vec!["[domain-name:value = 'Dup.Example.']"];
+        patterns.extend(filler.iter().map(String::as_str));
+        patterns.extend([
+            "[domain-name:value = 'dup.example']",
+            "[ipv4-addr:value = '192.0.2.0/24']",
+            "[process:name = 'averyveryverylongdaemonname']",
+            "[url:value = 'https://bad.example.org/x']",
+        ]);
+        let ind = load(&patterns);
+        assert_eq!(
+            ind.len(),
+            PARALLEL_INDICATORS + 4,
+            "the repeated value counts once"
+        );
+        let hit = ind.check_url("http://a.dup.example/").expect("hit");
+        assert_eq!(
+            (hit.value.as_str(), hit.rule),
+            ("Dup.Example.", MatchRule::SubDomain)
+        );
+        let last = PARALLEL_INDICATORS - 1;
+        assert!(ind.check_url(&format!("host{last}.example.net")).is_some());
+        assert!(ind.check_url("host0.example.net").is_some());
+        assert!(ind.check_url("https://192.0.2.77/").is_some());
+        assert!(ind.check_process("averyveryverylo").is_none());
+        assert!(
+            ind.check_process("averyveryverylon").is_some(),
+            "16-character truncation"
+        );
+        assert!(ind.check_url("https://bad.example.org/x").is_some());
+        assert!(ind.check_url("example.net").is_none());
     }
 }

@@ -34,6 +34,26 @@ pub(crate) struct Staged {
     len: u32,
 }
 
+impl Staged {
+    /// Stages `key` (hashed by its table's [`KeyTable::hash`]) into a buffer of its own.
+    /// `None` once the buffer would pass 4 GiB.
+    pub fn into_buffer(buffer: &mut String, hash: u64, key: &str) -> Option<Self> {
+        let start = u32::try_from(buffer.len()).ok()?;
+        let len = u32::try_from(key.len()).ok()?;
+        start.checked_add(len)?;
+        buffer.push_str(key);
+        Some(Self { hash, start, len })
+    }
+
+    /// The same key once its buffer was appended to the table at `base`.
+    pub fn rebased(self, base: u32) -> Self {
+        Self {
+            start: self.start + base,
+            ..self
+        }
+    }
+}
+
 /// Keys (as `str`) to small `Copy` values.
 #[derive(Debug)]
 pub(crate) struct KeyTable<V> {
@@ -74,12 +94,13 @@ impl<V: Copy> KeyTable<V> {
         });
     }
 
-    fn hash(&self, key: &str) -> u64 {
+    pub fn hash(&self, key: &str) -> u64 {
         self.state.hash_one(key)
     }
 
     /// Which of [`REGIONS`] equal parts of the table a key of this hash goes into. Bulk loads
-    /// insert region by region: in file order, every insert into a large table is a cache
+    /// copy keys in file order (reading the input sequentially, see [`Staged`]) and insert
+    /// them region by region: in file order, every insert into a large table is a cache
     /// miss. (It relies on hashbrown placing a key at `hash & (buckets - 1)` before probing;
     /// were that to change, only the speed of loading would suffer.)
     pub fn region(&self, hash: u64) -> usize {
@@ -93,20 +114,14 @@ impl<V: Copy> KeyTable<V> {
         }
     }
 
-    /// Copies `key` into the table's buffer, to be inserted later with
-    /// [`KeyTable::insert_staged`]: a bulk load stages keys in file order (reading the input
-    /// sequentially) and inserts them in [`KeyTable::region`] order. `None` once the buffer
-    /// would pass 4 GiB.
-    pub fn stage(&mut self, key: &str) -> Option<Staged> {
-        let start = u32::try_from(self.keys.len()).ok()?;
-        let len = u32::try_from(key.len()).ok()?;
-        start.checked_add(len)?;
-        self.keys.push_str(key);
-        Some(Staged {
-            hash: self.hash(key),
-            start,
-            len,
-        })
+    /// Appends keys staged elsewhere (on another thread, into a buffer of their own, with
+    /// [`KeyTable::hash`]) to the table's buffer; returns the offset to
+    /// [`Staged::rebased`] them by. `None` once the buffer would pass 4 GiB.
+    pub fn append_staged(&mut self, buffer: &str) -> Option<u32> {
+        let base = u32::try_from(self.keys.len()).ok()?;
+        base.checked_add(u32::try_from(buffer.len()).ok()?)?;
+        self.keys.push_str(buffer);
+        Some(base)
     }
 
     /// Inserts a staged key with `value`, unless an equal key is already present: the first
@@ -143,7 +158,8 @@ impl<V: Copy> KeyTable<V> {
     /// Stores `key` with `value` unless the key is already present.
     #[cfg(test)]
     pub fn insert(&mut self, key: &str, value: V) -> Option<Inserted<'_, V>> {
-        let staged = self.stage(key)?;
+        let hash = self.hash(key);
+        let staged = Staged::into_buffer(&mut self.keys, hash, key)?;
         Some(self.insert_staged(staged, value))
     }
 
