@@ -244,15 +244,13 @@ impl ModuleOutput {
 }
 
 /// Which timeline rows a module has produced, for [`ModuleOutput::push_timeline`]: a 128-bit
-/// hash of each row (two independently keyed SipHashes; two distinct rows colliding is not a
-/// practical possibility), so that rows already written to disk are still recognised.
+/// hash of each row (two independently, randomly seeded hashes: two distinct rows colliding
+/// is not a practical possibility, and the seeds cannot be known in advance to force it), so
+/// that rows already written to disk are still recognised.
 #[derive(Debug, Clone, Default)]
 pub struct TimelineIndex {
-    hashers: (
-        std::collections::hash_map::RandomState,
-        std::collections::hash_map::RandomState,
-    ),
-    seen: std::collections::HashSet<u128>,
+    hashers: (hashbrown::DefaultHashBuilder, hashbrown::DefaultHashBuilder),
+    seen: hashbrown::HashSet<u128>,
     runs: Vec<spool::TimelineRun>,
     spilled_rows: usize,
 }
