@@ -1061,10 +1061,12 @@ impl Indicators {
                 return Some(found);
             }
         }
-        let host = normalize::host_of(s);
-        let host = match normalize::plain_host(host) {
+        // A bare host name in canonical form (most of what modules check) needs one pass.
+        let plain =
+            normalize::plain_host(s).or_else(|| normalize::plain_host(normalize::host_of(s)));
+        let host = match plain {
             Some(plain) => Host::Name(Cow::Borrowed(plain)),
-            None => normalize::host(host)?,
+            None => normalize::host(normalize::host_of(s))?,
         };
         match host {
             Host::Ip(ip) => {
