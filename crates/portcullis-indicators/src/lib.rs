@@ -763,23 +763,41 @@ impl Indicators {
 
         // Keys first, so the tables can be sized before the values go in. Parsing patterns
         // and normalising values is independent per indicator: large files use two threads.
-        let indicators = bundle.indicators.as_slice();
+        // One thread per piece the bundle was parsed in; a large bundle parsed in one piece
+        // is split in two.
+        let mut pieces: Vec<&[stix::Indicator<'_>]> = bundle.indicators.pieces().collect();
+        if let [one] = pieces[..]
+            && one.len() >= PARALLEL_INDICATORS
+        {
+            let (head, tail) = one.split_at(one.len() / 2);
+            pieces = vec![head, tail];
+        }
         let tables = &self.tables;
-        let key_all = |indicators| keys(indicators, &assigner, default, tables);
-        let parts = if indicators.len() >= PARALLEL_INDICATORS {
-            let (head, tail) = indicators.split_at(indicators.len() / 2);
-            std::thread::scope(|scope| {
-                let spawned = std::thread::Builder::new().spawn_scoped(scope, || key_all(head));
-                let tail = key_all(tail);
-                let head = match spawned {
-                    Ok(handle) => handle.join().unwrap_or_else(|_| key_all(head)),
-                    Err(_) => key_all(head),
-                };
-                vec![head, tail]
-            })
-        } else {
-            vec![key_all(indicators)]
-        };
+        let pieces = &pieces;
+        let key_piece = |i: usize| keys(pieces[i], &assigner, default, tables);
+        let key_piece = &key_piece;
+        let parts: Vec<KeyedPart<'_>> = std::thread::scope(|scope| {
+            let Some(last) = pieces.len().checked_sub(1) else {
+                return Vec::new();
+            };
+            let spawned: Vec<_> = (0..last)
+                .map(|i| {
+                    let handle =
+                        std::thread::Builder::new().spawn_scoped(scope, move || key_piece(i));
+                    (i, handle)
+                })
+                .collect();
+            let last = key_piece(last);
+            let mut parts: Vec<_> = spawned
+                .into_iter()
+                .map(|(i, handle)| match handle {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| key_piece(i)),
+                    Err(_) => key_piece(i),
+                })
+                .collect();
+            parts.push(last);
+            parts
+        });
         drop(assigner);
 
         let mut per_type = [(0usize, 0usize); IocType::ALL.len()];

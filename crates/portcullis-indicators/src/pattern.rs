@@ -48,7 +48,7 @@ fn simple(pattern: &str) -> Option<Atom<'_>> {
     let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?;
     let (path, rest) = inner.split_once('=')?;
     let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
-    if value.contains(['\'', '\\']) {
+    if value.bytes().any(|b| b == b'\'' || b == b'\\') {
         return None;
     }
     let (object, properties) = path.trim().split_once(':')?;

@@ -40,8 +40,8 @@ pub(crate) struct Relationship<'a> {
 pub(crate) struct Bundle<'a> {
     pub malware: Vec<Named<'a>>,
     pub reports: Vec<Report<'a>>,
-    pub indicators: Vec<Indicator<'a>>,
-    pub relationships: Vec<Relationship<'a>>,
+    pub indicators: Chunks<Indicator<'a>>,
+    pub relationships: Chunks<Relationship<'a>>,
 }
 
 /// From this size on, a bundle's objects are parsed on several threads.
@@ -101,8 +101,61 @@ impl<'a> Bundle<'a> {
     fn append(&mut self, mut later: Bundle<'a>) {
         self.malware.append(&mut later.malware);
         self.reports.append(&mut later.reports);
-        self.indicators.append(&mut later.indicators);
-        self.relationships.append(&mut later.relationships);
+        self.indicators.append(later.indicators);
+        self.relationships.append(later.relationships);
+    }
+}
+
+/// A list kept in the pieces it was parsed in, in order: joining a million objects into one
+/// list would copy them all.
+#[derive(Debug)]
+pub(crate) struct Chunks<T>(Vec<Vec<T>>);
+
+impl<T> Default for Chunks<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T> Chunks<T> {
+    fn push(&mut self, item: T) {
+        match self.0.last_mut() {
+            Some(last) => last.push(item),
+            None => self.0.push(vec![item]),
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        match self.0.last_mut() {
+            Some(last) => last.reserve(additional),
+            None => self.0.push(Vec::with_capacity(additional)),
+        }
+    }
+
+    fn append(&mut self, later: Chunks<T>) {
+        self.0.extend(later.0);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Vec::len).sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().flatten()
+    }
+
+    /// The pieces, in order (none empty).
+    pub fn pieces(&self) -> impl Iterator<Item = &[T]> {
+        self.0.iter().filter(|c| !c.is_empty()).map(Vec::as_slice)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Chunks<T> {
+    type Item = &'a T;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<T>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().flatten()
     }
 }
 
@@ -118,7 +171,7 @@ mod parallel {
     use serde::de::IgnoredAny;
     use serde_json::Deserializer;
 
-    use super::{Bundle, Loose, RawObject};
+    use super::{Bundle, Loose, RawObject, flat};
 
     pub(super) fn parse(text: &str, threads: usize) -> Option<Bundle<'_>> {
         let bytes = text.as_bytes();
@@ -180,9 +233,15 @@ mod parallel {
         let bytes = text.as_bytes();
         let mut bundle = Bundle::default();
         let mut pos = *starts.get(k)?;
+        // Room for the usual mix (half indicators, half relationships, ≈ 150 bytes each),
+        // so the lists are not copied as they grow.
+        let piece = starts.get(k + 1).unwrap_or(&text.len()) - pos;
+        bundle.indicators.reserve(piece / 300);
+        bundle.relationships.reserve(piece / 300);
         let mut next = k + 1;
         loop {
-            let (obj, len) = value_at::<RawObject<'_>>(text, pos)?;
+            let (obj, len) =
+                flat::object(text, pos).or_else(|| value_at::<RawObject<'_>>(text, pos))?;
             bundle.add(obj);
             pos = skip_ws(bytes, pos + len);
             match bytes.get(pos)? {
@@ -216,8 +275,9 @@ mod parallel {
         Some((value, stream.byte_offset()))
     }
 
-    fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
-        while bytes.get(pos).is_some_and(|b| b.is_ascii_whitespace()) {
+    /// Skips JSON whitespace (space, tab, line feed, carriage return; not form feed).
+    pub(super) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+        while matches!(bytes.get(pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             pos += 1;
         }
         pos
@@ -322,9 +382,159 @@ impl<'de: 'a, 'a> Deserialize<'de> for TopLevel<'a> {
     }
 }
 
+/// A fast reader for the flat objects that make up nearly all of a large bundle: string,
+/// `true`/`false`/`null` and list-of-strings values, strings without escapes. It reads exactly
+/// what the serde path would make of such an object; anything else (an escape, a number, a
+/// nested object, a repeated known field, a control character) gives `None`, and the caller
+/// lets serde read that object (and report any error).
+mod flat {
+    use std::borrow::Cow;
+
+    use super::parallel::skip_ws;
+    use super::{Loose, LooseList, RawObject};
+
+    /// The object starting at `pos` and its length in bytes.
+    pub(super) fn object(text: &str, pos: usize) -> Option<(RawObject<'_>, usize)> {
+        let bytes = text.as_bytes();
+        (bytes.get(pos)? == &b'{').then_some(())?;
+        let mut obj = RawObject::default();
+        let mut seen = 0u16;
+        let mut at = skip_ws(bytes, pos + 1);
+        if bytes.get(at)? == &b'}' {
+            return Some((obj, at + 1 - pos));
+        }
+        loop {
+            let (key, end) = string(text, at)?;
+            at = skip_ws(bytes, end);
+            (bytes.get(at)? == &b':').then_some(())?;
+            at = skip_ws(bytes, at + 1);
+            let value = match bytes.get(at)? {
+                b'"' => {
+                    let (value, end) = string(text, at)?;
+                    at = end;
+                    Value::Str(value)
+                }
+                b'[' => {
+                    let (list, end) = strings(text, at)?;
+                    at = end;
+                    Value::List(list)
+                }
+                _ => {
+                    let rest = bytes.get(at..)?;
+                    let len = [&b"true"[..], b"false", b"null"]
+                        .into_iter()
+                        .find(|literal| rest.starts_with(literal))?
+                        .len();
+                    at += len;
+                    Value::Other
+                }
+            };
+            if let Some(field) = field_index(key) {
+                if seen & (1 << field) != 0 {
+                    return None; // serde reports the repeated field
+                }
+                seen |= 1 << field;
+                obj.set(field, value);
+            }
+            at = skip_ws(bytes, at);
+            match bytes.get(at)? {
+                b',' => at = skip_ws(bytes, at + 1),
+                b'}' => return Some((obj, at + 1 - pos)),
+                _ => return None,
+            }
+        }
+    }
+
+    enum Value<'a> {
+        Str(&'a str),
+        List(Vec<Cow<'a, str>>),
+        Other,
+    }
+
+    /// The fields of [`RawObject`], numbered as [`RawObject::set`] takes them (by length
+    /// first: most keys of a STIX object are fields Portcullis does not read).
+    fn field_index(key: &str) -> Option<usize> {
+        let (index, name) = match key.len() {
+            4 if key.starts_with('t') => (0, "type"),
+            2 => (1, "id"),
+            4 => (2, "name"),
+            11 if key.starts_with('d') => (3, "description"),
+            7 => (4, "pattern"),
+            12 => (5, "pattern_type"),
+            10 if key.starts_with('s') => (6, "source_ref"),
+            10 => (7, "target_ref"),
+            11 => (8, "object_refs"),
+            _ => return None,
+        };
+        (key == name).then_some(index)
+    }
+
+    impl<'a> RawObject<'a> {
+        fn set(&mut self, field: usize, value: Value<'a>) {
+            let loose = match &value {
+                Value::Str(s) => Loose(Some(Cow::Borrowed(*s))),
+                _ => Loose(None),
+            };
+            match field {
+                0 => self.kind = loose,
+                1 => self.id = loose,
+                2 => self.name = loose,
+                3 => self.description = loose,
+                4 => self.pattern = loose,
+                5 => self.pattern_type = loose,
+                6 => self.source_ref = loose,
+                7 => self.target_ref = loose,
+                _ => {
+                    self.object_refs = match value {
+                        Value::List(list) => LooseList(list),
+                        _ => LooseList::default(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A string without escapes or control characters at `at` (its opening quote), and the
+    /// offset after its closing quote.
+    fn string(text: &str, at: usize) -> Option<(&str, usize)> {
+        let bytes = text.as_bytes();
+        (bytes.get(at)? == &b'"').then_some(())?;
+        let start = at + 1;
+        // One pass (the strings are short): stop at the closing quote, an escape or a control
+        // character; only the quote is accepted.
+        let len = bytes
+            .get(start..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let end = start + len;
+        (bytes[end] == b'"').then_some(())?;
+        Some((text.get(start..end)?, end + 1))
+    }
+
+    /// A list of such strings at `at` (its `[`), and the offset after its `]`.
+    fn strings(text: &str, at: usize) -> Option<(Vec<Cow<'_, str>>, usize)> {
+        let bytes = text.as_bytes();
+        let mut list = Vec::new();
+        let mut at = skip_ws(bytes, at + 1);
+        if bytes.get(at)? == &b']' {
+            return Some((list, at + 1));
+        }
+        loop {
+            let (item, end) = string(text, at)?;
+            list.push(Cow::Borrowed(item));
+            at = skip_ws(bytes, end);
+            match bytes.get(at)? {
+                b',' => at = skip_ws(bytes, at + 1),
+                b']' => return Some((list, at + 1)),
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// Every field is optional and loosely typed, so an odd object is skipped rather than making
 /// the whole file unreadable.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct RawObject<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Loose<'a>,
@@ -518,7 +728,7 @@ mod tests {
         assert_eq!(b.reports[0].object_refs, ["indicator--2"]);
         assert!(b.reports[1].object_refs.is_empty());
         assert_eq!(b.indicators.len(), 2);
-        assert_eq!(b.indicators[1].pattern, None);
+        assert_eq!(b.indicators.iter().nth(1).unwrap().pattern, None);
         assert_eq!(b.relationships.len(), 1);
     }
 
@@ -528,7 +738,10 @@ mod tests {
             br#"{"objects": [{"type": "indicator", "id": "i", "pattern": "[a:b = '\u00e9\\'']"}]}"#,
         )
         .expect("valid bundle");
-        assert_eq!(b.indicators[0].pattern.as_deref(), Some("[a:b = 'é\\'']"));
+        assert_eq!(
+            b.indicators.iter().next().unwrap().pattern.as_deref(),
+            Some("[a:b = 'é\\'']")
+        );
     }
 
     #[test]
@@ -631,5 +844,66 @@ mod tests {
         assert!(parse(good.replace("\n], ", "\n, 5], ").as_bytes()).is_err());
         // No objects list at all.
         assert!(parallel::parse(r#"{"type": "bundle"}"#, 2).is_none());
+    }
+
+    fn raw_summary(o: &RawObject<'_>) -> String {
+        format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            o.kind.0,
+            o.id.0,
+            o.name.0,
+            o.description.0,
+            o.pattern.0,
+            o.pattern_type.0,
+            o.source_ref.0,
+            o.target_ref.0,
+            o.object_refs.0
+        )
+    }
+
+    #[test]
+    fn flat_reader_agrees_with_serde() {
+        let objects = [
+            r#"{}"#,
+            r#"{ }"#,
+            r#"{"type":"indicator","id":"indicator--1","pattern":"[domain-name:value = 'a.com']","pattern_type":"stix"}"#,
+            r#"{"type": "report", "object_refs": ["a", "b"], "name": null, "x": true, "y": false}"#,
+            r#"{"type":"report","object_refs":[],"labels":["x"],"name":["n"]}"#,
+            r#"{"type":"malware","name":"M","description":"d","is_family":false}"#,
+            r#"{"type":"relationship","source_ref":"s","target_ref":"t","relationship_type":"indicates"}"#,
+            r#"{"object_refs":"not a list","id":true}"#,
+            r#"{"type":"indicator","confidence":50}"#,
+            r#"{"type":"indicator","kill_chain_phases":[{"phase_name":"x"}]}"#,
+            r#"{"type":"indic\u0061tor"}"#,
+            r#"{"typ\u0065":"indicator"}"#,
+            r#"{"type":"indicator","type":"malware"}"#,
+            r#"{"x":1,"x":2,"type":"indicator"}"#,
+            r#"{"type":"indicator","pattern":"tab\there"}"#,
+            "{\"type\":\"a\u{1}b\"}",
+            r#"{"type":"indicator",}"#,
+            r#"{"type":"indicator" "id":"x"}"#,
+            r#"{"type":"indicator","id":"x""#,
+            r#"{"type":tru}"#,
+            r#"{"type":"é ü","object_refs":["ß",7]}"#,
+            "{\"type\" :\t\"indicator\" ,\r\n \"id\" : \"i\"\n}",
+        ];
+        let mut fast = 0;
+        for text in objects {
+            let by_serde = parallel_value(text);
+            if let Some((obj, len)) = flat::object(text, 0) {
+                fast += 1;
+                let (expected, expected_len) =
+                    by_serde.unwrap_or_else(|| panic!("serde rejects {text}"));
+                assert_eq!(raw_summary(&obj), raw_summary(&expected), "{text}");
+                assert_eq!(len, expected_len, "{text}");
+            }
+        }
+        assert_eq!(fast, 9, "the flat shapes are read without serde");
+    }
+
+    fn parallel_value(text: &str) -> Option<(RawObject<'_>, usize)> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RawObject<'_>>();
+        let value = stream.next()?.ok()?;
+        Some((value, stream.byte_offset()))
     }
 }
