@@ -259,7 +259,7 @@ for f in ("indicators", "crypto", "url_extraction"):
     crit.update(criterion(run / f"criterion-{f}.txt"))
 
 if crit:
-    w("## Micro-benchmarks (criterion, `--quick`)")
+    w("## Micro-benchmarks (criterion; the indicator ones in full, the others with `--quick`)")
     w("")
     w("| Benchmark | Time per iteration | Throughput |")
     w("|---|---:|---:|")
