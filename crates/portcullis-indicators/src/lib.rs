@@ -496,24 +496,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Parses a bundle and hashes its bytes, side by side on two threads for large files (the
-/// hash is a good part of loading a large bundle).
-fn parse_and_hash(bytes: &[u8]) -> (Result<stix::Bundle<'_>, String>, String) {
-    const PARALLEL_FROM: usize = 4 << 20;
-    if bytes.len() < PARALLEL_FROM {
-        return (stix::parse(bytes), sha256_hex(bytes));
-    }
-    std::thread::scope(|scope| {
-        let hasher = std::thread::Builder::new().spawn_scoped(scope, || sha256_hex(bytes));
-        let parsed = stix::parse(bytes);
-        let digest = match hasher {
-            Ok(handle) => handle.join().unwrap_or_else(|_| sha256_hex(bytes)),
-            Err(_) => sha256_hex(bytes),
-        };
-        (parsed, digest)
-    })
-}
-
 /// Which collection an indicator belongs to, as MVT decides: the first report listing it,
 /// else the first relationship from it to a malware (else the default collection).
 struct Assigner<'b> {
@@ -673,6 +655,9 @@ impl<'a> KeyedPart<'a> {
     }
 }
 
+/// From this size on, a bundle's SHA-256 is computed on a thread of its own.
+const HASH_BESIDE_FROM: usize = 4 << 20;
+
 /// From this many indicators on, patterns are parsed on two threads.
 const PARALLEL_INDICATORS: usize = 50_000;
 
@@ -718,8 +703,7 @@ impl Indicators {
             path: path.to_path_buf(),
             reason,
         };
-        let (parsed, sha256) = parse_and_hash(bytes);
-        let bundle = parsed.map_err(invalid)?;
+        let bundle = stix::parse(bytes).map_err(invalid)?;
         let first = self.collections.len();
         let malware_count = bundle.malware.len();
         let named_count = malware_count + bundle.reports.len();
@@ -742,7 +726,8 @@ impl Indicators {
             description: description.unwrap_or_default().to_string(),
             file: file.clone(),
             path: path.to_path_buf(),
-            sha256: sha256.clone(),
+            // Filled in once the file is hashed, below.
+            sha256: String::new(),
             counts: [0; IocType::ALL.len()],
         };
         let named = bundle
@@ -800,45 +785,23 @@ impl Indicators {
         });
         drop(assigner);
 
-        let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
-        for part in &parts {
-            for (t, ..) in &part.staged {
-                per_type[*t as usize].0 += 1;
-            }
-            for (total, buffer) in per_type.iter_mut().zip(&part.buffers) {
-                total.1 += buffer.len();
-            }
-            per_type[IocType::IpAddresses as usize].0 += part.ips.len();
-        }
-        for (table, &(n, bytes)) in self.tables.iter_mut().zip(&per_type) {
-            table.reserve(n, bytes);
-        }
-        self.ips
-            .map
-            .reserve(per_type[IocType::IpAddresses as usize].0);
-        // The parts in file order: their keys join the tables' buffers, then every string value
-        // is inserted table region by table region (in file order, each insert into a large
-        // table would be a cache miss).
-        let mut staged = Vec::with_capacity(parts.len());
-        let mut unsupported = Vec::new();
-        let mut added = 0;
-        for mut part in parts {
-            self.join(&mut part);
-            for (c, original, ip, prefix) in &part.ips {
-                added += usize::from(self.store_ip(*c, original, *ip, *prefix));
-            }
-            // The kernel-truncation prefixes, first in load order winning.
-            for name in &part.long_processes {
-                let prefix: String = name.chars().take(16).collect();
-                self.truncated
-                    .entry(prefix.into())
-                    .or_insert_with(|| (**name).into());
-            }
-            unsupported.append(&mut part.unsupported);
-            staged.push(part.staged);
-        }
-        for (t, s, entry) in self.region_order(&staged) {
-            added += usize::from(self.store(t, s, entry));
+        // The file's SHA-256 (for the report) is computed beside the single-threaded store,
+        // where a core is free, rather than against the parsing and keying threads.
+        let ((added, unsupported), sha256) = if bytes.len() < HASH_BESIDE_FROM {
+            (self.store_parts(parts), sha256_hex(bytes))
+        } else {
+            std::thread::scope(|scope| {
+                let hasher = std::thread::Builder::new().spawn_scoped(scope, || sha256_hex(bytes));
+                let stored = self.store_parts(parts);
+                let digest = match hasher {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| sha256_hex(bytes)),
+                    Err(_) => sha256_hex(bytes),
+                };
+                (stored, digest)
+            })
+        };
+        for c in &mut self.collections[first..] {
+            c.sha256.clone_from(&sha256);
         }
         // MVT keeps the default collection only when it received an indicator.
         if self
@@ -878,6 +841,51 @@ impl Indicators {
         self.originals
             .get(entry.original as usize)
             .map_or(key, |original| &**original)
+    }
+
+    /// Stores the keyed parts (in file order): their keys join the tables' buffers, then every
+    /// string value is inserted table region by table region (in file order, each insert into
+    /// a large table would be a cache miss). Returns how many values were new and the notes
+    /// on values that could not be used.
+    fn store_parts(&mut self, parts: Vec<KeyedPart<'_>>) -> (usize, Vec<String>) {
+        let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
+        for part in &parts {
+            for (t, ..) in &part.staged {
+                per_type[*t as usize].0 += 1;
+            }
+            for (total, buffer) in per_type.iter_mut().zip(&part.buffers) {
+                total.1 += buffer.len();
+            }
+            per_type[IocType::IpAddresses as usize].0 += part.ips.len();
+        }
+        for (table, &(n, bytes)) in self.tables.iter_mut().zip(&per_type) {
+            table.reserve(n, bytes);
+        }
+        self.ips
+            .map
+            .reserve(per_type[IocType::IpAddresses as usize].0);
+        let mut staged = Vec::with_capacity(parts.len());
+        let mut unsupported = Vec::new();
+        let mut added = 0;
+        for mut part in parts {
+            self.join(&mut part);
+            for (c, original, ip, prefix) in &part.ips {
+                added += usize::from(self.store_ip(*c, original, *ip, *prefix));
+            }
+            // The kernel-truncation prefixes, first in load order winning.
+            for name in &part.long_processes {
+                let prefix: String = name.chars().take(16).collect();
+                self.truncated
+                    .entry(prefix.into())
+                    .or_insert_with(|| (**name).into());
+            }
+            unsupported.append(&mut part.unsupported);
+            staged.push(part.staged);
+        }
+        for (t, s, entry) in self.region_order(&staged) {
+            added += usize::from(self.store(t, s, entry));
+        }
+        (added, unsupported)
     }
 
     /// Moves a part's key buffers and originals into the tables and `originals`, pointing its
