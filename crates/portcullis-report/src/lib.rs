@@ -224,17 +224,21 @@ impl ModuleOutput {
             return;
         }
         self.timeline.push(event);
-        if self.timeline.len() >= spool::TIMELINE_SPILL_AFTER
+        // Checked once per full batch: with no spool folder the rows simply stay in memory.
+        if self
+            .timeline
+            .len()
+            .is_multiple_of(spool::TIMELINE_SPILL_AFTER)
             && let Some(run) = spool::TimelineRun::spill(&mut self.timeline)
         {
-            self.timeline_index.spilled_rows += run.rows;
             self.timeline_index.runs.push(run);
         }
     }
 
     /// Timeline rows in all, held and spilled.
     pub fn timeline_len(&self) -> usize {
-        self.timeline.len() + self.timeline_index.spilled_rows
+        let spilled: usize = self.timeline_index.runs.iter().map(|run| run.rows).sum();
+        self.timeline.len() + spilled
     }
 
     /// Run files of timeline rows already written out, in the order they were produced.
@@ -252,7 +256,6 @@ pub struct TimelineIndex {
     hashers: (hashbrown::DefaultHashBuilder, hashbrown::DefaultHashBuilder),
     seen: hashbrown::HashSet<u128>,
     runs: Vec<spool::TimelineRun>,
-    spilled_rows: usize,
 }
 
 impl TimelineIndex {

@@ -96,7 +96,8 @@ impl RecordSpool {
             return file.write(&record);
         }
         self.held.push(record);
-        if self.held.len() >= SPILL_AFTER
+        // Checked once per full batch: with no spool folder the records stay in memory.
+        if self.held.len().is_multiple_of(SPILL_AFTER)
             && let Some(dir) = spool_dir()
         {
             let mut file = SpoolFile::create(&dir, self.slug)?;
