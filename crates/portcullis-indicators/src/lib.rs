@@ -332,11 +332,14 @@ fn keyed_value(atom: pattern::Atom<'_>) -> Result<(Cow<'_, str>, Key<'_>), Strin
     let reason = |value: &str, reason| format!("value {:?}: {reason}", excerpt(value));
     match atom.value {
         Cow::Borrowed(value) => match key_for(atom.ioc_type, value) {
-            Ok(key) => Ok((Cow::Borrowed(value.trim()), key)),
+            Ok(key) => Ok((Cow::Borrowed(normalize::trim(value)), key)),
             Err(e) => Err(reason(value, e)),
         },
         Cow::Owned(value) => match key_for(atom.ioc_type, &value) {
-            Ok(key) => Ok((Cow::Owned(value.trim().to_string()), key.into_owned())),
+            Ok(key) => Ok((
+                Cow::Owned(normalize::trim(&value).to_string()),
+                key.into_owned(),
+            )),
             Err(e) => Err(reason(&value, e)),
         },
     }
@@ -368,7 +371,7 @@ fn hash_type(hash: &str) -> IocType {
 
 /// The key an indicator value is stored under (lookups normalise the same way).
 fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
-    let value = raw.trim();
+    let value = normalize::trim(raw);
     if value.is_empty() {
         return Err("empty value");
     }
@@ -555,6 +558,11 @@ impl<'b> Assigner<'b> {
         assigner
     }
 
+    /// The collection of every indicator, when they all share one.
+    fn uniform(&self) -> Option<u32> {
+        self.aligned.filter(|_| self.by_report.is_empty())
+    }
+
     fn collection_of(&self, id: &str) -> Option<u32> {
         self.by_report
             .get(id)
@@ -570,89 +578,157 @@ type StagedValue = (IocType, Staged, Entry);
 /// What one thread made of its share of a bundle's indicators: string values already hashed
 /// and copied into a buffer per type (appended to the tables afterwards), IP values, the long
 /// process names the truncation rule needs, and notes on what could not be used.
+///
+/// Values are keyed while the bundle is still being read, before anyone knows which
+/// collection an indicator belongs to: until [`KeyedPart::assign`], the `collection` of each
+/// value holds the position of its indicator in the part.
 #[derive(Default)]
-struct KeyedPart<'a> {
+struct KeyedPart {
     staged: Vec<StagedValue>,
     buffers: [String; IocType::ALL.len()],
     /// Values as written where they differ from their key; `Entry::original` indexes this
     /// part's list until the parts are joined.
     originals: Vec<Box<str>>,
-    ips: Vec<(u32, Cow<'a, str>, IpAddr, u8)>,
-    long_processes: Vec<Cow<'a, str>>,
+    ips: Vec<(u32, Box<str>, IpAddr, u8)>,
+    long_processes: Vec<Box<str>>,
     domain_label_counts: u64,
     unsupported: Vec<String>,
+    /// Indicators keyed so far.
+    indicators: u32,
 }
 
-/// Parses the patterns of `indicators` into keys, with notes on what could not be used.
-fn keys<'a>(
-    indicators: &'a [stix::Indicator<'a>],
-    assigner: &Assigner<'_>,
-    default: u32,
-    tables: &[Table],
-) -> KeyedPart<'a> {
-    let mut part = KeyedPart::default();
-    let mut atoms = Vec::new();
-    for indicator in indicators {
-        let id = &*indicator.id;
-        let Some(pattern) = indicator.pattern.as_deref() else {
-            part.unsupported.push(format!("{id}: no pattern"));
-            continue;
-        };
-        if let Some(kind) = indicator.pattern_type.as_deref()
-            && !kind.eq_ignore_ascii_case("stix")
-        {
-            part.unsupported.push(format!(
-                "{id}: pattern type {} is not supported",
-                excerpt(kind)
-            ));
-            continue;
-        }
-        let notes = pattern::parse(pattern, &mut atoms);
-        if !notes.is_empty() {
-            let partly = if atoms.is_empty() {
-                ""
-            } else {
-                "partly used: "
+impl KeyedPart {
+    /// Parses the patterns of `indicators` (the next ones of this part) into keys.
+    fn key(&mut self, indicators: &[stix::Indicator<'_>], tables: &[Table]) {
+        let mut atoms = Vec::new();
+        for indicator in indicators {
+            let ordinal = self.indicators;
+            self.indicators = self.indicators.saturating_add(1);
+            let id = &*indicator.id;
+            let Some(pattern) = indicator.pattern.as_deref() else {
+                self.unsupported.push(format!("{id}: no pattern"));
+                continue;
             };
-            part.unsupported.push(format!(
-                "{id}: {partly}{}: {}",
-                excerpt(pattern),
-                notes.join("; ")
-            ));
-        }
-        if !atoms.is_empty() {
-            let c = assigner.collection_of(id).unwrap_or(default);
+            if let Some(kind) = indicator.pattern_type.as_deref()
+                && !kind.eq_ignore_ascii_case("stix")
+            {
+                self.unsupported.push(format!(
+                    "{id}: pattern type {} is not supported",
+                    excerpt(kind)
+                ));
+                continue;
+            }
+            let notes = pattern::parse(pattern, &mut atoms);
+            if !notes.is_empty() {
+                let partly = if atoms.is_empty() {
+                    ""
+                } else {
+                    "partly used: "
+                };
+                self.unsupported.push(format!(
+                    "{id}: {partly}{}: {}",
+                    excerpt(pattern),
+                    notes.join("; ")
+                ));
+            }
             for atom in atoms.drain(..) {
                 match keyed_value(atom) {
-                    Ok((original, key)) => part.add(c, original, key, tables),
-                    Err(reason) => part.unsupported.push(format!("{id}: {reason}")),
+                    Ok((original, key)) => self.add(ordinal, &original, key, tables),
+                    Err(reason) => self.unsupported.push(format!("{id}: {reason}")),
                 }
             }
         }
     }
-    part
-}
 
-impl<'a> KeyedPart<'a> {
-    fn add(&mut self, c: u32, original: Cow<'a, str>, key: Key<'a>, tables: &[Table]) {
+    fn add(&mut self, ordinal: u32, original: &str, key: Key<'_>, tables: &[Table]) {
         match key {
             Key::Str(t, key) => {
                 if t == IocType::Domains {
                     self.domain_label_counts |= label_bit(labels(&key));
                 }
                 if t == IocType::Processes && key.chars().nth(16).is_some() {
-                    self.long_processes.push(key.clone());
+                    self.long_processes.push((*key).into());
                 }
                 let table = &tables[t as usize];
                 let buffer = &mut self.buffers[t as usize];
                 if let Some(s) = Staged::into_buffer(buffer, table.hash(&key), &key) {
-                    let entry = Entry::new(&mut self.originals, c, &original, &key);
+                    let entry = Entry::new(&mut self.originals, ordinal, original, &key);
                     self.staged.push((t, s, entry));
                 }
             }
-            Key::Ip(ip, prefix) => self.ips.push((c, original, ip, prefix)),
+            Key::Ip(ip, prefix) => self.ips.push((ordinal, original.into(), ip, prefix)),
         }
     }
+
+    /// Replaces the indicator positions left in the values by collections; `indicators` are
+    /// the ones this part keyed, in order.
+    fn assign(
+        &mut self,
+        indicators: &[stix::Indicator<'_>],
+        assigner: &Assigner<'_>,
+        default: u32,
+    ) {
+        let collection = |ordinal: u32| {
+            indicators
+                .get(ordinal as usize)
+                .and_then(|i| assigner.collection_of(&i.id))
+                .unwrap_or(default)
+        };
+        match assigner.uniform() {
+            Some(c) => self.staged.iter_mut().for_each(|(.., e)| e.collection = c),
+            None => {
+                for (.., entry) in &mut self.staged {
+                    entry.collection = collection(entry.collection);
+                }
+            }
+        }
+        for (c, ..) in &mut self.ips {
+            *c = collection(*c);
+        }
+    }
+}
+
+/// Keys `indicators` in pieces, a thread each (a large single piece is cut in two); returns
+/// the pieces and what was made of each.
+fn key_in_parallel<'i, 'a>(
+    indicators: &'i stix::Chunks<stix::Indicator<'a>>,
+    tables: &[Table],
+) -> (Vec<&'i [stix::Indicator<'a>]>, Vec<KeyedPart>) {
+    let mut pieces: Vec<&[stix::Indicator<'_>]> = indicators.pieces().collect();
+    if let [one] = pieces[..]
+        && one.len() >= PARALLEL_INDICATORS
+    {
+        let (head, tail) = one.split_at(one.len() / 2);
+        pieces = vec![head, tail];
+    }
+    let key_piece = |i: usize| {
+        let mut part = KeyedPart::default();
+        part.key(pieces[i], tables);
+        part
+    };
+    let key_piece = &key_piece;
+    let parts = std::thread::scope(|scope| {
+        let Some(last) = pieces.len().checked_sub(1) else {
+            return Vec::new();
+        };
+        let spawned: Vec<_> = (0..last)
+            .map(|i| {
+                let handle = std::thread::Builder::new().spawn_scoped(scope, move || key_piece(i));
+                (i, handle)
+            })
+            .collect();
+        let last = key_piece(last);
+        let mut parts: Vec<_> = spawned
+            .into_iter()
+            .map(|(i, handle)| match handle {
+                Ok(handle) => handle.join().unwrap_or_else(|_| key_piece(i)),
+                Err(_) => key_piece(i),
+            })
+            .collect();
+        parts.push(last);
+        parts
+    });
+    (pieces, parts)
 }
 
 /// From this size on, a bundle's SHA-256 is computed on a thread of its own.
@@ -699,11 +775,38 @@ impl Indicators {
     /// A file that is not a JSON bundle is an error and loads nothing; patterns or values that
     /// cannot be used are listed in [`IndicatorFile::unsupported`] and never fail the load.
     pub fn load_bundle(&mut self, bytes: &[u8], path: &Path) -> Result<IndicatorFile, LoadError> {
+        if bytes.len() < HASH_BESIDE_FROM {
+            return self.load_hashed(bytes, path, || sha256_hex(bytes));
+        }
+        // The file's SHA-256 (for the report) is a single sequential pass as long as a good
+        // part of the load: it runs on a thread of its own from the start, filling the gaps
+        // the single-threaded steps leave on the other cores.
+        std::thread::scope(|scope| {
+            let hasher = std::thread::Builder::new().spawn_scoped(scope, || sha256_hex(bytes));
+            self.load_hashed(bytes, path, move || match hasher {
+                Ok(handle) => handle.join().unwrap_or_else(|_| sha256_hex(bytes)),
+                Err(_) => sha256_hex(bytes),
+            })
+        })
+    }
+
+    /// [`Indicators::load_bundle`], given how to obtain the file's SHA-256.
+    fn load_hashed(
+        &mut self,
+        bytes: &[u8],
+        path: &Path,
+        sha256: impl FnOnce() -> String,
+    ) -> Result<IndicatorFile, LoadError> {
         let invalid = |reason: String| LoadError::Invalid {
             path: path.to_path_buf(),
             reason,
         };
-        let bundle = stix::parse(bytes).map_err(invalid)?;
+        // Large bundles are keyed while they are parsed, each piece on its parsing thread.
+        let tables = &self.tables;
+        let key = |part: &mut KeyedPart, indicators: &[stix::Indicator<'_>]| {
+            part.key(indicators, tables);
+        };
+        let (bundle, keyed) = stix::parse(bytes, &key).map_err(invalid)?;
         let first = self.collections.len();
         let malware_count = bundle.malware.len();
         let named_count = malware_count + bundle.reports.len();
@@ -746,60 +849,19 @@ impl Indicators {
         ));
         let assigner = Assigner::new(&bundle, first_index);
 
-        // Keys first, so the tables can be sized before the values go in. Parsing patterns
-        // and normalising values is independent per indicator: large files use two threads.
-        // One thread per piece the bundle was parsed in; a large bundle parsed in one piece
-        // is split in two.
-        let mut pieces: Vec<&[stix::Indicator<'_>]> = bundle.indicators.pieces().collect();
-        if let [one] = pieces[..]
-            && one.len() >= PARALLEL_INDICATORS
-        {
-            let (head, tail) = one.split_at(one.len() / 2);
-            pieces = vec![head, tail];
+        // The parallel parse keyed its pieces already; what serde parsed is keyed here,
+        // on two threads when large.
+        let (pieces, mut parts) = match keyed {
+            Some(parts) => (bundle.indicators.pieces().collect(), parts),
+            None => key_in_parallel(&bundle.indicators, &self.tables),
+        };
+        for (part, piece) in parts.iter_mut().zip(&pieces) {
+            part.assign(piece, &assigner, default);
         }
-        let tables = &self.tables;
-        let pieces = &pieces;
-        let key_piece = |i: usize| keys(pieces[i], &assigner, default, tables);
-        let key_piece = &key_piece;
-        let parts: Vec<KeyedPart<'_>> = std::thread::scope(|scope| {
-            let Some(last) = pieces.len().checked_sub(1) else {
-                return Vec::new();
-            };
-            let spawned: Vec<_> = (0..last)
-                .map(|i| {
-                    let handle =
-                        std::thread::Builder::new().spawn_scoped(scope, move || key_piece(i));
-                    (i, handle)
-                })
-                .collect();
-            let last = key_piece(last);
-            let mut parts: Vec<_> = spawned
-                .into_iter()
-                .map(|(i, handle)| match handle {
-                    Ok(handle) => handle.join().unwrap_or_else(|_| key_piece(i)),
-                    Err(_) => key_piece(i),
-                })
-                .collect();
-            parts.push(last);
-            parts
-        });
         drop(assigner);
 
-        // The file's SHA-256 (for the report) is computed beside the single-threaded store,
-        // where a core is free, rather than against the parsing and keying threads.
-        let ((added, unsupported), sha256) = if bytes.len() < HASH_BESIDE_FROM {
-            (self.store_parts(parts), sha256_hex(bytes))
-        } else {
-            std::thread::scope(|scope| {
-                let hasher = std::thread::Builder::new().spawn_scoped(scope, || sha256_hex(bytes));
-                let stored = self.store_parts(parts);
-                let digest = match hasher {
-                    Ok(handle) => handle.join().unwrap_or_else(|_| sha256_hex(bytes)),
-                    Err(_) => sha256_hex(bytes),
-                };
-                (stored, digest)
-            })
-        };
+        let (added, unsupported) = self.store_parts(parts);
+        let sha256 = sha256();
         for c in &mut self.collections[first..] {
             c.sha256.clone_from(&sha256);
         }
@@ -847,7 +909,7 @@ impl Indicators {
     /// string value is inserted table region by table region (in file order, each insert into
     /// a large table would be a cache miss). Returns how many values were new and the notes
     /// on values that could not be used.
-    fn store_parts(&mut self, parts: Vec<KeyedPart<'_>>) -> (usize, Vec<String>) {
+    fn store_parts(&mut self, parts: Vec<KeyedPart>) -> (usize, Vec<String>) {
         let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
         for part in &parts {
             for (t, ..) in &part.staged {
@@ -890,7 +952,7 @@ impl Indicators {
 
     /// Moves a part's key buffers and originals into the tables and `originals`, pointing its
     /// staged values at their new places.
-    fn join(&mut self, part: &mut KeyedPart<'_>) {
+    fn join(&mut self, part: &mut KeyedPart) {
         let mut bases = [None; IocType::ALL.len()];
         for ((base, table), buffer) in bases.iter_mut().zip(&mut self.tables).zip(&part.buffers) {
             *base = table.append_staged(buffer);
@@ -1267,6 +1329,63 @@ mod tests {
 
     /// A bundle large enough to be keyed on two threads: values in the second half still
     /// lose to the same value earlier in the file, and every kind of value is stored.
+    #[test]
+    fn large_bundles_assign_collections_after_keying() {
+        // Large enough to be parsed (and keyed) in pieces: indicators linked to one of two
+        // malware, listed in a report, or neither, spread over the whole file.
+        let n = 40_000;
+        let mut objects = vec![
+            r#"{"type":"malware","id":"malware--a","name":"A"}"#.to_string(),
+            r#"{"type":"report","id":"report--r","name":"R","object_refs":["indicator--7","indicator--39999"]}"#.to_string(),
+        ];
+        for i in 0..n {
+            objects.push(format!(
+                r#"{{"type":"indicator","id":"indicator--{i}","description":"{:0>200}","pattern":"[domain-name:value = 'host{i}.example.net']","pattern_type":"stix"}}"#,
+                i
+            ));
+            let target = match i % 3 {
+                0 => "malware--a",
+                1 => "malware--b",
+                _ => continue,
+            };
+            objects.push(format!(
+                r#"{{"type":"relationship","source_ref":"indicator--{i}","target_ref":"{target}"}}"#
+            ));
+        }
+        objects.push(r#"{"type":"malware","id":"malware--b","name":"B"}"#.to_string());
+        let json = format!(r#"{{"type":"bundle","objects":[{}]}}"#, objects.join(","));
+        assert!(json.len() > 8 << 20, "parsed in pieces");
+        let mut ind = Indicators::new();
+        ind.load_bundle(json.as_bytes(), Path::new("big.stix2"))
+            .expect("loads");
+        let collection = |i: usize| {
+            ind.check_url(&format!("host{i}.example.net"))
+                .expect("hit")
+                .collection
+        };
+        assert_eq!(collection(0), "A");
+        assert_eq!(collection(1), "B");
+        assert_eq!(collection(2), "Default collection");
+        assert_eq!(collection(7), "R", "a report wins over the relationship");
+        assert_eq!(collection(39_999), "R");
+        assert_eq!(collection(39_998), "Default collection");
+        assert_eq!(collection(39_997), "B");
+        let counts: Vec<_> = ind
+            .collections_summary()
+            .into_iter()
+            .map(|c| (c.name, c.indicators))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("A".to_string(), 13_333),
+                ("B".to_string(), 13_332),
+                ("R".to_string(), 2),
+                ("Default collection".to_string(), 13_333),
+            ]
+        );
+    }
+
     #[test]
     fn large_bundles_keep_file_order() {
         let filler: Vec<String> = (0..PARALLEL_INDICATORS)

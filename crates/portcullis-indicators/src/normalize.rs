@@ -80,6 +80,18 @@ pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
+/// [`str::trim`], answering at once for the usual value that starts and ends with a visible
+/// ASCII character (no whitespace character, ASCII or not, starts or ends with one): the full
+/// Unicode trim is a surprising share of loading a million indicators.
+pub(crate) fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7f).contains(b));
+    if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// A host name already in canonical form (lower-case ASCII letters, digits, `-` and inner
 /// dots, at least one character that no IP address has, no leading `www.`): what
 /// [`host`]`(`[`host_of`]`(s))` would return unchanged, recognised in one pass. Nearly every

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::IocType;
+use crate::normalize::trim;
 
 /// Longer patterns are refused: real indicators are short, and this bounds the work per pattern.
 pub(crate) const MAX_PATTERN_LEN: usize = 64 * 1024;
@@ -45,13 +46,13 @@ fn simple(pattern: &str) -> Option<Atom<'_>> {
     if pattern.len() > MAX_PATTERN_LEN {
         return None;
     }
-    let inner = pattern.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let inner = trim(pattern).strip_prefix('[')?.strip_suffix(']')?;
     let (path, rest) = inner.split_once('=')?;
-    let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    let value = trim(rest).strip_prefix('\'')?.strip_suffix('\'')?;
     if value.bytes().any(|b| b == b'\'' || b == b'\\') {
         return None;
     }
-    let (object, properties) = path.trim().split_once(':')?;
+    let (object, properties) = trim(path).split_once(':')?;
     let (first, second) = match properties.split_once('.') {
         Some((first, second)) => (first, Some(second)),
         None => (properties, None),

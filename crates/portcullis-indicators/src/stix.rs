@@ -47,22 +47,33 @@ pub(crate) struct Bundle<'a> {
 /// From this size on, a bundle's objects are parsed on several threads.
 const PARALLEL_FROM: usize = 8 << 20;
 
-/// Parses bundle bytes; the error is a human-readable reason.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Bundle<'_>, String> {
+/// What the parse does with the indicators as it reads them: `K` is one piece's state, given
+/// the piece's next indicators in batches, while their text is still in the cache.
+pub(crate) type Keyer<'k, K> = dyn Fn(&mut K, &[Indicator<'_>]) + Sync + 'k;
+
+/// Parses bundle bytes; the error is a human-readable reason. A large bundle is parsed in
+/// pieces on several threads and each piece given to `key` as it goes: then the states come
+/// back too, one per piece of [`Bundle::indicators`]; `None` means nothing was keyed.
+pub(crate) fn parse<'t, K: Default + Send>(
+    bytes: &'t [u8],
+    key: &Keyer<'_, K>,
+) -> Result<(Bundle<'t>, Option<Vec<K>>), String> {
     // Validating UTF-8 once up front is much faster than serde_json checking every string.
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.len() >= PARALLEL_FROM {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         if threads > 1
-            && let Some(bundle) = parallel::parse(text, threads)
+            && let Some((bundle, keyed)) = parallel::parse(text, threads, key)
         {
-            return Ok(bundle);
+            return Ok((bundle, Some(keyed)));
         }
     }
     let top: TopLevel<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    top.objects
-        .ok_or_else(|| "no \"objects\" list at the top level".to_string())
+    let bundle = top
+        .objects
+        .ok_or_else(|| "no \"objects\" list at the top level".to_string())?;
+    Ok((bundle, None))
 }
 
 impl<'a> Bundle<'a> {
@@ -144,9 +155,14 @@ impl<T> Chunks<T> {
         self.0.iter().flatten()
     }
 
-    /// The pieces, in order (none empty).
+    /// The pieces, in order.
     pub fn pieces(&self) -> impl Iterator<Item = &[T]> {
-        self.0.iter().filter(|c| !c.is_empty()).map(Vec::as_slice)
+        self.0.iter().map(Vec::as_slice)
+    }
+
+    /// The last piece, which [`Chunks::push`] grows.
+    fn last_piece(&self) -> &[T] {
+        self.0.last().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -171,9 +187,13 @@ mod parallel {
     use serde::de::IgnoredAny;
     use serde_json::Deserializer;
 
-    use super::{Bundle, Loose, RawObject, flat};
+    use super::{Bundle, Keyer, Loose, RawObject, flat};
 
-    pub(super) fn parse(text: &str, threads: usize) -> Option<Bundle<'_>> {
+    pub(super) fn parse<'a, K: Default + Send>(
+        text: &'a str,
+        threads: usize,
+        key: &Keyer<'_, K>,
+    ) -> Option<(Bundle<'a>, Vec<K>)> {
         let bytes = text.as_bytes();
         let first = objects_start(text)?;
         if bytes.get(first) != Some(&b'{') {
@@ -188,15 +208,15 @@ mod parallel {
             }
         }
         let starts = &starts;
-        let mut pieces: Vec<Option<Piece<'_>>> = std::thread::scope(|scope| {
+        let mut pieces: Vec<Option<Piece<'_, K>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (1..starts.len())
                 .map(|k| {
                     std::thread::Builder::new()
-                        .spawn_scoped(scope, move || parse_piece(text, starts, k))
+                        .spawn_scoped(scope, move || parse_piece(text, starts, k, key))
                         .ok()
                 })
                 .collect();
-            let mut pieces = vec![parse_piece(text, starts, 0)];
+            let mut pieces = vec![parse_piece(text, starts, 0, key)];
             for handle in handles {
                 pieces.push(handle?.join().ok()?);
             }
@@ -205,20 +225,26 @@ mod parallel {
         // Follow the chain of verified pieces: each names the start where it ended.
         let Piece {
             mut bundle,
+            keyed,
             mut next,
             mut end,
         } = pieces.first_mut()?.take()?;
+        let mut states = vec![keyed];
         while let Some(k) = next {
             let piece = pieces.get_mut(k)?.take()?;
             bundle.append(piece.bundle);
+            states.push(piece.keyed);
             (next, end) = (piece.next, piece.end);
         }
-        rest_is_valid(text, end).then_some(bundle)
+        rest_is_valid(text, end).then_some((bundle, states))
     }
 
     /// What one thread parsed.
-    struct Piece<'a> {
+    struct Piece<'a, K> {
+        /// Its objects; `indicators` in a single list (also when empty).
         bundle: Bundle<'a>,
+        /// What the keyer made of the indicators.
+        keyed: K,
         /// The later piece whose start this one reached exactly, or `None` when it reached
         /// the list's closing `]`.
         next: Option<usize>,
@@ -226,12 +252,22 @@ mod parallel {
         end: usize,
     }
 
+    /// Indicators keyed at a time: their objects (≈ 150 KB) are still in the cache.
+    const KEY_BATCH: usize = 256;
+
     /// Parses objects from `starts[k]` until the parse lands exactly on a later start (which
     /// proves that start a real boundary) or reaches the list's closing `]`. A start passed
     /// over was a wrong guess; the parse simply goes on to the next one.
-    fn parse_piece<'a>(text: &'a str, starts: &[usize], k: usize) -> Option<Piece<'a>> {
+    fn parse_piece<'a, K: Default>(
+        text: &'a str,
+        starts: &[usize],
+        k: usize,
+        key: &Keyer<'_, K>,
+    ) -> Option<Piece<'a, K>> {
         let bytes = text.as_bytes();
         let mut bundle = Bundle::default();
+        let mut keyed = K::default();
+        let mut done = 0;
         let mut pos = *starts.get(k)?;
         // Room for the usual mix (half indicators, half relationships, ≈ 150 bytes each),
         // so the lists are not copied as they grow.
@@ -239,33 +275,35 @@ mod parallel {
         bundle.indicators.reserve(piece / 300);
         bundle.relationships.reserve(piece / 300);
         let mut next = k + 1;
-        loop {
+        let (next, end) = loop {
             let (obj, len) =
                 flat::object(text, pos).or_else(|| value_at::<RawObject<'_>>(text, pos))?;
             bundle.add(obj);
+            let indicators = bundle.indicators.last_piece();
+            if indicators.len() - done >= KEY_BATCH {
+                key(&mut keyed, &indicators[done..]);
+                done = indicators.len();
+            }
             pos = skip_ws(bytes, pos + len);
             match bytes.get(pos)? {
                 b',' => pos = skip_ws(bytes, pos + 1),
-                b']' => {
-                    return Some(Piece {
-                        bundle,
-                        next: None,
-                        end: pos + 1,
-                    });
-                }
+                b']' => break (None, pos + 1),
                 _ => return None,
             }
             while starts.get(next).is_some_and(|&s| s < pos) {
                 next += 1;
             }
             if starts.get(next) == Some(&pos) {
-                return Some(Piece {
-                    bundle,
-                    next: Some(next),
-                    end: pos,
-                });
+                break (Some(next), pos);
             }
-        }
+        };
+        key(&mut keyed, &bundle.indicators.last_piece()[done..]);
+        Some(Piece {
+            bundle,
+            keyed,
+            next,
+            end,
+        })
     }
 
     /// One JSON value at `pos` and its length in bytes.
@@ -404,19 +442,37 @@ mod flat {
             return Some((obj, at + 1 - pos));
         }
         loop {
-            let (key, end) = string(text, at)?;
+            (bytes.get(at)? == &b'"').then_some(())?;
+            let (field, end) = match known_key(bytes.get(at + 1..)?) {
+                Some((field, len)) => (field, at + 1 + len),
+                None => {
+                    let (key, end) = string(text, at)?;
+                    (field_index(key), end)
+                }
+            };
             at = skip_ws(bytes, end);
             (bytes.get(at)? == &b':').then_some(())?;
             at = skip_ws(bytes, at + 1);
-            let value = match bytes.get(at)? {
-                b'"' => {
+            let value = match (bytes.get(at)?, field) {
+                // The value of a property Portcullis does not read is only checked.
+                (b'"', None) => {
+                    at = string_end(bytes, at + 1)? + 1;
+                    Value::Other
+                }
+                (b'"', Some(_)) => {
                     let (value, end) = string(text, at)?;
                     at = end;
                     Value::Str(value)
                 }
-                b'[' => {
-                    let (list, end) = strings(text, at)?;
-                    at = end;
+                (b'[', _) => {
+                    // Only `object_refs` is kept; other lists are checked, not collected.
+                    let mut list = Vec::new();
+                    let keep = field == Some(OBJECT_REFS);
+                    at = strings(text, at, |item| {
+                        if keep {
+                            list.push(Cow::Borrowed(item));
+                        }
+                    })?;
                     Value::List(list)
                 }
                 _ => {
@@ -429,7 +485,7 @@ mod flat {
                     Value::Other
                 }
             };
-            if let Some(field) = field_index(key) {
+            if let Some(field) = field {
                 if seen & (1 << field) != 0 {
                     return None; // serde reports the repeated field
                 }
@@ -451,22 +507,60 @@ mod flat {
         Other,
     }
 
+    /// [`field_index`] of `object_refs`, the one list kept.
+    const OBJECT_REFS: usize = 8;
+
     /// The fields of [`RawObject`], numbered as [`RawObject::set`] takes them (by length
-    /// first: most keys of a STIX object are fields Portcullis does not read).
+    /// first: most keys of a STIX object are fields Portcullis does not read). Each
+    /// comparison has a constant length, so it compiles to a few integer compares.
     fn field_index(key: &str) -> Option<usize> {
-        let (index, name) = match key.len() {
-            4 if key.starts_with('t') => (0, "type"),
-            2 => (1, "id"),
-            4 => (2, "name"),
-            11 if key.starts_with('d') => (3, "description"),
-            7 => (4, "pattern"),
-            12 => (5, "pattern_type"),
-            10 if key.starts_with('s') => (6, "source_ref"),
-            10 => (7, "target_ref"),
-            11 => (8, "object_refs"),
+        let index = match key.len() {
+            4 if key == "type" => 0,
+            2 if key == "id" => 1,
+            4 if key == "name" => 2,
+            11 if key == "description" => 3,
+            7 if key == "pattern" => 4,
+            12 if key == "pattern_type" => 5,
+            10 if key == "source_ref" => 6,
+            10 if key == "target_ref" => 7,
+            11 if key == "object_refs" => OBJECT_REFS,
             _ => return None,
         };
-        (key == name).then_some(index)
+        Some(index)
+    }
+
+    /// The keys of nearly every STIX object, recognised with their closing quote from the
+    /// bytes after the opening one without scanning them: the [`field_index`] of a key
+    /// Portcullis reads (`None` for one it skips) and the length up to the closing quote
+    /// included. Any other key (or one written with an escape) gives `None`.
+    fn known_key(rest: &[u8]) -> Option<(Option<usize>, usize)> {
+        fn is<const N: usize>(rest: &[u8], key: &[u8; N]) -> bool {
+            rest.first_chunk::<N>() == Some(key)
+        }
+        let key = match rest.first()? {
+            b't' if is(rest, b"type\"") => (Some(0), 5),
+            b't' if is(rest, b"target_ref\"") => (Some(7), 11),
+            b'i' if is(rest, b"id\"") => (Some(1), 3),
+            b'i' if is(rest, b"indicator_types\"") => (None, 16),
+            b'i' if is(rest, b"is_family\"") => (None, 10),
+            b'n' if is(rest, b"name\"") => (Some(2), 5),
+            b'd' if is(rest, b"description\"") => (Some(3), 12),
+            b'p' if is(rest, b"pattern\"") => (Some(4), 8),
+            b'p' if is(rest, b"pattern_type\"") => (Some(5), 13),
+            b'p' if is(rest, b"pattern_version\"") => (None, 16),
+            b's' if is(rest, b"source_ref\"") => (Some(6), 11),
+            b's' if is(rest, b"spec_version\"") => (None, 13),
+            b'o' if is(rest, b"object_refs\"") => (Some(OBJECT_REFS), 12),
+            b'c' if is(rest, b"created\"") => (None, 8),
+            b'c' if is(rest, b"created_by_ref\"") => (None, 15),
+            b'm' if is(rest, b"modified\"") => (None, 9),
+            b'v' if is(rest, b"valid_from\"") => (None, 11),
+            b'v' if is(rest, b"valid_until\"") => (None, 12),
+            b'r' if is(rest, b"relationship_type\"") => (None, 18),
+            b'l' if is(rest, b"labels\"") => (None, 7),
+            _ => return None,
+        };
+        Some(key)
     }
 
     impl<'a> RawObject<'a> {
@@ -497,14 +591,16 @@ mod flat {
     /// A string without escapes or control characters at `at` (its opening quote), and the
     /// offset after its closing quote.
     fn string(text: &str, at: usize) -> Option<(&str, usize)> {
-        let bytes = text.as_bytes();
-        (bytes.get(at)? == &b'"').then_some(())?;
-        let start = at + 1;
-        // Stop at the closing quote, an escape or a control character; only the quote is
-        // accepted.
+        (text.as_bytes().get(at)? == &b'"').then_some(())?;
+        let end = string_end(text.as_bytes(), at + 1)?;
+        Some((text.get(at + 1..end)?, end + 1))
+    }
+
+    /// The offset of the closing quote of a string whose contents start at `start`, if no
+    /// escape or control character comes first.
+    fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
         let end = start + special(bytes.get(start..)?)?;
-        (bytes[end] == b'"').then_some(())?;
-        Some((text.get(start..end)?, end + 1))
+        (bytes.get(end)? == &b'"').then_some(end)
     }
 
     /// Offset of the first `"`, `\\` or control character, eight bytes at a time (SWAR: a
@@ -514,12 +610,9 @@ mod flat {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-        let mut chunks = bytes.chunks_exact(8);
         let mut offset = 0;
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(word);
+        while let Some(word) = bytes.get(offset..).and_then(<[u8]>::first_chunk::<8>) {
+            let x = u64::from_le_bytes(*word);
             let found = below(x ^ (ONES * u64::from(b'"')), 1)
                 | below(x ^ (ONES * u64::from(b'\\')), 1)
                 | below(x, 0x20);
@@ -528,28 +621,28 @@ mod flat {
             }
             offset += 8;
         }
-        chunks
-            .remainder()
+        let tail = bytes.get(offset..)?;
+        let i = tail
             .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .map(|i| offset + i)
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        Some(offset + i)
     }
 
-    /// A list of such strings at `at` (its `[`), and the offset after its `]`.
-    fn strings(text: &str, at: usize) -> Option<(Vec<Cow<'_, str>>, usize)> {
+    /// A list of such strings at `at` (its `[`), each given to `item`; the offset after its
+    /// `]`.
+    fn strings<'a>(text: &'a str, at: usize, mut item: impl FnMut(&'a str)) -> Option<usize> {
         let bytes = text.as_bytes();
-        let mut list = Vec::new();
         let mut at = skip_ws(bytes, at + 1);
         if bytes.get(at)? == &b']' {
-            return Some((list, at + 1));
+            return Some(at + 1);
         }
         loop {
-            let (item, end) = string(text, at)?;
-            list.push(Cow::Borrowed(item));
+            let (value, end) = string(text, at)?;
+            item(value);
             at = skip_ws(bytes, end);
             match bytes.get(at)? {
                 b',' => at = skip_ws(bytes, at + 1),
-                b']' => return Some((list, at + 1)),
+                b']' => return Some(at + 1),
                 _ => return None,
             }
         }
@@ -744,7 +837,7 @@ mod tests {
             {"type": "report", "id": "report--2", "object_refs": "indicator--1"},
             {"no": "type"}
         ]}"#;
-        let b = parse(json).expect("valid bundle");
+        let b = parse_bundle(json).expect("valid bundle");
         assert_eq!(b.malware.len(), 1);
         assert_eq!(b.malware[0].name.as_deref(), Some("M"));
         assert_eq!(b.malware[0].description, None);
@@ -758,7 +851,7 @@ mod tests {
 
     #[test]
     fn escaped_strings_are_owned() {
-        let b = parse(
+        let b = parse_bundle(
             br#"{"objects": [{"type": "indicator", "id": "i", "pattern": "[a:b = '\u00e9\\'']"}]}"#,
         )
         .expect("valid bundle");
@@ -770,11 +863,11 @@ mod tests {
 
     #[test]
     fn rejects_non_bundles() {
-        assert!(parse(b"{").is_err());
-        assert!(parse(b"[]").is_err());
-        assert!(parse(b"{}").unwrap_err().contains("objects"));
-        assert!(parse(br#"{"objects": 5}"#).is_err());
-        assert!(parse(br#"{"objects": [5]}"#).is_err());
+        assert!(parse_bundle(b"{").is_err());
+        assert!(parse_bundle(b"[]").is_err());
+        assert!(parse_bundle(b"{}").unwrap_err().contains("objects"));
+        assert!(parse_bundle(br#"{"objects": 5}"#).is_err());
+        assert!(parse_bundle(br#"{"objects": [5]}"#).is_err());
     }
 
     #[test]
@@ -786,17 +879,38 @@ mod tests {
                 "[".repeat(100_000),
                 "]".repeat(100_000)
             );
-            let _ = parse(deep.as_bytes());
+            let _ = parse_bundle(deep.as_bytes());
         }
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(parse(deep.as_bytes()).is_err());
+        assert!(parse_bundle(deep.as_bytes()).is_err());
     }
 
     /// The same bundle through the threaded and the ordinary parse.
+    /// [`parse`] without keying.
+    fn parse_bundle(bytes: &[u8]) -> Result<Bundle<'_>, String> {
+        parse(bytes, &|_: &mut (), _: &[Indicator<'_>]| {}).map(|(bundle, _)| bundle)
+    }
+
+    /// [`parallel::parse`], checking that every indicator of every piece was given to the
+    /// keyer once, in order.
+    fn parallel_parse(text: &str, threads: usize) -> Option<Bundle<'_>> {
+        let key = |seen: &mut Vec<String>, batch: &[Indicator<'_>]| {
+            seen.extend(batch.iter().map(|i| i.id.to_string()));
+        };
+        let (bundle, keyed) = parallel::parse(text, threads, &key)?;
+        let pieces: Vec<Vec<String>> = bundle
+            .indicators
+            .pieces()
+            .map(|piece| piece.iter().map(|i| i.id.to_string()).collect())
+            .collect();
+        assert_eq!(keyed, pieces);
+        Some(bundle)
+    }
+
     fn both(text: &str, threads: usize) -> (Option<Bundle<'_>>, Bundle<'_>) {
         let ordinary: TopLevel<'_> = serde_json::from_str(text).expect("valid JSON");
         (
-            parallel::parse(text, threads),
+            parallel_parse(text, threads),
             ordinary.objects.expect("objects"),
         )
     }
@@ -863,11 +977,11 @@ mod tests {
         }
         // Broken JSON after the list, or a non-object element: left to the ordinary parse.
         let good = tricky_bundle(50);
-        assert!(parallel::parse(&good.replace("\"after\"", "after"), 2).is_none());
-        assert!(parallel::parse(&good.replace("\n], ", "\n, 5], "), 2).is_none());
-        assert!(parse(good.replace("\n], ", "\n, 5], ").as_bytes()).is_err());
+        assert!(parallel_parse(&good.replace("\"after\"", "after"), 2).is_none());
+        assert!(parallel_parse(&good.replace("\n], ", "\n, 5], "), 2).is_none());
+        assert!(parse_bundle(good.replace("\n], ", "\n, 5], ").as_bytes()).is_err());
         // No objects list at all.
-        assert!(parallel::parse(r#"{"type": "bundle"}"#, 2).is_none());
+        assert!(parallel_parse(r#"{"type": "bundle"}"#, 2).is_none());
     }
 
     fn raw_summary(o: &RawObject<'_>) -> String {
@@ -910,6 +1024,13 @@ mod tests {
             r#"{"type":tru}"#,
             r#"{"type":"é ü","object_refs":["ß",7]}"#,
             "{\"type\" :\t\"indicator\" ,\r\n \"id\" : \"i\"\n}",
+            r#"{"type":"indicator","spec_version":"2.1","id":"i","created":"2021-01-01T00:00:00.000Z","modified":"m","indicator_types":["malicious-activity"],"pattern":"p","pattern_type":"stix","pattern_version":"2.1","valid_from":"v","valid_until":"u","created_by_ref":"c","labels":[]}"#,
+            r#"{"type":"relationship","relationship_type":"indicates","source_ref":"s","target_ref":"t","spec_version":true}"#,
+            r#"{"types":"x","ids":"y","typ":"z","id":"i","i":"j","":""}"#,
+            r#"{"type":"indicator","created":"a\"b"}"#,
+            r#"{"type":"indicator","created":"a"b"}"#,
+            r#"{"type":"indicator","modified":"tab\there"}"#,
+            r#"{"id":"a","id":"b"}"#,
         ];
         let mut fast = 0;
         for text in objects {
@@ -922,7 +1043,7 @@ mod tests {
                 assert_eq!(len, expected_len, "{text}");
             }
         }
-        assert_eq!(fast, 9, "the flat shapes are read without serde");
+        assert_eq!(fast, 12, "the flat shapes are read without serde");
     }
 
     fn parallel_value(text: &str) -> Option<(RawObject<'_>, usize)> {
