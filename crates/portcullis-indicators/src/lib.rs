@@ -521,11 +521,14 @@ impl<'b> Assigner<'b> {
         // per indicator to the only malware (MVT's files), or one report listing them all.
         let ids = || bundle.indicators.iter().map(|i| &*i.id);
         let aligned = match (bundle.malware.as_slice(), bundle.reports.as_slice()) {
-            ([only], []) => ids().eq(bundle
-                .relationships
-                .iter()
-                .filter(|r| r.target_ref == only.id)
-                .map(|r| &*r.source_ref)),
+            ([only], []) => {
+                bundle.proven_aligned(&only.id)
+                    || ids().eq(bundle
+                        .relationships
+                        .iter()
+                        .filter(|r| r.target_ref == only.id)
+                        .map(|r| &*r.source_ref))
+            }
             ([], [only]) => ids().eq(only
                 .object_refs
                 .iter()

@@ -602,7 +602,7 @@ fn resolve(object: &str, first: &str, second: Option<&str>) -> Option<IocType> {
     if second.is_some() {
         return None;
     }
-    let simple = [
+    const SIMPLE: [(&str, &str, IocType); 11] = [
         ("domain-name", "value", IocType::Domains),
         ("ipv4-addr", "value", IocType::IpAddresses),
         ("ipv6-addr", "value", IocType::IpAddresses),
@@ -615,7 +615,7 @@ fn resolve(object: &str, first: &str, second: Option<&str>) -> Option<IocType> {
         ("configuration-profile", "id", IocType::IosProfileIds),
         ("android-property", "name", IocType::AndroidPropertyNames),
     ];
-    simple.iter().find(|(o, p, _)| on(o, p)).map(|&(_, _, t)| t)
+    SIMPLE.iter().find(|(o, p, _)| on(o, p)).map(|&(_, _, t)| t)
 }
 
 /// `'SHA-256'`, `sha256`, `SHA_256` and `MD5` all name the same algorithms.

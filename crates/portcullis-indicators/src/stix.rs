@@ -3,6 +3,7 @@
 //! list of generic objects).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt;
 
 use serde::Deserialize;
@@ -42,6 +43,55 @@ pub(crate) struct Bundle<'a> {
     pub reports: Vec<Report<'a>>,
     pub indicators: Chunks<Indicator<'a>>,
     pub relationships: Chunks<Relationship<'a>>,
+    /// How the relationships of each piece of `indicators` follow its indicators.
+    links: Vec<Links<'a>>,
+}
+
+/// Relationships that follow the indicators of a piece in order, all to one target, as in
+/// MVT's and Amnesty's files (`indicator`, its `indicates` relationship, the next…):
+/// noticed while the piece is read, when the ids just parsed are still in the cache, so
+/// that [`Bundle::proven_aligned`] need not compare a million ids afterwards.
+#[derive(Debug, Default)]
+struct Links<'a> {
+    /// The target of the piece's relationships.
+    target: Option<Cow<'a, str>>,
+    /// Relationships before the first one from this piece's first indicator: from
+    /// indicators of earlier pieces, in order.
+    leading: Vec<Cow<'a, str>>,
+    /// How many of the piece's first indicators the relationships came from, in order.
+    matched: usize,
+    /// Set by any relationship out of that pattern.
+    broken: bool,
+}
+
+/// Leading relationships kept per piece before giving up on proving the pattern.
+const MAX_LEADING: usize = 100_000;
+
+impl<'a> Links<'a> {
+    /// Notes a relationship read after the indicators `ids` of its piece.
+    fn note(&mut self, rel: &Relationship<'a>, ids: &[Indicator<'a>]) {
+        if self.broken {
+            return;
+        }
+        match &self.target {
+            None => self.target = Some(rel.target_ref.clone()),
+            Some(target) if *target != rel.target_ref => {
+                self.broken = true;
+                return;
+            }
+            Some(_) => {}
+        }
+        if ids
+            .get(self.matched)
+            .is_some_and(|i| i.id == rel.source_ref)
+        {
+            self.matched += 1;
+        } else if self.matched == 0 && self.leading.len() < MAX_LEADING {
+            self.leading.push(rel.source_ref.clone());
+        } else {
+            self.broken = true;
+        }
+    }
 }
 
 /// From this size on, a bundle's objects are parsed on several threads.
@@ -93,10 +143,17 @@ impl<'a> Bundle<'a> {
             }),
             Some("relationship") => {
                 if let (Some(source_ref), Some(target_ref)) = (obj.source_ref.0, obj.target_ref.0) {
-                    self.relationships.push(Relationship {
+                    let rel = Relationship {
                         source_ref,
                         target_ref,
-                    });
+                    };
+                    if self.links.is_empty() {
+                        self.links.push(Links::default());
+                    }
+                    if let Some(links) = self.links.last_mut() {
+                        links.note(&rel, self.indicators.last_piece());
+                    }
+                    self.relationships.push(rel);
                 }
             }
             Some("malware") => self.malware.push(named(id)),
@@ -114,6 +171,35 @@ impl<'a> Bundle<'a> {
         self.reports.append(&mut later.reports);
         self.indicators.append(later.indicators);
         self.relationships.append(later.relationships);
+        self.links.extend(later.links);
+    }
+
+    /// Whether the indicators, in file order, are exactly the sources of the relationships,
+    /// in file order, and every relationship targets `target`: proven from the [`Links`] of
+    /// each piece; `false` means only that it could not be proven that way.
+    pub fn proven_aligned(&self, target: &str) -> bool {
+        let pieces: Vec<&[Indicator<'_>]> = self.indicators.pieces().collect();
+        if pieces.len() != self.links.len() {
+            return false;
+        }
+        // Indicators whose relationship has not come yet, in order.
+        let mut waiting: VecDeque<&str> = VecDeque::new();
+        for (ids, links) in pieces.iter().zip(&self.links) {
+            if links.broken || links.target.as_deref().is_some_and(|t| t != target) {
+                return false;
+            }
+            for source in &links.leading {
+                if waiting.pop_front() != Some(&**source) {
+                    return false;
+                }
+            }
+            if links.matched > 0 && !waiting.is_empty() {
+                return false;
+            }
+            let rest = ids.get(links.matched..).unwrap_or_default();
+            waiting.extend(rest.iter().map(|i| &*i.id));
+        }
+        waiting.is_empty()
     }
 }
 
@@ -187,7 +273,7 @@ mod parallel {
     use serde::de::IgnoredAny;
     use serde_json::Deserializer;
 
-    use super::{Bundle, Keyer, Loose, RawObject, flat};
+    use super::{Bundle, Keyer, Links, Loose, RawObject, flat};
 
     pub(super) fn parse<'a, K: Default + Send>(
         text: &'a str,
@@ -274,6 +360,7 @@ mod parallel {
         let piece = starts.get(k + 1).unwrap_or(&text.len()) - pos;
         bundle.indicators.reserve(piece / 300);
         bundle.relationships.reserve(piece / 300);
+        bundle.links.push(Links::default());
         let mut next = k + 1;
         let (next, end) = loop {
             let (obj, len) =
@@ -951,6 +1038,67 @@ mod tests {
         }
         s.push_str("\n], \"after\": [\"}\", {\"objects\": 2}]}\n");
         s
+    }
+
+    /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
+    /// sources of the relationships to `target`.
+    fn aligned(b: &Bundle<'_>, target: &str) -> bool {
+        b.indicators.iter().map(|i| &*i.id).eq(b
+            .relationships
+            .iter()
+            .filter(|r| r.target_ref == target)
+            .map(|r| &*r.source_ref))
+    }
+
+    #[test]
+    fn links_prove_the_usual_shapes_and_nothing_else() {
+        let indicator = |i: usize| format!(r#"{{"type":"indicator","id":"indicator--{i}"}}"#);
+        let rel = |i: usize, target: &str| {
+            format!(
+                r#"{{"type":"relationship","source_ref":"indicator--{i}","target_ref":"{target}"}}"#
+            )
+        };
+        let n = 300;
+        let interleaved: Vec<String> = (0..n)
+            .flat_map(|i| [indicator(i), rel(i, "malware--m")])
+            .collect();
+        let grouped: Vec<String> = (0..n)
+            .map(indicator)
+            .chain((0..n).map(|i| rel(i, "malware--m")))
+            .collect();
+        let mut rel_first = interleaved.clone();
+        rel_first.swap(0, 1);
+        let mut missing = interleaved.clone();
+        missing.remove(2 * 150 + 1);
+        let mut other_target = interleaved.clone();
+        other_target[2 * 200 + 1] = rel(200, "malware--x");
+        let mut swapped = interleaved.clone();
+        swapped.swap(2 * 100 + 1, 2 * 101 + 1);
+        let mut repeated = interleaved.clone();
+        repeated.insert(2 * 50 + 2, rel(50, "malware--m"));
+        let shapes = [
+            ("interleaved", interleaved, true),
+            ("grouped", grouped, true),
+            ("relationship first", rel_first, false),
+            ("one missing", missing, false),
+            ("another target", other_target, false),
+            ("two swapped", swapped, false),
+            ("one repeated", repeated, false),
+        ];
+        for (name, objects, provable) in shapes {
+            let text = format!(r#"{{"objects":[{}]}}"#, objects.join(",\n"));
+            let (ordinary, _) =
+                parse(text.as_bytes(), &|_: &mut (), _: &[Indicator<'_>]| {}).expect("valid");
+            let mut bundles = vec![ordinary];
+            for threads in [2, 3, 5, 16] {
+                bundles.push(parallel_parse(&text, threads).expect("splits verified"));
+            }
+            for bundle in &bundles {
+                let proven = bundle.proven_aligned("malware--m");
+                assert_eq!(proven, provable, "{name}");
+                assert!(!proven || aligned(bundle, "malware--m"), "{name}");
+            }
+        }
     }
 
     #[test]
