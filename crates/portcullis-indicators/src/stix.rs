@@ -516,7 +516,7 @@ mod flat {
     use std::borrow::Cow;
 
     use super::parallel::skip_ws;
-    use super::{Loose, LooseList, RawObject};
+    use super::{Loose, RawObject};
 
     /// The object starting at `pos` and its length in bytes.
     pub(super) fn object(text: &str, pos: usize) -> Option<(RawObject<'_>, usize)> {
@@ -540,45 +540,29 @@ mod flat {
             at = skip_ws(bytes, end);
             (bytes.get(at)? == &b':').then_some(())?;
             at = skip_ws(bytes, at + 1);
-            let value = match (bytes.get(at)?, field) {
-                // The value of a property Portcullis does not read is only checked.
-                (b'"', None) => {
-                    at = string_end(bytes, at + 1)? + 1;
-                    Value::Other
-                }
-                (b'"', Some(_)) => {
-                    let (value, end) = string(text, at)?;
-                    at = end;
-                    Value::Str(value)
-                }
-                (b'[', _) => {
-                    // Only `object_refs` is kept; other lists are checked, not collected.
-                    let mut list = Vec::new();
-                    let keep = field == Some(OBJECT_REFS);
-                    at = strings(text, at, |item| {
-                        if keep {
-                            list.push(Cow::Borrowed(item));
-                        }
-                    })?;
-                    Value::List(list)
-                }
-                _ => {
-                    let rest = bytes.get(at..)?;
-                    let len = [&b"true"[..], b"false", b"null"]
-                        .into_iter()
-                        .find(|literal| rest.starts_with(literal))?
-                        .len();
-                    at += len;
-                    Value::Other
-                }
-            };
             if let Some(field) = field {
                 if seen & (1 << field) != 0 {
                     return None; // serde reports the repeated field
                 }
                 seen |= 1 << field;
-                obj.set(field, value);
             }
+            at = match (field, bytes.get(at)?) {
+                // The value of a property Portcullis does not read is only checked.
+                (None, b'"') => string_end(bytes, at + 1)? + 1,
+                (Some(field), b'"') => {
+                    let (value, end) = string(text, at)?;
+                    if let Some(slot) = obj.string_field(field) {
+                        slot.0 = Some(Cow::Borrowed(value));
+                    }
+                    end
+                }
+                (Some(OBJECT_REFS), b'[') => {
+                    let list = &mut obj.object_refs.0;
+                    strings(text, at, |item| list.push(Cow::Borrowed(item)))?
+                }
+                (_, b'[') => strings(text, at, |_| {})?,
+                _ => at + literal(bytes.get(at..)?)?,
+            };
             at = skip_ws(bytes, at);
             match bytes.get(at)? {
                 b',' => at = skip_ws(bytes, at + 1),
@@ -588,10 +572,12 @@ mod flat {
         }
     }
 
-    enum Value<'a> {
-        Str(&'a str),
-        List(Vec<Cow<'a, str>>),
-        Other,
+    /// The length of the `true`, `false` or `null` that `rest` starts with.
+    fn literal(rest: &[u8]) -> Option<usize> {
+        [&b"true"[..], b"false", b"null"]
+            .into_iter()
+            .find(|literal| rest.starts_with(literal))
+            .map(<[u8]>::len)
     }
 
     /// [`field_index`] of `object_refs`, the one list kept.
@@ -651,27 +637,19 @@ mod flat {
     }
 
     impl<'a> RawObject<'a> {
-        fn set(&mut self, field: usize, value: Value<'a>) {
-            let loose = match &value {
-                Value::Str(s) => Loose(Some(Cow::Borrowed(*s))),
-                _ => Loose(None),
-            };
-            match field {
-                0 => self.kind = loose,
-                1 => self.id = loose,
-                2 => self.name = loose,
-                3 => self.description = loose,
-                4 => self.pattern = loose,
-                5 => self.pattern_type = loose,
-                6 => self.source_ref = loose,
-                7 => self.target_ref = loose,
-                _ => {
-                    self.object_refs = match value {
-                        Value::List(list) => LooseList(list),
-                        _ => LooseList::default(),
-                    }
-                }
-            }
+        /// The string field numbered `field` by [`field_index`] (`None` for `object_refs`).
+        fn string_field(&mut self, field: usize) -> Option<&mut Loose<'a>> {
+            Some(match field {
+                0 => &mut self.kind,
+                1 => &mut self.id,
+                2 => &mut self.name,
+                3 => &mut self.description,
+                4 => &mut self.pattern,
+                5 => &mut self.pattern_type,
+                6 => &mut self.source_ref,
+                7 => &mut self.target_ref,
+                _ => return None,
+            })
         }
     }
 
@@ -684,35 +662,31 @@ mod flat {
     }
 
     /// The offset of the closing quote of a string whose contents start at `start`, if no
-    /// escape or control character comes first.
-    fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
-        let end = start + special(bytes.get(start..)?)?;
-        (bytes.get(end)? == &b'"').then_some(end)
+    /// escape or control character comes first. The quote is found with `memchr` (vector
+    /// instructions), then the contents are checked for control characters a word at a time.
+    pub(super) fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
+        let rest = bytes.get(start..)?;
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        let contents = rest.get(..end)?;
+        (rest.get(end)? == &b'"' && !has_control(contents)).then_some(start + end)
     }
 
-    /// Offset of the first `"`, `\\` or control character, eight bytes at a time (SWAR: a
-    /// byte of `x ^ pattern` is zero where `x` has that byte; `x - 0x20…` borrows where a byte
-    /// is below 0x20). The lowest flagged byte is always a true match.
-    pub(super) fn special(bytes: &[u8]) -> Option<usize> {
+    /// Whether `bytes` holds a byte below 0x20 (SWAR: `x - 0x20…` borrows from the high bit
+    /// of a byte below 0x20, which `!x` keeps only where that byte's own high bit is clear).
+    pub(super) fn has_control(bytes: &[u8]) -> bool {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
-        let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-        let mut offset = 0;
-        while let Some(word) = bytes.get(offset..).and_then(<[u8]>::first_chunk::<8>) {
-            let x = u64::from_le_bytes(*word);
-            let found = below(x ^ (ONES * u64::from(b'"')), 1)
-                | below(x ^ (ONES * u64::from(b'\\')), 1)
-                | below(x, 0x20);
-            if found != 0 {
-                return Some(offset + found.trailing_zeros() as usize / 8);
-            }
-            offset += 8;
-        }
-        let tail = bytes.get(offset..)?;
-        let i = tail
+        let below = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let (words, tail) = bytes.as_chunks::<8>();
+        let found = words
             .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        Some(offset + i)
+            .fold(0, |found, word| found | below(u64::from_le_bytes(*word)));
+        // The tail within the last eight bytes (read again), or alone when that is all.
+        let tail = match bytes.last_chunk::<8>() {
+            Some(last) => below(u64::from_le_bytes(*last)) != 0,
+            None => tail.iter().any(|&b| b < 0x20),
+        };
+        found != 0 || tail
     }
 
     /// A list of such strings at `at` (its `[`), each given to `item`; the offset after its
@@ -1201,31 +1175,44 @@ mod tests {
     }
 
     #[test]
-    fn special_byte_scan_finds_the_first() {
-        for (text, expected) in [
-            ("abc\"", Some(3)),
-            ("abcdefghij\"x", Some(10)),
-            ("abcdefgh\\\"", Some(8)),
-            ("é\u{1}\"", Some(2)),
-            ("\u{7f}\u{80}\u{ff}ü\"", Some(7)),
-            ("no end here at all", None),
-            ("", None),
-            ("\"", Some(0)),
-            ("12345678\n", Some(8)),
+    fn string_ends_where_the_bytes_say() {
+        // The closing quote when no escape or control character comes first.
+        let naive = |bytes: &[u8]| {
+            let i = bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            (bytes[i] == b'"').then_some(i)
+        };
+        for text in [
+            "abc\"",
+            "abcdefghij\"x",
+            "abcdefgh\\\"",
+            "é\u{1}\"",
+            "\u{7f}\u{80}\u{ff}ü\"",
+            "no end here at all",
+            "",
+            "\"",
+            "12345678\n\"",
+            "a long string of more than thirty-two bytes, then\"",
         ] {
-            let by_bytes = text
-                .bytes()
-                .position(|b| b == b'"' || b == b'\\' || b < 0x20);
-            assert_eq!(by_bytes, expected, "{text:?}");
-            assert_eq!(flat::special(text.as_bytes()), expected, "{text:?}");
+            let bytes = text.as_bytes();
+            assert_eq!(flat::string_end(bytes, 0), naive(bytes), "{text:?}");
         }
-        // Every single special byte at every offset of a 20-byte run.
+        // Every single special byte at every offset of a 40-byte run.
         for special in (0u8..0x20).chain([b'"', b'\\']) {
-            for at in 0..20 {
-                let mut bytes = vec![b'a'; 20];
+            for at in 0..40 {
+                let mut bytes = vec![b'a'; 40];
                 bytes[at] = special;
-                assert_eq!(flat::special(&bytes), Some(at));
+                bytes.push(b'"');
+                assert_eq!(flat::string_end(&bytes, 0), naive(&bytes));
+                assert_eq!(flat::has_control(&bytes[..40]), special < 0x20);
+                assert_eq!(flat::has_control(&bytes[at..40]), special < 0x20);
             }
+        }
+        for len in 0..20 {
+            assert!(!flat::has_control(&vec![0x20; len]));
+            assert!(!flat::has_control(&vec![0x80; len]));
+            assert!(flat::has_control(&vec![0x1f; len + 1]));
         }
     }
 }
