@@ -519,15 +519,14 @@ impl<'b> Assigner<'b> {
         };
         // The two common shapes, checked by one sequential pass (no hashing): a relationship
         // per indicator to the only malware (MVT's files), or one report listing them all.
-        let ids = || bundle.indicators.iter().map(|i| &*i.id);
+        let ids = || bundle.ids.iter().map(|id| &**id);
         let aligned = match (bundle.malware.as_slice(), bundle.reports.as_slice()) {
             ([only], []) => {
                 bundle.proven_aligned(&only.id)
                     || ids().eq(bundle
-                        .relationships
-                        .iter()
-                        .filter(|r| r.target_ref == only.id)
-                        .map(|r| &*r.source_ref))
+                        .relationships()
+                        .filter(|&(_, target)| target == only.id)
+                        .map(|(source, _)| source))
             }
             ([], [only]) => ids().eq(only
                 .object_refs
@@ -551,10 +550,9 @@ impl<'b> Assigner<'b> {
             for (i, m) in (0..).zip(&bundle.malware) {
                 malware_ids.entry(&*m.id).or_insert(first + i);
             }
-            assigner.by_malware.reserve(bundle.relationships.len());
-            for rel in &bundle.relationships {
-                if let Some(&c) = malware_ids.get(&*rel.target_ref) {
-                    assigner.by_malware.entry(&*rel.source_ref).or_insert(c);
+            for (source, target) in bundle.relationships() {
+                if let Some(&c) = malware_ids.get(target) {
+                    assigner.by_malware.entry(source).or_insert(c);
                 }
             }
         }
@@ -665,52 +663,55 @@ impl KeyedPart {
 
     /// Replaces the indicator positions left in the values by collections; `indicators` are
     /// the ones this part keyed, in order.
-    fn assign(
+    fn assign<'i>(
         &mut self,
-        indicators: &[stix::Indicator<'_>],
+        ids: impl Iterator<Item = &'i str> + Clone,
         assigner: &Assigner<'_>,
         default: u32,
     ) {
-        let collection = |ordinal: u32| {
-            indicators
-                .get(ordinal as usize)
-                .and_then(|i| assigner.collection_of(&i.id))
-                .unwrap_or(default)
-        };
-        match assigner.uniform() {
-            Some(c) => self.staged.iter_mut().for_each(|(.., e)| e.collection = c),
-            None => {
-                for (.., entry) in &mut self.staged {
-                    entry.collection = collection(entry.collection);
+        if let Some(c) = assigner.uniform() {
+            self.staged.iter_mut().for_each(|(.., e)| e.collection = c);
+            self.ips.iter_mut().for_each(|(ordinal, ..)| *ordinal = c);
+            return;
+        }
+        // Values are in the order of their indicators: one pass over the ids for each list.
+        let collections = |ordinals: &mut dyn Iterator<Item = &mut u32>| {
+            let mut ids = ids.clone().enumerate();
+            let mut current = None;
+            for ordinal in ordinals {
+                while current.is_none_or(|(i, _)| i < *ordinal as usize) {
+                    current = ids.next();
+                    if current.is_none() {
+                        break;
+                    }
                 }
+                *ordinal = current
+                    .filter(|&(i, _)| i == *ordinal as usize)
+                    .and_then(|(_, id)| assigner.collection_of(id))
+                    .unwrap_or(default);
             }
-        }
-        for (c, ..) in &mut self.ips {
-            *c = collection(*c);
-        }
+        };
+        collections(&mut self.staged.iter_mut().map(|(.., e)| &mut e.collection));
+        collections(&mut self.ips.iter_mut().map(|(ordinal, ..)| ordinal));
     }
 }
 
-/// Keys `indicators` in pieces, a thread each (a large single piece is cut in two); returns
-/// the pieces and what was made of each.
-fn key_in_parallel<'i, 'a>(
-    indicators: &'i stix::Chunks<stix::Indicator<'a>>,
-    tables: &[Table],
-) -> (Vec<&'i [stix::Indicator<'a>]>, Vec<KeyedPart>) {
-    let mut pieces: Vec<&[stix::Indicator<'_>]> = indicators.pieces().collect();
-    if let [one] = pieces[..]
-        && one.len() >= PARALLEL_INDICATORS
-    {
-        let (head, tail) = one.split_at(one.len() / 2);
-        pieces = vec![head, tail];
-    }
+/// Keys `indicators`, on two threads when there are many; returns what was made of each
+/// share, in order.
+fn key_in_parallel(indicators: &[stix::Indicator<'_>], tables: &[Table]) -> Vec<KeyedPart> {
+    let pieces: Vec<&[stix::Indicator<'_>]> = if indicators.len() >= PARALLEL_INDICATORS {
+        let (head, tail) = indicators.split_at(indicators.len() / 2);
+        vec![head, tail]
+    } else {
+        vec![indicators]
+    };
     let key_piece = |i: usize| {
         let mut part = KeyedPart::default();
         part.key(pieces[i], tables);
         part
     };
     let key_piece = &key_piece;
-    let parts = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let Some(last) = pieces.len().checked_sub(1) else {
             return Vec::new();
         };
@@ -730,8 +731,7 @@ fn key_in_parallel<'i, 'a>(
             .collect();
         parts.push(last);
         parts
-    });
-    (pieces, parts)
+    })
 }
 
 /// From this size on, a bundle's SHA-256 is computed on a thread of its own.
@@ -854,12 +854,16 @@ impl Indicators {
 
         // The parallel parse keyed its pieces already; what serde parsed is keyed here,
         // on two threads when large.
-        let (pieces, mut parts) = match keyed {
-            Some(parts) => (bundle.indicators.pieces().collect(), parts),
-            None => key_in_parallel(&bundle.indicators, &self.tables),
+        let mut parts = match keyed {
+            Some(parts) => parts,
+            None => key_in_parallel(&bundle.unkeyed, &self.tables),
         };
-        for (part, piece) in parts.iter_mut().zip(&pieces) {
-            part.assign(piece, &assigner, default);
+        let mut ids = bundle.ids.iter().map(|id| &**id);
+        for part in &mut parts {
+            part.assign(ids.clone(), &assigner, default);
+            if assigner.uniform().is_none() {
+                ids.by_ref().take(part.indicators as usize).for_each(drop);
+            }
         }
         drop(assigner);
 
@@ -1332,6 +1336,46 @@ mod tests {
 
     /// A bundle large enough to be keyed on two threads: values in the second half still
     /// lose to the same value earlier in the file, and every kind of value is stored.
+    #[test]
+    fn compact_bundles_are_keyed_on_two_threads_after_parsing() {
+        // Under the size parsed in pieces, over the count keyed on two threads: collections
+        // are assigned across the two shares.
+        let n = PARALLEL_INDICATORS + 2_000;
+        let mut objects = vec![
+            r#"{"type":"malware","id":"m0","name":"Thirds"}"#.to_string(),
+            r#"{"type":"malware","id":"m1","name":"Others"}"#.to_string(),
+        ];
+        for i in 0..n {
+            objects.push(format!(
+                r#"{{"type":"indicator","id":"i{i}","pattern":"[domain-name:value='h{i}.x']"}}"#
+            ));
+            objects.push(format!(
+                r#"{{"type":"relationship","source_ref":"i{i}","target_ref":"m{}"}}"#,
+                u8::from(i % 3 != 0)
+            ));
+        }
+        let json = format!(r#"{{"objects":[{}]}}"#, objects.join(","));
+        assert!(json.len() < 8 << 20, "parsed in one piece");
+        let mut ind = Indicators::new();
+        ind.load_bundle(json.as_bytes(), Path::new("compact.stix2"))
+            .expect("loads");
+        for i in [0, 1, n / 2 - 1, n / 2, n / 2 + 1, n - 2, n - 1] {
+            let hit = ind.check_url(&format!("h{i}.x")).expect("hit");
+            let expected = if i % 3 == 0 { "Thirds" } else { "Others" };
+            assert_eq!(hit.collection, expected, "h{i}.x");
+        }
+        let counts: Vec<_> = ind
+            .collections_summary()
+            .into_iter()
+            .map(|c| (c.name, c.indicators))
+            .collect();
+        let thirds = n.div_ceil(3);
+        assert_eq!(
+            counts,
+            [("Thirds".into(), thirds), ("Others".into(), n - thirds)]
+        );
+    }
+
     #[test]
     fn large_bundles_assign_collections_after_keying() {
         // Large enough to be parsed (and keyed) in pieces: indicators linked to one of two

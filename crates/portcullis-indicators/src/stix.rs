@@ -37,13 +37,19 @@ pub(crate) struct Relationship<'a> {
 }
 
 /// The objects of a bundle that matter, each list in file order.
+///
+/// Indicators are given to a keyer as they are read ([`Bundle::unkeyed`] holds those not
+/// given yet); only their ids stay, for the collections. Relationships that follow the
+/// pattern of [`Links`] are not kept either: they are implied by the ids.
 #[derive(Debug, Default)]
 pub(crate) struct Bundle<'a> {
     pub malware: Vec<Named<'a>>,
     pub reports: Vec<Report<'a>>,
-    pub indicators: Chunks<Indicator<'a>>,
-    pub relationships: Chunks<Relationship<'a>>,
-    /// How the relationships of each piece of `indicators` follow its indicators.
+    /// The id of every indicator, in pieces as parsed.
+    pub ids: Chunks<Cow<'a, str>>,
+    /// Indicators read and not yet keyed.
+    pub unkeyed: Vec<Indicator<'a>>,
+    /// The relationships of each piece of `ids`.
     links: Vec<Links<'a>>,
 }
 
@@ -53,6 +59,8 @@ pub(crate) struct Bundle<'a> {
 /// that [`Bundle::proven_aligned`] need not compare a million ids afterwards.
 #[derive(Debug, Default)]
 struct Links<'a> {
+    /// The relationships that broke the pattern, and all after them.
+    stored: Vec<Relationship<'a>>,
     /// The target of the piece's relationships.
     target: Option<Cow<'a, str>>,
     /// Relationships before the first one from this piece's first indicator: from
@@ -68,29 +76,64 @@ struct Links<'a> {
 const MAX_LEADING: usize = 100_000;
 
 impl<'a> Links<'a> {
-    /// Notes a relationship read after the indicators `ids` of its piece.
-    fn note(&mut self, rel: &Relationship<'a>, ids: &[Indicator<'a>]) {
+    /// Notes a relationship read after the indicator `ids` of its piece: kept only once the
+    /// pattern is broken.
+    fn note(&mut self, rel: Relationship<'a>, ids: &[Cow<'a, str>]) {
         if self.broken {
+            self.stored.push(rel);
             return;
         }
-        match &self.target {
-            None => self.target = Some(rel.target_ref.clone()),
-            Some(target) if *target != rel.target_ref => {
-                self.broken = true;
+        let target = self.target.get_or_insert_with(|| rel.target_ref.clone());
+        if *target == rel.target_ref {
+            if ids
+                .get(self.matched)
+                .is_some_and(|id| *id == rel.source_ref)
+            {
+                self.matched += 1;
                 return;
             }
-            Some(_) => {}
+            if self.matched == 0 && self.leading.len() < MAX_LEADING {
+                self.leading.push(rel.source_ref);
+                return;
+            }
         }
-        if ids
-            .get(self.matched)
-            .is_some_and(|i| i.id == rel.source_ref)
-        {
-            self.matched += 1;
-        } else if self.matched == 0 && self.leading.len() < MAX_LEADING {
-            self.leading.push(rel.source_ref.clone());
-        } else {
-            self.broken = true;
-        }
+        // Out of the pattern: the relationships it implied so far are kept from now on.
+        self.broken = true;
+        let implied: Vec<_> = self.implied(ids).collect();
+        self.stored = implied
+            .into_iter()
+            .map(|(source_ref, target_ref)| Relationship {
+                source_ref: source_ref.clone(),
+                target_ref: target_ref.clone(),
+            })
+            .collect();
+        self.leading = Vec::new();
+        self.matched = 0;
+        self.stored.push(rel);
+    }
+
+    /// The relationships the pattern stands for (none once it is broken), as (source,
+    /// target) in file order; `ids` are those of the piece.
+    fn implied<'s>(
+        &'s self,
+        ids: &'s [Cow<'a, str>],
+    ) -> impl Iterator<Item = (&'s Cow<'a, str>, &'s Cow<'a, str>)> + 's {
+        let sources = self
+            .leading
+            .iter()
+            .chain(ids.get(..self.matched).unwrap_or_default());
+        sources.zip(self.target.iter().cycle())
+    }
+
+    /// The piece's relationships, as (source, target) in file order.
+    fn relationships<'s>(
+        &'s self,
+        ids: &'s [Cow<'a, str>],
+    ) -> impl Iterator<Item = (&'s str, &'s str)> + 's {
+        let stored = self.stored.iter().map(|r| (&r.source_ref, &r.target_ref));
+        self.implied(ids)
+            .chain(stored)
+            .map(|(source, target)| (&**source, &**target))
     }
 }
 
@@ -136,24 +179,23 @@ impl<'a> Bundle<'a> {
             description: obj.description.0,
         };
         match obj.kind.0.as_deref() {
-            Some("indicator") => self.indicators.push(Indicator {
-                id,
-                pattern: obj.pattern.0,
-                pattern_type: obj.pattern_type.0,
-            }),
+            Some("indicator") => {
+                self.ids.push(id.clone());
+                self.unkeyed.push(Indicator {
+                    id,
+                    pattern: obj.pattern.0,
+                    pattern_type: obj.pattern_type.0,
+                });
+            }
             Some("relationship") => {
                 if let (Some(source_ref), Some(target_ref)) = (obj.source_ref.0, obj.target_ref.0) {
                     let rel = Relationship {
                         source_ref,
                         target_ref,
                     };
-                    if self.links.is_empty() {
-                        self.links.push(Links::default());
-                    }
                     if let Some(links) = self.links.last_mut() {
-                        links.note(&rel, self.indicators.last_piece());
+                        links.note(rel, self.ids.last_piece());
                     }
-                    self.relationships.push(rel);
                 }
             }
             Some("malware") => self.malware.push(named(id)),
@@ -165,26 +207,41 @@ impl<'a> Bundle<'a> {
         }
     }
 
+    /// A bundle for one piece of the file.
+    fn piece() -> Self {
+        let mut bundle = Self::default();
+        bundle.ids.0.push(Vec::new());
+        bundle.links.push(Links::default());
+        bundle
+    }
+
     /// Appends `later`'s objects after this bundle's, keeping file order per type.
     fn append(&mut self, mut later: Bundle<'a>) {
         self.malware.append(&mut later.malware);
         self.reports.append(&mut later.reports);
-        self.indicators.append(later.indicators);
-        self.relationships.append(later.relationships);
+        self.ids.append(later.ids);
+        self.unkeyed.append(&mut later.unkeyed);
         self.links.extend(later.links);
+    }
+
+    /// Every relationship, as (source, target) in file order.
+    pub fn relationships(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ids
+            .pieces()
+            .zip(&self.links)
+            .flat_map(|(ids, links)| links.relationships(ids))
     }
 
     /// Whether the indicators, in file order, are exactly the sources of the relationships,
     /// in file order, and every relationship targets `target`: proven from the [`Links`] of
     /// each piece; `false` means only that it could not be proven that way.
     pub fn proven_aligned(&self, target: &str) -> bool {
-        let pieces: Vec<&[Indicator<'_>]> = self.indicators.pieces().collect();
-        if pieces.len() != self.links.len() {
+        if self.ids.pieces().len() != self.links.len() {
             return false;
         }
         // Indicators whose relationship has not come yet, in order.
         let mut waiting: VecDeque<&str> = VecDeque::new();
-        for (ids, links) in pieces.iter().zip(&self.links) {
+        for (ids, links) in self.ids.pieces().zip(&self.links) {
             if links.broken || links.target.as_deref().is_some_and(|t| t != target) {
                 return false;
             }
@@ -197,7 +254,7 @@ impl<'a> Bundle<'a> {
                 return false;
             }
             let rest = ids.get(links.matched..).unwrap_or_default();
-            waiting.extend(rest.iter().map(|i| &*i.id));
+            waiting.extend(rest.iter().map(|id| &**id));
         }
         waiting.is_empty()
     }
@@ -233,16 +290,17 @@ impl<T> Chunks<T> {
         self.0.extend(later.0);
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.0.iter().map(Vec::len).sum()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
+    pub fn iter(&self) -> impl Iterator<Item = &T> + Clone {
         self.0.iter().flatten()
     }
 
     /// The pieces, in order.
-    pub fn pieces(&self) -> impl Iterator<Item = &[T]> {
+    pub fn pieces(&self) -> impl ExactSizeIterator<Item = &[T]> {
         self.0.iter().map(Vec::as_slice)
     }
 
@@ -273,7 +331,7 @@ mod parallel {
     use serde::de::IgnoredAny;
     use serde_json::Deserializer;
 
-    use super::{Bundle, Keyer, Links, Loose, RawObject, flat};
+    use super::{Bundle, Keyer, Loose, RawObject, flat};
 
     pub(super) fn parse<'a, K: Default + Send>(
         text: &'a str,
@@ -351,25 +409,21 @@ mod parallel {
         key: &Keyer<'_, K>,
     ) -> Option<Piece<'a, K>> {
         let bytes = text.as_bytes();
-        let mut bundle = Bundle::default();
+        let mut bundle = Bundle::piece();
         let mut keyed = K::default();
-        let mut done = 0;
         let mut pos = *starts.get(k)?;
         // Room for the usual mix (half indicators, half relationships, ≈ 150 bytes each),
         // so the lists are not copied as they grow.
         let piece = starts.get(k + 1).unwrap_or(&text.len()) - pos;
-        bundle.indicators.reserve(piece / 300);
-        bundle.relationships.reserve(piece / 300);
-        bundle.links.push(Links::default());
+        bundle.ids.reserve(piece / 300);
         let mut next = k + 1;
         let (next, end) = loop {
             let (obj, len) =
                 flat::object(text, pos).or_else(|| value_at::<RawObject<'_>>(text, pos))?;
             bundle.add(obj);
-            let indicators = bundle.indicators.last_piece();
-            if indicators.len() - done >= KEY_BATCH {
-                key(&mut keyed, &indicators[done..]);
-                done = indicators.len();
+            if bundle.unkeyed.len() >= KEY_BATCH {
+                key(&mut keyed, &bundle.unkeyed);
+                bundle.unkeyed.clear();
             }
             pos = skip_ws(bytes, pos + len);
             match bytes.get(pos)? {
@@ -384,7 +438,8 @@ mod parallel {
                 break (Some(next), pos);
             }
         };
-        key(&mut keyed, &bundle.indicators.last_piece()[done..]);
+        key(&mut keyed, &bundle.unkeyed);
+        bundle.unkeyed.clear();
         Some(Piece {
             bundle,
             keyed,
@@ -750,10 +805,7 @@ impl<'de> Visitor<'de> for ObjectsVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut bundle = Bundle::default();
-        if let Some(n) = seq.size_hint() {
-            bundle.indicators.reserve(n / 2);
-        }
+        let mut bundle = Bundle::piece();
         while let Some(obj) = seq.next_element::<RawObject<'de>>()? {
             bundle.add(obj);
         }
@@ -905,9 +957,9 @@ mod tests {
         assert_eq!(b.reports.len(), 2);
         assert_eq!(b.reports[0].object_refs, ["indicator--2"]);
         assert!(b.reports[1].object_refs.is_empty());
-        assert_eq!(b.indicators.len(), 2);
-        assert_eq!(b.indicators.iter().nth(1).unwrap().pattern, None);
-        assert_eq!(b.relationships.len(), 1);
+        assert_eq!(b.ids.len(), 2);
+        assert_eq!(b.unkeyed[1].pattern, None);
+        assert_eq!(b.relationships().count(), 1);
     }
 
     #[test]
@@ -916,10 +968,7 @@ mod tests {
             br#"{"objects": [{"type": "indicator", "id": "i", "pattern": "[a:b = '\u00e9\\'']"}]}"#,
         )
         .expect("valid bundle");
-        assert_eq!(
-            b.indicators.iter().next().unwrap().pattern.as_deref(),
-            Some("[a:b = 'é\\'']")
-        );
+        assert_eq!(b.unkeyed[0].pattern.as_deref(), Some("[a:b = 'é\\'']"));
     }
 
     #[test]
@@ -954,45 +1003,47 @@ mod tests {
 
     /// [`parallel::parse`], checking that every indicator of every piece was given to the
     /// keyer once, in order.
-    fn parallel_parse(text: &str, threads: usize) -> Option<Bundle<'_>> {
-        let key = |seen: &mut Vec<String>, batch: &[Indicator<'_>]| {
-            seen.extend(batch.iter().map(|i| i.id.to_string()));
+    fn parallel_parse(text: &str, threads: usize) -> Option<(Bundle<'_>, Vec<String>)> {
+        let key = |seen: &mut Vec<(String, String)>, batch: &[Indicator<'_>]| {
+            seen.extend(batch.iter().map(|i| (i.id.to_string(), indicator_line(i))));
         };
         let (bundle, keyed) = parallel::parse(text, threads, &key)?;
-        let pieces: Vec<Vec<String>> = bundle
-            .indicators
-            .pieces()
-            .map(|piece| piece.iter().map(|i| i.id.to_string()).collect())
+        let ids = |piece: &[Cow<'_, str>]| piece.iter().map(|id| id.to_string()).collect();
+        let pieces: Vec<Vec<String>> = bundle.ids.pieces().map(ids).collect();
+        let keyed_ids: Vec<Vec<String>> = keyed
+            .iter()
+            .map(|piece| piece.iter().map(|(id, _)| id.clone()).collect())
             .collect();
-        assert_eq!(keyed, pieces);
-        Some(bundle)
+        assert_eq!(keyed_ids, pieces);
+        assert!(bundle.unkeyed.is_empty());
+        let lines = keyed.into_iter().flatten().map(|(_, line)| line).collect();
+        Some((bundle, lines))
     }
 
-    fn both(text: &str, threads: usize) -> (Option<Bundle<'_>>, Bundle<'_>) {
+    fn indicator_line(i: &Indicator<'_>) -> String {
+        format!("i {} {:?}", i.id, i.pattern)
+    }
+
+    /// Summaries of the threaded parse (when it verified its splits) and the ordinary one.
+    fn both(text: &str, threads: usize) -> (Option<Vec<String>>, Vec<String>) {
         let ordinary: TopLevel<'_> = serde_json::from_str(text).expect("valid JSON");
+        let ordinary = ordinary.objects.expect("objects");
+        let lines = ordinary.unkeyed.iter().map(indicator_line).collect();
         (
-            parallel_parse(text, threads),
-            ordinary.objects.expect("objects"),
+            parallel_parse(text, threads).map(|(b, lines)| summary(&b, lines)),
+            summary(&ordinary, lines),
         )
     }
 
-    fn summary(b: &Bundle<'_>) -> Vec<String> {
+    fn summary(b: &Bundle<'_>, indicators: Vec<String>) -> Vec<String> {
         let mut out: Vec<String> = b.malware.iter().map(|m| format!("m {}", m.id)).collect();
         out.extend(
             b.reports
                 .iter()
                 .map(|r| format!("r {} {:?}", r.named.id, r.object_refs)),
         );
-        out.extend(
-            b.indicators
-                .iter()
-                .map(|i| format!("i {} {:?}", i.id, i.pattern)),
-        );
-        out.extend(
-            b.relationships
-                .iter()
-                .map(|r| format!("rel {} {}", r.source_ref, r.target_ref)),
-        );
+        out.extend(indicators);
+        out.extend(b.relationships().map(|(s, t)| format!("rel {s} {t}")));
         out
     }
 
@@ -1017,11 +1068,10 @@ mod tests {
     /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
     /// sources of the relationships to `target`.
     fn aligned(b: &Bundle<'_>, target: &str) -> bool {
-        b.indicators.iter().map(|i| &*i.id).eq(b
-            .relationships
-            .iter()
-            .filter(|r| r.target_ref == target)
-            .map(|r| &*r.source_ref))
+        b.ids.iter().map(|id| &**id).eq(b
+            .relationships()
+            .filter(|&(_, t)| t == target)
+            .map(|(source, _)| source))
     }
 
     #[test]
@@ -1065,9 +1115,25 @@ mod tests {
                 parse(text.as_bytes(), &|_: &mut (), _: &[Indicator<'_>]| {}).expect("valid");
             let mut bundles = vec![ordinary];
             for threads in [2, 3, 5, 16] {
-                bundles.push(parallel_parse(&text, threads).expect("splits verified"));
+                bundles.push(parallel_parse(&text, threads).expect("splits verified").0);
             }
+            // Relationships kept or implied, they come back as written.
+            let written: Vec<(String, String)> = objects
+                .iter()
+                .filter_map(|o| {
+                    let o: serde_json::Value = serde_json::from_str(o).ok()?;
+                    Some((
+                        o.get("source_ref")?.as_str()?.to_string(),
+                        o.get("target_ref")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect();
             for bundle in &bundles {
+                let read: Vec<(String, String)> = bundle
+                    .relationships()
+                    .map(|(s, t)| (s.to_string(), t.to_string()))
+                    .collect();
+                assert_eq!(read, written, "{name}");
                 let proven = bundle.proven_aligned("malware--m");
                 assert_eq!(proven, provable, "{name}");
                 assert!(!proven || aligned(bundle, "malware--m"), "{name}");
@@ -1081,8 +1147,8 @@ mod tests {
         for threads in [2, 3, 7, 64] {
             let (threaded, ordinary) = both(&text, threads);
             let threaded = threaded.expect("splits verified");
-            assert_eq!(summary(&threaded), summary(&ordinary), "{threads} threads");
-            assert_eq!(threaded.indicators.len(), 500);
+            assert_eq!(threaded, ordinary, "{threads} threads");
+            assert_eq!(threaded.iter().filter(|l| l.starts_with("i ")).count(), 500);
         }
     }
 
@@ -1095,7 +1161,7 @@ mod tests {
         text.push_str(r#""}]}"#);
         let (threaded, ordinary) = both(&text, 4);
         if let Some(threaded) = threaded {
-            assert_eq!(summary(&threaded), summary(&ordinary));
+            assert_eq!(threaded, ordinary);
         }
         // Broken JSON after the list, or a non-object element: left to the ordinary parse.
         let good = tricky_bundle(50);
