@@ -734,6 +734,66 @@ fn key_in_parallel(indicators: &[stix::Indicator<'_>], tables: &[Table]) -> Vec<
     })
 }
 
+/// What filling one shard of the tables found: new values per collection and type, and
+/// the values another collection stored first (which count once per collection).
+struct ShardOutcome {
+    new: Vec<[usize; IocType::ALL.len()]>,
+    repeats: Vec<(u32, IocType, String)>,
+}
+
+/// Inserts the staged values (the parts in file order) that belong to shard `shard` into
+/// `views` (that shard of every table, by type), region by region (see
+/// [`KeyTable::region`]), each region in file order, so that of two equal values the
+/// first in the file is still stored first. The regions are sorted by counting: linear in
+/// the values.
+fn fill_shard(
+    shard: usize,
+    mut views: Vec<table::ShardMut<'_, Entry>>,
+    parts: &[Vec<StagedValue>],
+    collections: usize,
+) -> ShardOutcome {
+    let mut outcome = ShardOutcome {
+        new: vec![[0; IocType::ALL.len()]; collections],
+        repeats: Vec::new(),
+    };
+    let values = || {
+        parts
+            .iter()
+            .flatten()
+            .filter(|(_, s, _)| table::shard(s.hash) == shard)
+    };
+    let region = |(t, s, _): &StagedValue| views[*t as usize].region(s.hash);
+    let mut next = vec![0usize; table::REGIONS + 1];
+    for value in values() {
+        next[region(value) + 1] += 1;
+    }
+    for r in 1..next.len() {
+        next[r] += next[r - 1];
+    }
+    let Some(&first) = values().next() else {
+        return outcome;
+    };
+    let mut sorted = vec![first; next[table::REGIONS]];
+    for value in values() {
+        let at = &mut next[region(value)];
+        sorted[*at] = *value;
+        *at += 1;
+    }
+    for (t, staged, entry) in sorted {
+        let c = entry.collection;
+        match views[t as usize].insert_staged(staged, entry) {
+            Inserted::New => {
+                if let Some(counts) = outcome.new.get_mut(c as usize) {
+                    counts[t as usize] += 1;
+                }
+            }
+            Inserted::Existing(_, e) if e.collection == c => {}
+            Inserted::Existing(key, _) => outcome.repeats.push((c, t, key.to_string())),
+        }
+    }
+    outcome
+}
+
 /// From this size on, a bundle's SHA-256 is computed on a thread of its own.
 const HASH_BESIDE_FROM: usize = 4 << 20;
 
@@ -951,8 +1011,46 @@ impl Indicators {
             unsupported.append(&mut part.unsupported);
             staged.push(part.staged);
         }
-        for (t, s, entry) in self.region_order(&staged) {
-            added += usize::from(self.store(t, s, entry));
+        // String values, each shard of the tables on a thread of its own.
+        let collections = self.collections.len();
+        let mut shards: [Vec<table::ShardMut<'_, Entry>>; table::SHARDS] =
+            std::array::from_fn(|_| Vec::new());
+        for table in &mut self.tables {
+            for (views, view) in shards.iter_mut().zip(table.shards_mut()) {
+                views.push(view);
+            }
+        }
+        let [first, second] = shards;
+        let staged = &staged;
+        let (mine, theirs) = std::thread::scope(|scope| {
+            let theirs = std::thread::Builder::new()
+                .spawn_scoped(scope, move || fill_shard(1, second, staged, collections));
+            let mine = fill_shard(0, first, staged, collections);
+            let theirs = theirs.ok().map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (mine, theirs)
+        });
+        // Without a second thread, the second shard is filled here.
+        let theirs = theirs.unwrap_or_else(|| {
+            let views = self.tables.iter_mut().map(|t| {
+                let [_, second] = t.shards_mut();
+                second
+            });
+            fill_shard(1, views.collect(), staged, collections)
+        });
+        for outcome in [mine, theirs] {
+            for (c, counts) in outcome.new.iter().enumerate() {
+                for (t, &n) in counts.iter().enumerate() {
+                    self.collections[c].counts[t] += n;
+                    added += n;
+                }
+            }
+            for (c, t, key) in outcome.repeats {
+                added += usize::from(self.count_new(c, t, Some(key)));
+            }
         }
         (added, unsupported)
     }
@@ -961,7 +1059,11 @@ impl Indicators {
     /// staged values at their new places.
     fn join(&mut self, part: &mut KeyedPart) {
         let mut bases = [None; IocType::ALL.len()];
-        for ((base, table), buffer) in bases.iter_mut().zip(&mut self.tables).zip(&part.buffers) {
+        for ((base, table), buffer) in bases
+            .iter_mut()
+            .zip(&mut self.tables)
+            .zip(&mut part.buffers)
+        {
             *base = table.append_staged(buffer);
         }
         self.domain_label_counts |= part.domain_label_counts;
@@ -981,40 +1083,6 @@ impl Indicators {
             }
             true
         });
-    }
-
-    /// Staged values (the parts in file order) sorted by the region of their table they go
-    /// into (see [`KeyTable::region`]), each region in file order, so that of two equal values
-    /// the first in the file is still stored first. A counting sort: linear in the values.
-    fn region_order(&self, parts: &[Vec<StagedValue>]) -> Vec<StagedValue> {
-        let region = |(t, s, _): &StagedValue| self.tables[*t as usize].region(s.hash);
-        let mut next = vec![0usize; table::REGIONS + 1];
-        for value in parts.iter().flatten() {
-            next[region(value) + 1] += 1;
-        }
-        for r in 1..next.len() {
-            next[r] += next[r - 1];
-        }
-        let Some(&first) = parts.iter().flatten().next() else {
-            return Vec::new();
-        };
-        let mut sorted = vec![first; next[table::REGIONS]];
-        for value in parts.iter().flatten() {
-            let at = &mut next[region(value)];
-            sorted[*at] = *value;
-            *at += 1;
-        }
-        sorted
-    }
-
-    /// Stores one staged string value; true when it is new for its collection.
-    fn store(&mut self, ioc_type: IocType, staged: Staged, entry: Entry) -> bool {
-        let repeat_key = match self.tables[ioc_type as usize].insert_staged(staged, entry) {
-            Inserted::New => return self.count_new(entry.collection, ioc_type, None),
-            Inserted::Existing(_, e) if e.collection == entry.collection => return false,
-            Inserted::Existing(key, _) => key.to_string(),
-        };
-        self.count_new(entry.collection, ioc_type, Some(repeat_key))
     }
 
     /// Stores one IP value; true when it is new for its collection.

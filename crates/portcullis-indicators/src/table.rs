@@ -54,12 +54,22 @@ impl Staged {
     }
 }
 
+/// The shards a table is split into by one bit of the hash (bit 31: neither the bucket,
+/// which hashbrown takes from the low bits, nor the tag, the high half), so that a bulk
+/// load can fill them on threads of their own.
+pub(crate) const SHARDS: usize = 2;
+
+/// The shard a key of this hash goes into.
+pub(crate) fn shard(hash: u64) -> usize {
+    (hash >> 31) as usize & (SHARDS - 1)
+}
+
 /// Keys (as `str`) to small `Copy` values.
 #[derive(Debug)]
 pub(crate) struct KeyTable<V> {
     state: FastState,
     keys: String,
-    slots: HashTable<Slot<V>>,
+    shards: [HashTable<Slot<V>>; SHARDS],
 }
 
 impl<V> Default for KeyTable<V> {
@@ -67,21 +77,42 @@ impl<V> Default for KeyTable<V> {
         Self {
             state: FastState::default(),
             keys: String::new(),
-            slots: HashTable::new(),
+            shards: std::array::from_fn(|_| HashTable::new()),
         }
     }
 }
 
-/// Whether [`KeyTable::insert_staged`] stored a new key.
+/// Whether [`ShardMut::insert_staged`] stored a new key.
 pub(crate) enum Inserted<'a, V> {
     New,
     /// The key was already there, with this value (left unchanged).
     Existing(&'a str, &'a V),
 }
 
+/// One shard of a table, filled while other threads fill the others.
+pub(crate) struct ShardMut<'t, V> {
+    state: &'t FastState,
+    keys: &'t str,
+    slots: &'t mut HashTable<Slot<V>>,
+}
+
+impl<V: Copy> ShardMut<'_, V> {
+    /// [`KeyTable::region`], for a key of this shard.
+    pub fn region(&self, hash: u64) -> usize {
+        region(self.slots, hash)
+    }
+
+    /// Inserts a staged key of this shard with `value`, unless an equal key is already
+    /// present: the first value stays, as the first-loaded indicator wins (the staged copy
+    /// is then unused).
+    pub fn insert_staged(&mut self, staged: Staged, value: V) -> Inserted<'_, V> {
+        insert(self.state, self.keys, self.slots, staged, value)
+    }
+}
+
 impl<V: Copy> KeyTable<V> {
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.shards.iter().all(HashTable::is_empty)
     }
 
     /// Room for `additional` keys of `bytes` bytes in all.
@@ -89,70 +120,55 @@ impl<V: Copy> KeyTable<V> {
         self.keys.reserve(bytes);
         let state = &self.state;
         let keys = &self.keys;
-        self.slots.reserve(additional, |slot| {
-            state.hash_one(key_of(keys, slot.start, slot.len))
-        });
+        // The hash splits keys evenly, give or take a few standard deviations.
+        let per_shard = additional / SHARDS + additional / 64;
+        for slots in &mut self.shards {
+            slots.reserve(per_shard, |slot| {
+                state.hash_one(key_of(keys, slot.start, slot.len))
+            });
+        }
     }
 
     pub fn hash(&self, key: &str) -> u64 {
         self.state.hash_one(key)
     }
 
-    /// Which of [`REGIONS`] equal parts of the table a key of this hash goes into. Bulk loads
+    /// Which of [`REGIONS`] equal parts of its shard a key of this hash goes into. Bulk loads
     /// copy keys in file order (reading the input sequentially, see [`Staged`]) and insert
     /// them region by region: in file order, every insert into a large table is a cache
     /// miss. (It relies on hashbrown placing a key at `hash & (buckets - 1)` before probing;
     /// were that to change, only the speed of loading would suffer.)
+    #[cfg(test)]
     pub fn region(&self, hash: u64) -> usize {
-        let buckets = (self.slots.capacity() * 8 / 7).next_power_of_two();
-        let bucket = hash as usize & (buckets - 1);
-        let bits = buckets.trailing_zeros();
-        if bits >= REGION_BITS {
-            bucket >> (bits - REGION_BITS)
-        } else {
-            bucket << (REGION_BITS - bits)
-        }
+        region(&self.shards[shard(hash)], hash)
     }
 
     /// Appends keys staged elsewhere (on another thread, into a buffer of their own, with
     /// [`KeyTable::hash`]) to the table's buffer; returns the offset to
-    /// [`Staged::rebased`] them by. `None` once the buffer would pass 4 GiB.
-    pub fn append_staged(&mut self, buffer: &str) -> Option<u32> {
+    /// [`Staged::rebased`] them by. `None` once the buffer would pass 4 GiB. The first
+    /// buffer given to an empty table is taken over rather than copied.
+    pub fn append_staged(&mut self, buffer: &mut String) -> Option<u32> {
         let base = u32::try_from(self.keys.len()).ok()?;
         base.checked_add(u32::try_from(buffer.len()).ok()?)?;
-        self.keys.push_str(buffer);
+        if self.keys.is_empty() {
+            std::mem::swap(&mut self.keys, buffer);
+        } else {
+            self.keys.push_str(buffer);
+        }
         Some(base)
     }
 
-    /// Inserts a staged key with `value`, unless an equal key is already present: the first
-    /// value stays, as the first-loaded indicator wins (the staged copy is then unused).
-    pub fn insert_staged(&mut self, staged: Staged, value: V) -> Inserted<'_, V> {
-        let Self { state, keys, slots } = self;
-        let (keys, hash) = (&*keys, staged.hash);
-        // Bytes, not `str`: slicing a `str` reads the bytes at the cut (a char-boundary check),
-        // a cache miss for every insert; these are read only when a slot's tag agrees.
-        let key = key_bytes(keys, staged.start, staged.len);
-        if slots
-            .find(hash, |slot| matches(keys, slot, hash, key))
-            .is_none()
-        {
-            let slot = Slot {
-                tag: tag(hash),
-                start: staged.start,
-                len: staged.len,
-                value,
-            };
-            slots.insert_unique(hash, slot, |slot| {
-                state.hash_one(key_of(keys, slot.start, slot.len))
-            });
-            return Inserted::New;
-        }
-        // Looked up again to return it (a repeated value is the rare case).
-        let (start, len) = (staged.start, staged.len);
-        match self.get_key_value(key_of(&self.keys, start, len)) {
-            Some((key, value)) => Inserted::Existing(key, value),
-            None => Inserted::New,
-        }
+    /// The shards, to fill on threads of their own.
+    pub fn shards_mut(&mut self) -> [ShardMut<'_, V>; SHARDS] {
+        let Self {
+            state,
+            keys,
+            shards,
+        } = self;
+        let (state, keys) = (&*state, &**keys);
+        shards
+            .each_mut()
+            .map(|slots| ShardMut { state, keys, slots })
     }
 
     /// Stores `key` with `value` unless the key is already present.
@@ -160,15 +176,61 @@ impl<V: Copy> KeyTable<V> {
     pub fn insert(&mut self, key: &str, value: V) -> Option<Inserted<'_, V>> {
         let hash = self.hash(key);
         let staged = Staged::into_buffer(&mut self.keys, hash, key)?;
-        Some(self.insert_staged(staged, value))
+        let slots = &mut self.shards[shard(hash)];
+        Some(insert(&self.state, &self.keys, slots, staged, value))
     }
 
     /// The stored key equal to `key`, and its value.
     pub fn get_key_value(&self, key: &str) -> Option<(&str, &V)> {
         let hash = self.state.hash_one(key);
-        self.slots
+        self.shards[shard(hash)]
             .find(hash, |slot| matches(&self.keys, slot, hash, key.as_bytes()))
             .map(|slot| (key_of(&self.keys, slot.start, slot.len), &slot.value))
+    }
+}
+
+fn region<V>(slots: &HashTable<Slot<V>>, hash: u64) -> usize {
+    let buckets = (slots.capacity() * 8 / 7).next_power_of_two();
+    let bucket = hash as usize & (buckets - 1);
+    let bits = buckets.trailing_zeros();
+    if bits >= REGION_BITS {
+        bucket >> (bits - REGION_BITS)
+    } else {
+        bucket << (REGION_BITS - bits)
+    }
+}
+
+fn insert<'a, V: Copy>(
+    state: &FastState,
+    keys: &'a str,
+    slots: &'a mut HashTable<Slot<V>>,
+    staged: Staged,
+    value: V,
+) -> Inserted<'a, V> {
+    let hash = staged.hash;
+    // Bytes, not `str`: slicing a `str` reads the bytes at the cut (a char-boundary check),
+    // a cache miss for every insert; these are read only when a slot's tag agrees.
+    let key = key_bytes(keys, staged.start, staged.len);
+    if slots
+        .find(hash, |slot| matches(keys, slot, hash, key))
+        .is_none()
+    {
+        let slot = Slot {
+            tag: tag(hash),
+            start: staged.start,
+            len: staged.len,
+            value,
+        };
+        slots.insert_unique(hash, slot, |slot| {
+            state.hash_one(key_of(keys, slot.start, slot.len))
+        });
+        return Inserted::New;
+    }
+    // Looked up again to return it (a repeated value is the rare case).
+    let slots: &'a HashTable<Slot<V>> = slots;
+    match slots.find(hash, |slot| matches(keys, slot, hash, key)) {
+        Some(slot) => Inserted::Existing(key_of(keys, slot.start, slot.len), &slot.value),
+        None => Inserted::New,
     }
 }
 
@@ -228,6 +290,47 @@ mod tests {
             assert_eq!(t.get_key_value(&key), Some((key.as_str(), &i)));
         }
         assert_eq!(t.get_key_value("host-10000.example"), None);
+    }
+
+    #[test]
+    fn shards_fill_on_threads_of_their_own() {
+        let mut t = KeyTable::<u32>::default();
+        let mut buffer = String::new();
+        let staged: Vec<Staged> = (0..1000)
+            .map(|i| {
+                let key = format!("host-{i}.example");
+                Staged::into_buffer(&mut buffer, t.hash(&key), &key).expect("fits")
+            })
+            .collect();
+        t.reserve(1000, 0);
+        let base = t.append_staged(&mut buffer).expect("fits");
+        let [mut first, mut second] = t.shards_mut();
+        let fill = |view: &mut ShardMut<'_, u32>, which: usize| {
+            for (i, s) in (0..).zip(&staged) {
+                if shard(s.hash) == which {
+                    assert!(matches!(
+                        view.insert_staged(s.rebased(base), i),
+                        Inserted::New
+                    ));
+                }
+            }
+            // A repeated key keeps its first value.
+            if let Some((i, s)) = (0..).zip(&staged).find(|(_, s)| shard(s.hash) == which) {
+                match view.insert_staged(s.rebased(base), 9999) {
+                    Inserted::Existing(_, &v) => assert_eq!(v, i),
+                    Inserted::New => panic!("already stored"),
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| fill(&mut second, 1));
+            fill(&mut first, 0);
+        });
+        assert!(t.shards.iter().all(|s| s.len() > 400), "both shards used");
+        for i in 0..1000u32 {
+            let key = format!("host-{i}.example");
+            assert_eq!(t.get_key_value(&key), Some((key.as_str(), &i)));
+        }
     }
 
     #[test]
