@@ -47,22 +47,15 @@ fn simple(pattern: &str) -> Option<Atom<'_>> {
         return None;
     }
     let inner = trim(pattern).strip_prefix('[')?.strip_suffix(']')?;
-    let (path, rest) = inner.split_once('=')?;
+    let (path, rest) = split_at_byte(inner, b'=')?;
     let value = trim(rest).strip_prefix('\'')?.strip_suffix('\'')?;
-    if value.bytes().any(|b| b == b'\'' || b == b'\\') {
+    if memchr::memchr2(b'\'', b'\\', value.as_bytes()).is_some() {
         return None;
     }
-    let (object, properties) = trim(path).split_once(':')?;
-    let (first, second) = match properties.split_once('.') {
+    let (object, properties) = split_at_byte(trim(path), b':')?;
+    let (first, second) = match split_at_byte(properties, b'.') {
         Some((first, second)) => (first, Some(second)),
         None => (properties, None),
-    };
-    let is_word = |w: &str| {
-        let mut bytes = w.bytes();
-        bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
     };
     if !(is_word(object) && is_word(first) && second.is_none_or(is_word)) {
         return None;
@@ -72,6 +65,25 @@ fn simple(pattern: &str) -> Option<Atom<'_>> {
         ioc_type,
         value: Cow::Borrowed(value),
     })
+}
+
+/// `s` split around the first `byte` (ASCII), which is left out.
+fn split_at_byte(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = memchr::memchr(byte, s.as_bytes())?;
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
+/// An object or property name as [`simple`] accepts it: a letter or `_`, then letters,
+/// digits, `_` and `-`.
+fn is_word(w: &str) -> bool {
+    let Some((&first, rest)) = w.as_bytes().split_first() else {
+        return false;
+    };
+    let mut word = first.is_ascii_alphabetic() || first == b'_';
+    for &b in rest {
+        word &= b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    }
+    word
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -586,7 +598,8 @@ enum Value<'a> {
 
 /// Maps an object path to the list it feeds, the way MVT names them.
 fn resolve(object: &str, first: &str, second: Option<&str>) -> Option<IocType> {
-    let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    // Nearly always written in lower case: compared as is first.
+    let is = |a: &str, b: &str| a == b || a.eq_ignore_ascii_case(b);
     let on = |o: &str, p: &str| is(object, o) && is(first, p);
     if on("file", "hashes") {
         return Some(match algorithm(second?)? {
