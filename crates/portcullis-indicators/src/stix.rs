@@ -151,17 +151,17 @@ pub(crate) fn parse<'t, K: Default + Send>(
     bytes: &'t [u8],
     key: &Keyer<'_, K>,
 ) -> Result<(Bundle<'t>, Option<Vec<K>>), String> {
-    // Validating UTF-8 once up front is much faster than serde_json checking every string.
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.len() >= PARALLEL_FROM {
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    if bytes.len() >= PARALLEL_FROM {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         if threads > 1
-            && let Some((bundle, keyed)) = parallel::parse(text, threads, key)
+            && let Some((bundle, keyed)) = parallel::parse(bytes, threads, key)
         {
             return Ok((bundle, Some(keyed)));
         }
     }
+    // Validating UTF-8 once up front is much faster than serde_json checking every string.
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
     let top: TopLevel<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let bundle = top
         .objects
@@ -333,13 +333,14 @@ mod parallel {
 
     use super::{Bundle, Keyer, Loose, RawObject, flat};
 
+    /// Parses `bytes`, checking as it goes that they are UTF-8 (each object once it is read,
+    /// while it is in the cache, rather than the whole file in a pass of its own).
     pub(super) fn parse<'a, K: Default + Send>(
-        text: &'a str,
+        bytes: &'a [u8],
         threads: usize,
         key: &Keyer<'_, K>,
     ) -> Option<(Bundle<'a>, Vec<K>)> {
-        let bytes = text.as_bytes();
-        let first = objects_start(text)?;
+        let first = objects_start(bytes)?;
         if bytes.get(first) != Some(&b'{') {
             return None;
         }
@@ -356,11 +357,11 @@ mod parallel {
             let handles: Vec<_> = (1..starts.len())
                 .map(|k| {
                     std::thread::Builder::new()
-                        .spawn_scoped(scope, move || parse_piece(text, starts, k, key))
+                        .spawn_scoped(scope, move || parse_piece(bytes, starts, k, key))
                         .ok()
                 })
                 .collect();
-            let mut pieces = vec![parse_piece(text, starts, 0, key)];
+            let mut pieces = vec![parse_piece(bytes, starts, 0, key)];
             for handle in handles {
                 pieces.push(handle?.join().ok()?);
             }
@@ -380,7 +381,7 @@ mod parallel {
             states.push(piece.keyed);
             (next, end) = (piece.next, piece.end);
         }
-        rest_is_valid(text, end).then_some((bundle, states))
+        rest_is_valid(bytes, end).then_some((bundle, states))
     }
 
     /// What one thread parsed.
@@ -403,23 +404,22 @@ mod parallel {
     /// proves that start a real boundary) or reaches the list's closing `]`. A start passed
     /// over was a wrong guess; the parse simply goes on to the next one.
     fn parse_piece<'a, K: Default>(
-        text: &'a str,
+        bytes: &'a [u8],
         starts: &[usize],
         k: usize,
         key: &Keyer<'_, K>,
     ) -> Option<Piece<'a, K>> {
-        let bytes = text.as_bytes();
         let mut bundle = Bundle::piece();
         let mut keyed = K::default();
         let mut pos = *starts.get(k)?;
         // Room for the usual mix (half indicators, half relationships, ≈ 150 bytes each),
         // so the lists are not copied as they grow.
-        let piece = starts.get(k + 1).unwrap_or(&text.len()) - pos;
+        let piece = starts.get(k + 1).unwrap_or(&bytes.len()) - pos;
         bundle.ids.reserve(piece / 300);
         let mut next = k + 1;
         let (next, end) = loop {
             let (obj, len) =
-                flat::object(text, pos).or_else(|| value_at::<RawObject<'_>>(text, pos))?;
+                flat::object(bytes, pos).or_else(|| value_at::<RawObject<'_>>(bytes, pos))?;
             bundle.add(obj);
             if bundle.unkeyed.len() >= KEY_BATCH {
                 key(&mut keyed, &bundle.unkeyed);
@@ -448,11 +448,15 @@ mod parallel {
         })
     }
 
-    /// One JSON value at `pos` and its length in bytes.
-    fn value_at<'a, T: serde::Deserialize<'a>>(text: &'a str, pos: usize) -> Option<(T, usize)> {
-        let mut stream = Deserializer::from_str(text.get(pos..)?).into_iter::<T>();
+    /// One JSON value at `pos` and its length in bytes. serde_json checks the UTF-8 of the
+    /// strings it reads, not of those it skips: the whole value is checked here.
+    fn value_at<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], pos: usize) -> Option<(T, usize)> {
+        let rest = bytes.get(pos..)?;
+        let mut stream = Deserializer::from_slice(rest).into_iter::<T>();
         let value = stream.next()?.ok()?;
-        Some((value, stream.byte_offset()))
+        let len = stream.byte_offset();
+        std::str::from_utf8(rest.get(..len)?).ok()?;
+        Some((value, len))
     }
 
     /// Skips JSON whitespace (space, tab, line feed, carriage return; not form feed).
@@ -465,14 +469,13 @@ mod parallel {
 
     /// Offset of the first element of the top-level `objects` list (the keys before it are
     /// skipped with a real parse).
-    fn objects_start(text: &str) -> Option<usize> {
-        let bytes = text.as_bytes();
+    fn objects_start(bytes: &[u8]) -> Option<usize> {
         let mut pos = skip_ws(bytes, 0);
         (bytes.get(pos)? == &b'{').then_some(())?;
         pos += 1;
         loop {
             pos = skip_ws(bytes, pos);
-            let (key, len) = value_at::<Loose<'_>>(text, pos)?;
+            let (key, len) = value_at::<Loose<'_>>(bytes, pos)?;
             pos = skip_ws(bytes, pos + len);
             (bytes.get(pos)? == &b':').then_some(())?;
             pos = skip_ws(bytes, pos + 1);
@@ -480,7 +483,7 @@ mod parallel {
                 (bytes.get(pos)? == &b'[').then_some(())?;
                 return Some(skip_ws(bytes, pos + 1));
             }
-            let (_, len) = value_at::<IgnoredAny>(text, pos)?;
+            let (_, len) = value_at::<IgnoredAny>(bytes, pos)?;
             pos = skip_ws(bytes, pos + len);
             (bytes.get(pos)? == &b',').then_some(())?;
             pos += 1;
@@ -489,8 +492,7 @@ mod parallel {
 
     /// Whether the bundle after the `objects` list (other keys, the closing brace) is valid
     /// JSON, as the ordinary parse would require.
-    fn rest_is_valid(text: &str, mut pos: usize) -> bool {
-        let bytes = text.as_bytes();
+    fn rest_is_valid(bytes: &[u8], mut pos: usize) -> bool {
         loop {
             pos = skip_ws(bytes, pos);
             match bytes.get(pos) {
@@ -498,14 +500,14 @@ mod parallel {
                 Some(b',') => pos = skip_ws(bytes, pos + 1),
                 _ => return false,
             }
-            let Some((_, len)) = value_at::<Loose<'_>>(text, pos) else {
+            let Some((_, len)) = value_at::<Loose<'_>>(bytes, pos) else {
                 return false;
             };
             pos = skip_ws(bytes, pos + len);
             if bytes.get(pos) != Some(&b':') {
                 return false;
             }
-            match value_at::<IgnoredAny>(text, skip_ws(bytes, pos + 1)) {
+            match value_at::<IgnoredAny>(bytes, skip_ws(bytes, pos + 1)) {
                 Some((_, len)) => pos = skip_ws(bytes, pos + 1) + len,
                 None => return false,
             }
@@ -573,58 +575,70 @@ mod flat {
     use super::parallel::skip_ws;
     use super::{Loose, RawObject};
 
-    /// The object starting at `pos` and its length in bytes.
-    pub(super) fn object(text: &str, pos: usize) -> Option<(RawObject<'_>, usize)> {
-        let bytes = text.as_bytes();
+    /// The object starting at `pos` and its length in bytes. The object is checked to be
+    /// UTF-8 once read (its bytes still in the cache), before its strings become `str`.
+    pub(super) fn object(bytes: &[u8], pos: usize) -> Option<(RawObject<'_>, usize)> {
         (bytes.get(pos)? == &b'{').then_some(())?;
-        let mut obj = RawObject::default();
+        // Where the strings Portcullis reads are, as byte ranges of their contents.
+        let mut found = [None; OBJECT_REFS];
+        let mut refs = Vec::new();
         let mut seen = 0u16;
         let mut at = skip_ws(bytes, pos + 1);
-        if bytes.get(at)? == &b'}' {
-            return Some((obj, at + 1 - pos));
-        }
-        loop {
-            (bytes.get(at)? == &b'"').then_some(())?;
-            let (field, end) = match known_key(bytes.get(at + 1..)?) {
-                Some((field, len)) => (field, at + 1 + len),
-                None => {
-                    let (key, end) = string(text, at)?;
-                    (field_index(key), end)
-                }
-            };
-            at = skip_ws(bytes, end);
-            (bytes.get(at)? == &b':').then_some(())?;
-            at = skip_ws(bytes, at + 1);
-            if let Some(field) = field {
-                if seen & (1 << field) != 0 {
-                    return None; // serde reports the repeated field
-                }
-                seen |= 1 << field;
-            }
-            at = match (field, bytes.get(at)?) {
-                // The value of a property Portcullis does not read is only checked.
-                (None, b'"') => string_end(bytes, at + 1)? + 1,
-                (Some(field), b'"') => {
-                    let (value, end) = string(text, at)?;
-                    if let Some(slot) = obj.string_field(field) {
-                        slot.0 = Some(Cow::Borrowed(value));
+        let end = if bytes.get(at)? == &b'}' {
+            at + 1
+        } else {
+            loop {
+                (bytes.get(at)? == &b'"').then_some(())?;
+                let (field, end) = match known_key(bytes.get(at + 1..)?) {
+                    Some((field, len)) => (field, at + 1 + len),
+                    None => {
+                        let end = string_end(bytes, at + 1)?;
+                        (field_index(bytes.get(at + 1..end)?), end + 1)
                     }
-                    end
+                };
+                at = skip_ws(bytes, end);
+                (bytes.get(at)? == &b':').then_some(())?;
+                at = skip_ws(bytes, at + 1);
+                if let Some(field) = field {
+                    if seen & (1 << field) != 0 {
+                        return None; // serde reports the repeated field
+                    }
+                    seen |= 1 << field;
                 }
-                (Some(OBJECT_REFS), b'[') => {
-                    let list = &mut obj.object_refs.0;
-                    strings(text, at, |item| list.push(Cow::Borrowed(item)))?
+                at = match (field, bytes.get(at)?) {
+                    (Some(field), b'"') => {
+                        let end = string_end(bytes, at + 1)?;
+                        if let Some(slot) = found.get_mut(field) {
+                            *slot = Some((at + 1, end));
+                        }
+                        end + 1
+                    }
+                    // The value of a property Portcullis does not read is only checked.
+                    (None, b'"') => string_end(bytes, at + 1)? + 1,
+                    (Some(OBJECT_REFS), b'[') => strings(bytes, at, |item| refs.push(item))?,
+                    (_, b'[') => strings(bytes, at, |_| {})?,
+                    _ => at + literal(bytes.get(at..)?)?,
+                };
+                at = skip_ws(bytes, at);
+                match bytes.get(at)? {
+                    b',' => at = skip_ws(bytes, at + 1),
+                    b'}' => break at + 1,
+                    _ => return None,
                 }
-                (_, b'[') => strings(text, at, |_| {})?,
-                _ => at + literal(bytes.get(at..)?)?,
-            };
-            at = skip_ws(bytes, at);
-            match bytes.get(at)? {
-                b',' => at = skip_ws(bytes, at + 1),
-                b'}' => return Some((obj, at + 1 - pos)),
-                _ => return None,
+            }
+        };
+        let text = std::str::from_utf8(bytes.get(pos..end)?).ok()?;
+        let string = |(start, end): (usize, usize)| text.get(start - pos..end - pos);
+        let mut obj = RawObject::default();
+        for (field, range) in found.into_iter().enumerate() {
+            if let (Some(range), Some(slot)) = (range, obj.string_field(field)) {
+                slot.0 = Some(Cow::Borrowed(string(range)?));
             }
         }
+        for range in refs {
+            obj.object_refs.0.push(Cow::Borrowed(string(range)?));
+        }
+        Some((obj, end - pos))
     }
 
     /// The length of the `true`, `false` or `null` that `rest` starts with.
@@ -641,17 +655,17 @@ mod flat {
     /// The fields of [`RawObject`], numbered as [`RawObject::set`] takes them (by length
     /// first: most keys of a STIX object are fields Portcullis does not read). Each
     /// comparison has a constant length, so it compiles to a few integer compares.
-    fn field_index(key: &str) -> Option<usize> {
+    fn field_index(key: &[u8]) -> Option<usize> {
         let index = match key.len() {
-            4 if key == "type" => 0,
-            2 if key == "id" => 1,
-            4 if key == "name" => 2,
-            11 if key == "description" => 3,
-            7 if key == "pattern" => 4,
-            12 if key == "pattern_type" => 5,
-            10 if key == "source_ref" => 6,
-            10 if key == "target_ref" => 7,
-            11 if key == "object_refs" => OBJECT_REFS,
+            4 if key == b"type" => 0,
+            2 if key == b"id" => 1,
+            4 if key == b"name" => 2,
+            11 if key == b"description" => 3,
+            7 if key == b"pattern" => 4,
+            12 if key == b"pattern_type" => 5,
+            10 if key == b"source_ref" => 6,
+            10 if key == b"target_ref" => 7,
+            11 if key == b"object_refs" => OBJECT_REFS,
             _ => return None,
         };
         Some(index)
@@ -708,14 +722,6 @@ mod flat {
         }
     }
 
-    /// A string without escapes or control characters at `at` (its opening quote), and the
-    /// offset after its closing quote.
-    fn string(text: &str, at: usize) -> Option<(&str, usize)> {
-        (text.as_bytes().get(at)? == &b'"').then_some(())?;
-        let end = string_end(text.as_bytes(), at + 1)?;
-        Some((text.get(at + 1..end)?, end + 1))
-    }
-
     /// The offset of the closing quote of a string whose contents start at `start`, if no
     /// escape or control character comes first. The quote is found with `memchr` (vector
     /// instructions), then the contents are checked for control characters a word at a time.
@@ -744,18 +750,18 @@ mod flat {
         found != 0 || tail
     }
 
-    /// A list of such strings at `at` (its `[`), each given to `item`; the offset after its
-    /// `]`.
-    fn strings<'a>(text: &'a str, at: usize, mut item: impl FnMut(&'a str)) -> Option<usize> {
-        let bytes = text.as_bytes();
+    /// A list of such strings at `at` (its `[`), the byte range of each one's contents given
+    /// to `item`; the offset after its `]`.
+    fn strings(bytes: &[u8], at: usize, mut item: impl FnMut((usize, usize))) -> Option<usize> {
         let mut at = skip_ws(bytes, at + 1);
         if bytes.get(at)? == &b']' {
             return Some(at + 1);
         }
         loop {
-            let (value, end) = string(text, at)?;
-            item(value);
-            at = skip_ws(bytes, end);
+            (bytes.get(at)? == &b'"').then_some(())?;
+            let end = string_end(bytes, at + 1)?;
+            item((at + 1, end));
+            at = skip_ws(bytes, end + 1);
             match bytes.get(at)? {
                 b',' => at = skip_ws(bytes, at + 1),
                 b']' => return Some(at + 1),
@@ -1007,7 +1013,7 @@ mod tests {
         let key = |seen: &mut Vec<(String, String)>, batch: &[Indicator<'_>]| {
             seen.extend(batch.iter().map(|i| (i.id.to_string(), indicator_line(i))));
         };
-        let (bundle, keyed) = parallel::parse(text, threads, &key)?;
+        let (bundle, keyed) = parallel::parse(text.as_bytes(), threads, &key)?;
         let ids = |piece: &[Cow<'_, str>]| piece.iter().map(|id| id.to_string()).collect();
         let pieces: Vec<Vec<String>> = bundle.ids.pieces().map(ids).collect();
         let keyed_ids: Vec<Vec<String>> = keyed
@@ -1142,6 +1148,44 @@ mod tests {
     }
 
     #[test]
+    fn threaded_parse_checks_utf8_everywhere() {
+        let mut text = String::from(r#"{"type":"bundle","id":"b-HEAD","objects":["#);
+        for i in 0..300 {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                r#"{{"type":"indicator","id":"indicator--{i}","description":"d-{i}","x_custom-{i}":"c","labels":["l-{i}"],"pattern":"[domain-name:value = 'h{i}.com']"}},{{"type":"relationship","source_ref":"indicator--{i}","target_ref":"malware--m","x_nested":{{"n-{i}":"v"}}}}"#
+            ));
+        }
+        text.push_str(r#"],"x_after":"TAIL"}"#);
+        let key = |_: &mut (), _: &[Indicator<'_>]| {};
+        // Non-ASCII text is read as serde reads it.
+        let accented = text.replace("d-7\"", "dé-7\"").replace("h8.com", "hé8.com");
+        let (threaded, ordinary) = both(&accented, 3);
+        assert_eq!(threaded.expect("verified"), ordinary);
+        // A byte that is not UTF-8 fails the threaded parse and the whole file, wherever it
+        // is: a value read, a value skipped, a key, a list, a nested object, before and after
+        // the objects.
+        for needle in [
+            "h100.com",
+            "d-100",
+            "x_custom-100",
+            "l-100",
+            "n-100",
+            "HEAD",
+            "TAIL",
+        ] {
+            let at = text.find(needle).expect("needle") + 1;
+            let mut bytes = text.clone().into_bytes();
+            bytes.insert(at, 0xff);
+            assert!(parallel::parse(&bytes, 3, &key).is_none(), "{needle}");
+            let error = parse_bundle(&bytes).err().expect("not UTF-8");
+            assert!(error.contains("UTF-8"), "{needle}: {error}");
+        }
+    }
+
+    #[test]
     fn threaded_parse_gives_the_ordinary_result() {
         let text = tricky_bundle(500);
         for threads in [2, 3, 7, 64] {
@@ -1223,7 +1267,7 @@ mod tests {
         let mut fast = 0;
         for text in objects {
             let by_serde = parallel_value(text);
-            if let Some((obj, len)) = flat::object(text, 0) {
+            if let Some((obj, len)) = flat::object(text.as_bytes(), 0) {
                 fast += 1;
                 let (expected, expected_len) =
                     by_serde.unwrap_or_else(|| panic!("serde rejects {text}"));
