@@ -1180,7 +1180,7 @@ mod tests {
             let mut bytes = text.clone().into_bytes();
             bytes.insert(at, 0xff);
             assert!(parallel::parse(&bytes, 3, &key).is_none(), "{needle}");
-            let error = parse_bundle(&bytes).err().expect("not UTF-8");
+            let error = parse_bundle(&bytes).expect_err("not UTF-8");
             assert!(error.contains("UTF-8"), "{needle}: {error}");
         }
     }
