@@ -585,7 +585,8 @@ type StagedValue = (IocType, Staged, Entry);
 /// value holds the position of its indicator in the part.
 #[derive(Default)]
 struct KeyedPart {
-    staged: Vec<StagedValue>,
+    /// By the table shard they go into (see [`table::shard`]), each in file order.
+    staged: [Vec<StagedValue>; table::SHARDS],
     buffers: [String; IocType::ALL.len()],
     /// Values as written where they differ from their key; `Entry::original` indexes this
     /// part's list until the parts are joined.
@@ -654,7 +655,7 @@ impl KeyedPart {
                 let buffer = &mut self.buffers[t as usize];
                 if let Some(s) = Staged::into_buffer(buffer, table.hash(&key), &key) {
                     let entry = Entry::new(&mut self.originals, ordinal, original, &key);
-                    self.staged.push((t, s, entry));
+                    self.staged[table::shard(s.hash)].push((t, s, entry));
                 }
             }
             Key::Ip(ip, prefix) => self.ips.push((ordinal, original.into(), ip, prefix)),
@@ -670,7 +671,10 @@ impl KeyedPart {
         default: u32,
     ) {
         if let Some(c) = assigner.uniform() {
-            self.staged.iter_mut().for_each(|(.., e)| e.collection = c);
+            self.staged
+                .iter_mut()
+                .flatten()
+                .for_each(|(.., e)| e.collection = c);
             self.ips.iter_mut().for_each(|(ordinal, ..)| *ordinal = c);
             return;
         }
@@ -691,7 +695,9 @@ impl KeyedPart {
                     .unwrap_or(default);
             }
         };
-        collections(&mut self.staged.iter_mut().map(|(.., e)| &mut e.collection));
+        for staged in &mut self.staged {
+            collections(&mut staged.iter_mut().map(|(.., e)| &mut e.collection));
+        }
         collections(&mut self.ips.iter_mut().map(|(ordinal, ..)| ordinal));
     }
 }
@@ -734,6 +740,28 @@ fn key_in_parallel(indicators: &[stix::Indicator<'_>], tables: &[Table]) -> Vec<
     })
 }
 
+/// Where the keys and originals of a part went when it joined the tables (see
+/// [`Indicators::join`]): its staged values are pointed there as they are inserted.
+struct Rebase {
+    /// Per type, where the part's key buffer starts in its table's (`None`: the table could
+    /// not take it, past 4 GiB of keys, and its values are dropped).
+    keys: [Option<u32>; IocType::ALL.len()],
+    originals: usize,
+}
+
+impl Rebase {
+    fn apply(&self, (t, staged, mut entry): StagedValue) -> Option<StagedValue> {
+        let staged = staged.rebased(self.keys[t as usize]?);
+        if entry.original != NO_ORIGINAL {
+            entry.original = u32::try_from(self.originals + entry.original as usize)
+                .ok()
+                .filter(|&i| i != NO_ORIGINAL)
+                .unwrap_or(NO_ORIGINAL);
+        }
+        Some((t, staged, entry))
+    }
+}
+
 /// What filling one shard of the tables found: new values per collection and type, and
 /// the values another collection stored first (which count once per collection).
 struct ShardOutcome {
@@ -749,7 +777,7 @@ struct ShardOutcome {
 fn fill_shard(
     shard: usize,
     mut views: Vec<table::ShardMut<'_, Entry>>,
-    parts: &[Vec<StagedValue>],
+    parts: &[(Rebase, [Vec<StagedValue>; table::SHARDS])],
     collections: usize,
 ) -> ShardOutcome {
     let mut outcome = ShardOutcome {
@@ -757,26 +785,27 @@ fn fill_shard(
         repeats: Vec::new(),
     };
     let values = || {
-        parts
-            .iter()
-            .flatten()
-            .filter(|(_, s, _)| table::shard(s.hash) == shard)
+        parts.iter().flat_map(|(rebase, staged)| {
+            staged[shard]
+                .iter()
+                .filter_map(|&value| rebase.apply(value))
+        })
     };
     let region = |(t, s, _): &StagedValue| views[*t as usize].region(s.hash);
     let mut next = vec![0usize; table::REGIONS + 1];
     for value in values() {
-        next[region(value) + 1] += 1;
+        next[region(&value) + 1] += 1;
     }
     for r in 1..next.len() {
         next[r] += next[r - 1];
     }
-    let Some(&first) = values().next() else {
+    let Some(first) = values().next() else {
         return outcome;
     };
     let mut sorted = vec![first; next[table::REGIONS]];
     for value in values() {
-        let at = &mut next[region(value)];
-        sorted[*at] = *value;
+        let at = &mut next[region(&value)];
+        sorted[*at] = value;
         *at += 1;
     }
     for (t, staged, entry) in sorted {
@@ -979,7 +1008,7 @@ impl Indicators {
     fn store_parts(&mut self, parts: Vec<KeyedPart>) -> (usize, Vec<String>) {
         let mut per_type = [(0usize, 0usize); IocType::ALL.len()];
         for part in &parts {
-            for (t, ..) in &part.staged {
+            for (t, ..) in part.staged.iter().flatten() {
                 per_type[*t as usize].0 += 1;
             }
             for (total, buffer) in per_type.iter_mut().zip(&part.buffers) {
@@ -997,7 +1026,7 @@ impl Indicators {
         let mut unsupported = Vec::new();
         let mut added = 0;
         for mut part in parts {
-            self.join(&mut part);
+            let rebase = self.join(&mut part);
             for (c, original, ip, prefix) in &part.ips {
                 added += usize::from(self.store_ip(*c, original, *ip, *prefix));
             }
@@ -1009,7 +1038,7 @@ impl Indicators {
                     .or_insert_with(|| (**name).into());
             }
             unsupported.append(&mut part.unsupported);
-            staged.push(part.staged);
+            staged.push((rebase, part.staged));
         }
         // String values, each shard of the tables on a thread of its own.
         let collections = self.collections.len();
@@ -1055,9 +1084,9 @@ impl Indicators {
         (added, unsupported)
     }
 
-    /// Moves a part's key buffers and originals into the tables and `originals`, pointing its
-    /// staged values at their new places.
-    fn join(&mut self, part: &mut KeyedPart) {
+    /// Moves a part's key buffers and originals into the tables and `originals`; returns
+    /// how to point its staged values at their new places.
+    fn join(&mut self, part: &mut KeyedPart) -> Rebase {
         let mut bases = [None; IocType::ALL.len()];
         for ((base, table), buffer) in bases
             .iter_mut()
@@ -1067,22 +1096,12 @@ impl Indicators {
             *base = table.append_staged(buffer);
         }
         self.domain_label_counts |= part.domain_label_counts;
-        let first_original = self.originals.len();
+        let originals = self.originals.len();
         self.originals.append(&mut part.originals);
-        // Values whose table could not take them (past 4 GiB of keys) are dropped.
-        part.staged.retain_mut(|(t, s, entry)| {
-            let Some(base) = bases[*t as usize] else {
-                return false;
-            };
-            *s = s.rebased(base);
-            if entry.original != NO_ORIGINAL {
-                entry.original = u32::try_from(first_original + entry.original as usize)
-                    .ok()
-                    .filter(|&i| i != NO_ORIGINAL)
-                    .unwrap_or(NO_ORIGINAL);
-            }
-            true
-        });
+        Rebase {
+            keys: bases,
+            originals,
+        }
     }
 
     /// Stores one IP value; true when it is new for its collection.
@@ -1513,11 +1532,12 @@ mod tests {
             "[ipv4-addr:value = '192.0.2.0/24']",
             "[process:name = 'averyveryverylongdaemonname']",
             "[url:value = 'https://bad.example.org/x']",
+            "[domain-name:value = 'WWW.Last.Example']",
         ]);
         let ind = load(&patterns);
         assert_eq!(
             ind.len(),
-            PARALLEL_INDICATORS + 4,
+            PARALLEL_INDICATORS + 5,
             "the repeated value counts once"
         );
         let hit = ind.check_url("http://a.dup.example/").expect("hit");
@@ -1536,5 +1556,8 @@ mod tests {
         );
         assert!(ind.check_url("https://bad.example.org/x").is_some());
         assert!(ind.check_url("example.net").is_none());
+        // A value written differently from its key, in the last share: shown as written.
+        let last = ind.check_url("https://cdn.last.example/").expect("hit");
+        assert_eq!(last.value, "WWW.Last.Example");
     }
 }
