@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::Results;
 
 /// Timeline rows a module holds before writing them to a run file.
-pub const TIMELINE_SPILL_AFTER: usize = 50_000;
+pub const TIMELINE_SPILL_AFTER: usize = 20_000;
 
 /// Records kept in memory before a spool moves to a file.
 pub const SPILL_AFTER: usize = 1_000;
