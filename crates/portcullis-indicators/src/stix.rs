@@ -1,6 +1,7 @@
 //! Serde view of a STIX 2.1 bundle: only the objects and fields MVT uses, borrowed from the
 //! input bytes, and sorted by type while parsing (so a million-object bundle is never held as a
-//! list of generic objects).
+//! list of generic objects). A large bundle is parsed on every core, and its indicators are
+//! handed to a keyer as they are read; only their ids are kept.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
