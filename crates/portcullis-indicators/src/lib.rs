@@ -559,9 +559,9 @@ impl<'b> Assigner<'b> {
         assigner
     }
 
-    /// The collection of every indicator, when they all share one.
+    /// The collection of every indicator, when they all share one (then no map was built).
     fn uniform(&self) -> Option<u32> {
-        self.aligned.filter(|_| self.by_report.is_empty())
+        self.aligned
     }
 
     fn collection_of(&self, id: &str) -> Option<u32> {
@@ -664,9 +664,12 @@ impl KeyedPart {
 
     /// Replaces the indicator positions left in the values by collections; `indicators` are
     /// the ones this part keyed, in order.
+    /// `ids` are those of the bundle from this part's first indicator on; it is left after
+    /// this part's last one (or untouched when every indicator shares one collection: then
+    /// no part reads it).
     fn assign<'i>(
         &mut self,
-        ids: impl Iterator<Item = &'i str> + Clone,
+        ids: &mut (impl Iterator<Item = &'i str> + Clone),
         assigner: &Assigner<'_>,
         default: u32,
     ) {
@@ -699,6 +702,7 @@ impl KeyedPart {
             collections(&mut staged.iter_mut().map(|(.., e)| &mut e.collection));
         }
         collections(&mut self.ips.iter_mut().map(|(ordinal, ..)| ordinal));
+        ids.take(self.indicators as usize).for_each(drop);
     }
 }
 
@@ -949,10 +953,7 @@ impl Indicators {
         };
         let mut ids = bundle.ids.iter().map(|id| &**id);
         for part in &mut parts {
-            part.assign(ids.clone(), &assigner, default);
-            if assigner.uniform().is_none() {
-                ids.by_ref().take(part.indicators as usize).for_each(drop);
-            }
+            part.assign(&mut ids, &assigner, default);
         }
         drop(assigner);
 

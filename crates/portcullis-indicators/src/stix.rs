@@ -413,8 +413,8 @@ mod parallel {
         let mut bundle = Bundle::piece();
         let mut keyed = K::default();
         let mut pos = *starts.get(k)?;
-        // Room for the usual mix (half indicators, half relationships, ≈ 150 bytes each),
-        // so the lists are not copied as they grow.
+        // Room for the ids of the usual mix (half indicators, half relationships, ≈ 150
+        // bytes each), so the list is not copied as it grows.
         let piece = starts.get(k + 1).unwrap_or(&bytes.len()) - pos;
         bundle.ids.reserve(piece / 300);
         let mut next = k + 1;
