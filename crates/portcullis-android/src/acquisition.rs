@@ -9,7 +9,8 @@ use portcullis_indicators::Indicators;
 
 use crate::backup::{BackupError, open_backup};
 use crate::detect::{AndroidKind, detect, detect_from_name};
-use crate::{Context, Module, androidqf, backup, bugreport, intrusion, run_modules};
+use crate::{Context, Module, Shared, androidqf, backup, bugreport, intrusion, run_modules};
+use portcullis_report::MainArtifact;
 
 /// Most bytes an age-encrypted acquisition may decrypt to (it is held in memory).
 pub const MAX_AGE_PLAINTEXT: u64 = 8 << 30;
@@ -41,8 +42,6 @@ pub struct Acquisition {
     pub kind: AndroidKind,
     evidence: Box<dyn Evidence>,
     files: Vec<FileEntry>,
-    /// Archive entries refused when listing (path escapes, links…), with the reason.
-    refused: Vec<String>,
 }
 
 /// What running an acquisition's modules gave.
@@ -52,13 +51,17 @@ pub struct AndroidRun {
     pub hashes: Vec<(String, String)>,
     /// The device's time zone, when the acquisition records it.
     pub timezone: Option<String>,
+    /// Files refused or unreadable (links, bombs, escaping names) and problems met on the way,
+    /// each naming the file (nested files as `outer!inner`).
+    pub warnings: Vec<String>,
+    /// The artifact the check depended on (a bugreport's dumpstate) and whether it was read.
+    pub main_artifact: Option<MainArtifact>,
 }
 
 impl Acquisition {
     /// Opens `path` when it is an Android acquisition; `Ok(None)` when it is not one.
     pub fn open(path: &Path, options: &Options<'_>) -> Result<Option<Acquisition>, OpenError> {
         let by_name = detect_from_name(path);
-        let mut refused = Vec::new();
         let evidence: Box<dyn Evidence> = match by_name {
             Some(AndroidKind::AdbBackup) if path.is_file() => {
                 let file = std::fs::File::open(path).map_err(|e| EvidenceError::Io {
@@ -89,11 +92,7 @@ impl Acquisition {
                 )?)
             }
             _ if path.is_dir() => Box::new(FolderEvidence::new(path)),
-            _ if is_zip(path) => {
-                let zip = ZipEvidence::open(path)?;
-                refused = zip.skipped();
-                Box::new(zip)
-            }
+            _ if is_zip(path) => Box::new(ZipEvidence::open(path)?),
             _ => return Ok(None),
         };
         let files = evidence.list()?;
@@ -105,7 +104,6 @@ impl Acquisition {
             kind,
             evidence,
             files,
-            refused,
         }))
     }
 
@@ -115,13 +113,7 @@ impl Acquisition {
             kind,
             evidence,
             files,
-            refused: Vec::new(),
         })
-    }
-
-    /// Entries refused while reading the acquisition (escaping paths, links…), with reasons.
-    pub fn refused(&self) -> &[String] {
-        &self.refused
     }
 
     /// Runs every module set that applies. A nested part that cannot be opened (a damaged
@@ -132,11 +124,13 @@ impl Acquisition {
         options: &Options<'_>,
         on_done: &(dyn Fn(&str) + Sync),
     ) -> AndroidRun {
+        let shared = Shared::default();
         let mut ctx = Context {
             evidence: self.evidence.as_ref(),
             files: &self.files,
             indicators,
             timezone: None,
+            shared: &shared,
         };
         let timezone = match (options.timezone, self.kind) {
             (Some(tz), _) => Some(tz.to_string()),
@@ -146,13 +140,24 @@ impl Acquisition {
         ctx.timezone = timezone.as_deref();
         let mut runs = run_modules(&ctx, &self.module_set(), on_done);
         let mut hashes = self.evidence.hashes();
+        let mut warnings = self.evidence.refused();
         if self.kind == AndroidKind::AndroidQf {
-            self.run_nested(&ctx, options, on_done, &mut runs, &mut hashes);
+            self.run_nested(
+                &ctx,
+                options,
+                on_done,
+                &mut runs,
+                &mut hashes,
+                &mut warnings,
+            );
         }
+        warnings.extend(shared.warnings());
         AndroidRun {
             runs,
             hashes,
             timezone,
+            warnings,
+            main_artifact: shared.main_artifact(),
         }
     }
 
@@ -173,6 +178,7 @@ impl Acquisition {
         on_done: &(dyn Fn(&str) + Sync),
         runs: &mut Vec<ModuleRun>,
         hashes: &mut Vec<(String, String)>,
+        warnings: &mut Vec<String>,
     ) {
         let mut run_on = |evidence: &dyn Evidence,
                           prefix: &str,
@@ -185,11 +191,13 @@ impl Acquisition {
                     return;
                 }
             };
+            let shared = Shared::default();
             let ctx = Context {
                 evidence,
                 files: &files,
                 indicators: outer.indicators,
                 timezone: outer.timezone,
+                shared: &shared,
             };
             runs.extend(run_modules(&ctx, &modules, on_done));
             hashes.extend(
@@ -197,6 +205,13 @@ impl Acquisition {
                     .hashes()
                     .into_iter()
                     .map(|(path, sha)| (format!("{prefix}!{path}"), sha)),
+            );
+            warnings.extend(
+                evidence
+                    .refused()
+                    .into_iter()
+                    .chain(shared.warnings())
+                    .map(|w| format!("{prefix}!{w}")),
             );
         };
         match androidqf::nested_bugreport(outer.evidence, outer.files) {

@@ -14,9 +14,11 @@ pub mod facts;
 pub mod intrusion;
 pub mod reference;
 
+use std::sync::{Mutex, OnceLock};
+
 use portcullis_evidence::{Evidence, FileEntry};
 use portcullis_indicators::Indicators;
-use portcullis_report::ModuleOutput;
+use portcullis_report::{MainArtifact, ModuleOutput};
 
 pub use portcullis_evidence::module::{ModuleError, ModuleRun};
 
@@ -30,6 +32,43 @@ pub struct Context<'a> {
     /// The device's IANA time zone (from `persist.sys.timezone`) when known; times in records
     /// and the timeline are device-local wall clock, as MVT writes them.
     pub timezone: Option<&'a str>,
+    /// What the modules of this run share; owned by the run, never process-wide.
+    pub shared: &'a Shared,
+}
+
+/// What the modules running on one evidence share: artifacts read once for all of them, and
+/// warnings meant for the report rather than for each module.
+#[derive(Default)]
+pub struct Shared {
+    /// The bugreport's dumpstate, or why it could not be had (filled by the first module that
+    /// asks; the others wait for that one read).
+    pub(crate) dumpstate: OnceLock<bugreport::dumpstate::Loaded>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    /// Keeps a warning for the report, once however many modules meet it.
+    pub fn warn(&self, warning: String) {
+        tracing::warn!("{warning}");
+        if let Ok(mut warnings) = self.warnings.lock()
+            && !warnings.contains(&warning)
+        {
+            warnings.push(warning);
+        }
+    }
+
+    /// The warnings kept so far.
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// The artifact the run depended on (a bugreport's dumpstate) and whether it was read;
+    /// `None` when no module asked for one.
+    pub fn main_artifact(&self) -> Option<MainArtifact> {
+        self.dumpstate
+            .get()
+            .map(bugreport::dumpstate::Loaded::as_main_artifact)
+    }
 }
 
 impl Context<'_> {

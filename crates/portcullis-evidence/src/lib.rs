@@ -6,7 +6,10 @@
 //! the same trait so modules never know which one they got.
 
 pub mod age;
+#[cfg(any(test, feature = "hostile-inputs"))]
+pub mod hostile;
 pub mod module;
+pub mod property_list;
 pub mod zip;
 
 pub use self::age::{open_age_zip, open_age_zip_with_passphrase};
@@ -30,6 +33,10 @@ pub enum EvidenceError {
     NotFound { path: String },
     #[error("{path}: refusing a path that leaves the evidence folder")]
     UnsafePath { path: String },
+    /// A symbolic link, FIFO, device or socket where a file was expected: links could make
+    /// outside files pass for evidence, and opening a FIFO blocks forever.
+    #[error("{path}: {kind}, not read (only regular files are evidence)")]
+    NotRegular { path: String, kind: &'static str },
     #[error("{path}: {size} bytes is larger than the {limit}-byte limit")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error("{path}: {source}")]
@@ -45,7 +52,10 @@ pub enum EvidenceError {
     #[error("{path}: {reason}")]
     Unreadable { path: String, reason: String },
     #[error("{path}: not a valid property list ({source})")]
-    Plist { path: String, source: plist::Error },
+    Plist {
+        path: String,
+        source: property_list::PlistError,
+    },
     /// The key given (an age identity, a passphrase) does not open this encrypted file.
     #[error("this {key_kind} cannot decrypt {path}")]
     CannotDecrypt {
@@ -92,14 +102,25 @@ pub trait Evidence: Send + Sync {
     /// SHA-256 of every file read so far, by relative path.
     fn hashes(&self) -> Vec<(String, String)>;
 
+    /// The file as a stream, for artifacts too large to hold whole (a streamed JSON list).
+    /// The same caps apply as to [`Evidence::read`]; the SHA-256 is recorded once the stream has
+    /// been read to its end.
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(std::io::Cursor::new(self.read(path)?)))
+    }
+
+    /// Parts of the source refused (links, special files, escaping names, oversized or damaged
+    /// archive entries), each as "<path>: <reason>", for the report's warnings.
+    fn refused(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Reads and parses a binary or XML property list.
     fn read_plist(&self, path: &str) -> Result<plist::Value> {
         let bytes = self.read(path)?;
-        plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|source| {
-            EvidenceError::Plist {
-                path: path.to_string(),
-                source,
-            }
+        property_list::parse(&bytes).map_err(|source| EvidenceError::Plist {
+            path: path.to_string(),
+            source,
         })
     }
 }
@@ -127,12 +148,42 @@ pub fn checked_relative(path: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Evidence in a folder on disk, never written to.
+/// What a file system entry is, when it is not a regular file or folder (`None` for those).
+pub fn irregular_kind(kind: std::fs::FileType) -> Option<&'static str> {
+    if kind.is_file() || kind.is_dir() {
+        return None;
+    }
+    if kind.is_symlink() {
+        return Some("a symbolic link");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return Some("a device file");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Most refusals a folder keeps for [`Evidence::refused`].
+const MAX_REFUSED: usize = 1000;
+
+/// Evidence in a folder on disk, never written to. Only regular files are read: symbolic
+/// links (to a file or a folder, anywhere below the root), FIFOs, devices and sockets are
+/// refused and named, so nothing outside the folder can pass for evidence and nothing blocks.
 #[derive(Debug)]
 pub struct FolderEvidence {
     root: PathBuf,
     max_read: u64,
     hashes: Mutex<BTreeMap<String, String>>,
+    refused: Mutex<BTreeMap<String, &'static str>>,
 }
 
 impl FolderEvidence {
@@ -141,6 +192,7 @@ impl FolderEvidence {
             root: root.into(),
             max_read: DEFAULT_MAX_READ,
             hashes: Mutex::new(BTreeMap::new()),
+            refused: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -153,8 +205,61 @@ impl FolderEvidence {
         &self.root
     }
 
-    fn full_path(&self, path: &str) -> Result<PathBuf> {
-        Ok(self.root.join(checked_relative(path)?))
+    /// The full path of a regular file inside the root, reached without following a link:
+    /// every component below the root is checked (not followed), so a linked folder is refused
+    /// as surely as a linked file.
+    fn regular_file(&self, path: &str) -> Result<PathBuf> {
+        let relative = checked_relative(path)?;
+        let mut full = self.root.clone();
+        let parts: Vec<_> = relative.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            full.push(part);
+            let meta = std::fs::symlink_metadata(&full).map_err(|e| Self::io_err(path, e))?;
+            let last = i + 1 == parts.len();
+            let kind = meta.file_type();
+            let problem = match irregular_kind(kind) {
+                Some(problem) => Some(problem),
+                None if last && !kind.is_file() => Some("a folder"),
+                None if !last && !kind.is_dir() => Some("not a folder"),
+                None => None,
+            };
+            if let Some(kind) = problem {
+                let shown = parts[..=i]
+                    .iter()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                if kind != "a folder" {
+                    self.note_refused(&shown, kind);
+                }
+                return Err(EvidenceError::NotRegular { path: shown, kind });
+            }
+        }
+        Ok(full)
+    }
+
+    fn note_refused(&self, path: &str, kind: &'static str) {
+        if let Ok(mut refused) = self.refused.lock()
+            && refused.len() < MAX_REFUSED
+        {
+            refused.insert(path.to_string(), kind);
+        }
+    }
+
+    /// Opens a checked regular file and makes sure the opened file is still one.
+    fn open_regular(&self, path: &str) -> Result<(File, PathBuf)> {
+        let full = self.regular_file(path)?;
+        let file = File::open(&full).map_err(|e| Self::io_err(path, e))?;
+        let meta = file.metadata().map_err(|e| Self::io_err(path, e))?;
+        if let Some(kind) =
+            irregular_kind(meta.file_type()).or((!meta.is_file()).then_some("a folder"))
+        {
+            return Err(EvidenceError::NotRegular {
+                path: path.to_string(),
+                kind,
+            });
+        }
+        Ok((file, full))
     }
 
     fn io_err(path: &str, source: std::io::Error) -> EvidenceError {
@@ -177,8 +282,7 @@ impl FolderEvidence {
     }
 
     /// Hashes a file by streaming it, so large databases are not loaded for hashing.
-    fn hash_file(&self, path: &str, full: &Path) -> Result<()> {
-        let mut file = File::open(full).map_err(|e| Self::io_err(path, e))?;
+    fn hash_file(&self, path: &str, mut file: File) -> Result<()> {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
@@ -205,7 +309,11 @@ impl Evidence for FolderEvidence {
                     continue;
                 };
                 let path = entry.path();
-                if kind.is_dir() {
+                if let Some(problem) = irregular_kind(kind) {
+                    if let Ok(rel) = path.strip_prefix(&self.root) {
+                        self.note_refused(&rel.to_string_lossy().replace('\\', "/"), problem);
+                    }
+                } else if kind.is_dir() {
                     stack.push(path);
                 } else if kind.is_file() {
                     let Ok(rel) = path.strip_prefix(&self.root) else {
@@ -234,12 +342,11 @@ impl Evidence for FolderEvidence {
     }
 
     fn exists(&self, path: &str) -> bool {
-        self.full_path(path).is_ok_and(|p| p.is_file())
+        self.regular_file(path).is_ok()
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let full = self.full_path(path)?;
-        let file = File::open(&full).map_err(|e| Self::io_err(path, e))?;
+        let (file, _) = self.open_regular(path)?;
         let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
         if size > self.max_read {
             return Err(EvidenceError::TooLarge {
@@ -257,15 +364,11 @@ impl Evidence for FolderEvidence {
     }
 
     fn open_sqlite(&self, path: &str) -> Result<Connection> {
-        let full = self.full_path(path)?;
-        if !full.is_file() {
-            return Err(EvidenceError::NotFound {
-                path: path.to_string(),
-            });
-        }
-        self.hash_file(path, &full)?;
+        let (file, full) = self.open_regular(path)?;
+        self.hash_file(path, file)?;
         let wal = sidecar(&full, "-wal");
-        if wal.is_file() {
+        let wal_path = format!("{path}-wal");
+        if std::fs::symlink_metadata(&wal).is_ok() && self.regular_file(&wal_path).is_ok() {
             // An uncheckpointed WAL holds recent rows; SQLite would write to apply it, so the
             // database and its WAL are read into memory and merged there instead.
             return open_with_wal(path, &full, &wal);
@@ -278,6 +381,63 @@ impl Evidence for FolderEvidence {
             .lock()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default()
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
+        let (file, _) = self.open_regular(path)?;
+        let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
+        if size > self.max_read {
+            return Err(EvidenceError::TooLarge {
+                path: path.to_string(),
+                size,
+                limit: self.max_read,
+            });
+        }
+        Ok(Box::new(HashingReader {
+            inner: Some(file),
+            hasher: Sha256::new(),
+            path: path.to_string(),
+            hashes: &self.hashes,
+        }))
+    }
+
+    fn refused(&self) -> Vec<String> {
+        self.refused
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .map(|(path, kind)| format!("{path}: {kind}, not read"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A file streamed through SHA-256; the hash is recorded when the stream reaches its end.
+struct HashingReader<'a> {
+    /// `None` once the end was reached and the hash recorded.
+    inner: Option<File>,
+    hasher: Sha256,
+    path: String,
+    hashes: &'a Mutex<BTreeMap<String, String>>,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(file) = self.inner.as_mut() else {
+            return Ok(0);
+        };
+        let n = file.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.inner = None;
+            let digest = std::mem::take(&mut self.hasher).finalize();
+            if let Ok(mut map) = self.hashes.lock() {
+                map.insert(self.path.clone(), hex::encode(digest));
+            }
+        } else {
+            self.hasher.update(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 

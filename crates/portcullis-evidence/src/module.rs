@@ -20,6 +20,10 @@ pub enum ModuleError {
     },
     #[error("{path}: {reason}")]
     Parse { path: String, reason: String },
+    /// An artifact several modules share (a bugreport's dumpstate) could not be read; the text
+    /// is the first reader's error, naming the file.
+    #[error("{0}")]
+    Shared(String),
 }
 
 impl ModuleError {

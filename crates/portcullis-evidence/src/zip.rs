@@ -1,6 +1,12 @@
 //! Zip archives (AndroidQF acquisitions, bug reports, decrypted age streams) read in place:
-//! entries are decompressed into memory on demand and never extracted to disk, hostile entry
-//! names are refused, and every read is bounded by the bytes it really produces.
+//! entries are decompressed on demand (into memory, or streamed) and never extracted to disk.
+//!
+//! Archives from a phone are hostile. Entries with escaping names, links and entries whose data
+//! overlaps another's (the "overlapping files" zip bomb: many entries sharing one huge deflate
+//! stream) are refused when the archive is indexed. An entry that declares more than the entry
+//! limit, or a ratio no real file has, is refused before anything is inflated, and no entry may
+//! produce more than it declares, so memory never exceeds what the limits allow. A refusal is
+//! remembered: every later read of that entry gets the same error at once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +16,8 @@ use std::path::{Component, Path};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ::zip::ZipArchive;
+use ::zip::{CompressionMethod, ZipArchive};
+use flate2::read::DeflateDecoder;
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
@@ -21,9 +28,10 @@ use crate::{Evidence, EvidenceError, FileEntry, FolderEvidence, Result, open_sql
 /// declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZipLimits {
-    /// Most bytes one entry may decompress to.
+    /// Most bytes one entry may decompress to (an entry declaring more is refused unread).
     pub max_entry_bytes: u64,
-    /// Most bytes decompressed across every read of the archive (repeated reads count again).
+    /// Most bytes decompressed across every read of the archive in one check (repeated reads
+    /// count again).
     pub max_total_bytes: u64,
     /// Largest decompressed/compressed ratio allowed once an entry passes `ratio_min_bytes`.
     pub max_ratio: u64,
@@ -36,8 +44,8 @@ pub struct ZipLimits {
 impl Default for ZipLimits {
     fn default() -> Self {
         ZipLimits {
-            max_entry_bytes: 2 << 30,
-            max_total_bytes: 16 << 30,
+            max_entry_bytes: 1 << 30,
+            max_total_bytes: 8 << 30,
             max_ratio: 200,
             ratio_min_bytes: 64 << 20,
             max_entries: 1_000_000,
@@ -124,24 +132,33 @@ fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buf, pos)
 }
 
-/// A regular-file entry that passed the name checks.
+/// A regular-file entry that passed the name and layout checks.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    index: usize,
+    /// Declared decompressed size: no read may produce more.
     size: u64,
     modified: Option<i64>,
+    header_start: u64,
+    compressed_size: u64,
+    method: CompressionMethod,
+    crc32: u32,
 }
+
+/// Size of a local file header before its name and extra field.
+const LOCAL_HEADER_LEN: u64 = 30;
 
 /// A zip archive served as read-only evidence, addressed by the entries' safe `/` paths.
 pub struct ZipEvidence {
     name: String,
-    archive: ZipArchive<SharedReader>,
+    reader: SharedReader,
     entry_count: usize,
     entries: BTreeMap<String, Entry>,
     skipped: Vec<String>,
+    /// Entries refused when read, by path: later reads get the same error without inflating.
+    refused: Mutex<BTreeMap<String, String>>,
     limits: ZipLimits,
-    total_read: AtomicU64,
-    hashes: Mutex<BTreeMap<String, String>>,
+    total_read: Arc<AtomicU64>,
+    hashes: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl fmt::Debug for ZipEvidence {
@@ -189,28 +206,37 @@ impl ZipEvidence {
         &self.name
     }
 
-    /// Entries refused by the name checks, each as "<name in the archive>: <reason>".
+    /// Entries refused, each as "<name in the archive>: <reason>": by the name and layout
+    /// checks when the archive was opened, then those refused when read (oversized, damaged…).
     pub fn skipped(&self) -> Vec<String> {
-        self.skipped.clone()
+        let mut out = self.skipped.clone();
+        if let Ok(refused) = self.refused.lock() {
+            out.extend(
+                refused
+                    .iter()
+                    .map(|(path, reason)| format!("{path}: {reason}")),
+            );
+        }
+        out
     }
 
     fn new(name: String, backing: Backing, len: u64) -> Result<Self> {
-        let archive = ZipArchive::new(SharedReader::new(backing, len)).map_err(|e| {
-            EvidenceError::Unreadable {
-                path: name.clone(),
-                reason: format!("not a readable zip archive ({e})"),
-            }
+        let reader = SharedReader::new(backing, len);
+        let archive = ZipArchive::new(reader.clone()).map_err(|e| EvidenceError::Unreadable {
+            path: name.clone(),
+            reason: format!("not a readable zip archive ({e})"),
         })?;
         let (entries, skipped) = index_entries(&archive);
         Ok(ZipEvidence {
             name,
             entry_count: archive.len(),
-            archive,
+            reader,
             entries,
             skipped,
+            refused: Mutex::new(BTreeMap::new()),
             limits: ZipLimits::default(),
-            total_read: AtomicU64::new(0),
-            hashes: Mutex::new(BTreeMap::new()),
+            total_read: Arc::new(AtomicU64::new(0)),
+            hashes: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 
@@ -240,55 +266,233 @@ impl ZipEvidence {
         }
     }
 
-    /// Decompresses one entry in chunks, checking every cap before keeping a chunk, so a bomb
-    /// is stopped after at most one chunk past the limit.
-    fn read_entry(&self, path: &str, entry: Entry) -> Result<Vec<u8>> {
-        // The zip crate reports a method it lacks (bzip2, zstd…: only stored and deflate are
-        // built in) as `Unsupported`, at open or at the first read.
-        let failed = |e: io::Error| {
-            let what = match e.kind() {
-                io::ErrorKind::Unsupported => "unsupported entry",
-                _ => "damaged entry",
-            };
-            self.entry_error(path, format!("{what} ({e})"))
-        };
-        let mut archive = self.archive.clone();
-        let file = archive
-            .by_index(entry.index)
-            .map_err(|e| failed(e.into()))?;
-        let compressed = file.compressed_size().max(1);
+    /// The entry at `path`, or why it cannot be read: refused before (remembered), missing,
+    /// or declaring a size or ratio beyond the limits (refused now, without inflating).
+    fn readable_entry(&self, path: &str) -> Result<Entry> {
+        self.check_entry_count()?;
+        if let Some(reason) = self.refused.lock().ok().and_then(|r| r.get(path).cloned()) {
+            return Err(self.entry_error(path, reason));
+        }
+        let entry = *self
+            .entries
+            .get(path)
+            .ok_or_else(|| EvidenceError::NotFound {
+                path: path.to_string(),
+            })?;
         let limits = self.limits;
-        let reserve = entry.size.min(limits.max_entry_bytes).min(MAX_RESERVE);
-        let mut out = Vec::with_capacity(reserve as usize);
-        let reader = file.take(limits.max_entry_bytes.saturating_add(1));
-        for_each_chunk(reader, failed, |chunk| {
-            let n = chunk.len() as u64;
-            let produced = out.len() as u64 + n;
-            let total = self.total_read.fetch_add(n, Ordering::Relaxed) + n;
-            let refusal = if produced > limits.max_entry_bytes {
+        let compressed = entry.compressed_size.max(1);
+        let refusal = if entry.size > limits.max_entry_bytes {
+            Some(format!(
+                "declares {} bytes, more than the {}-byte entry limit",
+                entry.size, limits.max_entry_bytes
+            ))
+        } else if entry.size > limits.ratio_min_bytes
+            && entry.size > limits.max_ratio.saturating_mul(compressed)
+        {
+            Some(format!(
+                "declares more than {}:1 from {compressed} compressed bytes (a zip bomb?)",
+                limits.max_ratio
+            ))
+        } else {
+            None
+        };
+        match refusal {
+            Some(reason) => Err(self.refuse(path, reason)),
+            None => Ok(entry),
+        }
+    }
+
+    /// Remembers that `path` is refused, so no module inflates it again, and returns the error.
+    fn refuse(&self, path: &str, reason: String) -> EvidenceError {
+        if let Ok(mut refused) = self.refused.lock()
+            && refused.len() < MAX_SKIPPED
+        {
+            refused.insert(path.to_string(), reason.clone());
+        }
+        self.entry_error(path, reason)
+    }
+
+    /// A streaming reader of the entry's decompressed bytes, checking the caps, the declared
+    /// size and the CRC as it goes, and recording the SHA-256 when it reaches the end.
+    fn entry_reader(&self, path: &str, entry: Entry) -> Result<EntryReader> {
+        let damaged = |reason: String| self.entry_error(path, format!("damaged entry ({reason})"));
+        let mut header = [0u8; LOCAL_HEADER_LEN as usize];
+        let mut at = self.reader.clone();
+        at.seek(SeekFrom::Start(entry.header_start))
+            .and_then(|_| at.read_exact(&mut header))
+            .map_err(|e| damaged(format!("local header unreadable: {e}")))?;
+        if &header[..4] != b"PK\x03\x04" {
+            return Err(damaged("no local header where the directory points".into()));
+        }
+        let name_len = u64::from(u16::from_le_bytes([header[26], header[27]]));
+        let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
+        let data_start = entry.header_start + LOCAL_HEADER_LEN + name_len + extra_len;
+        if data_start.saturating_add(entry.compressed_size) > self.reader.len {
+            return Err(damaged("data runs past the end of the archive".into()));
+        }
+        at.seek(SeekFrom::Start(data_start))
+            .map_err(|e| damaged(e.to_string()))?;
+        let raw = at.take(entry.compressed_size);
+        let decoder = match entry.method {
+            CompressionMethod::Stored => Decoder::Stored(raw),
+            CompressionMethod::Deflated => Decoder::Deflated(Box::new(DeflateDecoder::new(raw))),
+            other => {
+                return Err(self.entry_error(
+                    path,
+                    format!("unsupported entry (compression method {other:?} is not built in)"),
+                ));
+            }
+        };
+        Ok(EntryReader {
+            path: path.to_string(),
+            entry,
+            limits: self.limits,
+            decoder,
+            produced: 0,
+            crc: flate2::Crc::new(),
+            sha256: Sha256::new(),
+            total_read: Arc::clone(&self.total_read),
+            hashes: Arc::clone(&self.hashes),
+            done: false,
+        })
+    }
+
+    /// Reads a whole entry into memory. A refusal by a cap is remembered for later reads.
+    fn read_entry(&self, path: &str) -> Result<Vec<u8>> {
+        let entry = self.readable_entry(path)?;
+        let mut reader = self.entry_reader(path, entry)?;
+        let mut out = Vec::with_capacity(entry.size.min(MAX_RESERVE) as usize);
+        match reader.read_to_end(&mut out) {
+            Ok(_) => Ok(out),
+            Err(e) => Err(self.read_failed(path, e)),
+        }
+    }
+
+    /// The error for a failed read of `path`; a cap's refusal is remembered.
+    fn read_failed(&self, path: &str, error: io::Error) -> EvidenceError {
+        let reason = error.to_string();
+        if error.kind() == io::ErrorKind::FileTooLarge {
+            self.refuse(path, reason)
+        } else {
+            self.entry_error(path, reason)
+        }
+    }
+}
+
+/// A streamed entry whose errors name the entry and archive, and which remembers a refusal by
+/// a cap in its archive.
+struct RefusalMemo<'a> {
+    evidence: &'a ZipEvidence,
+    inner: EntryReader,
+}
+
+impl Read for RefusalMemo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return e;
+            }
+            let error = self.evidence.read_failed(&self.inner.path, e);
+            io::Error::new(io::ErrorKind::InvalidData, error.to_string())
+        })
+    }
+}
+
+/// How an entry's bytes are stored.
+enum Decoder {
+    Stored(io::Take<SharedReader>),
+    Deflated(Box<DeflateDecoder<io::Take<SharedReader>>>),
+}
+
+/// One entry's decompressed bytes as a stream (see [`ZipEvidence::entry_reader`]); a cap's
+/// refusal is an `io::ErrorKind::FileTooLarge` error.
+struct EntryReader {
+    path: String,
+    entry: Entry,
+    limits: ZipLimits,
+    decoder: Decoder,
+    produced: u64,
+    crc: flate2::Crc,
+    sha256: Sha256,
+    total_read: Arc<AtomicU64>,
+    hashes: Arc<Mutex<BTreeMap<String, String>>>,
+    done: bool,
+}
+
+impl EntryReader {
+    fn fail(&self, kind: io::ErrorKind, reason: String) -> io::Error {
+        io::Error::new(kind, reason)
+    }
+
+    /// Checks the caps after `n` more bytes were produced.
+    fn account(&mut self, n: usize) -> io::Result<()> {
+        let n = n as u64;
+        self.produced += n;
+        let total = self.total_read.fetch_add(n, Ordering::Relaxed) + n;
+        let limits = self.limits;
+        if self.produced > self.entry.size {
+            return Err(self.fail(
+                io::ErrorKind::InvalidData,
                 format!(
-                    "decompresses to more than the {}-byte entry limit",
-                    limits.max_entry_bytes
-                )
-            } else if total > limits.max_total_bytes {
+                    "damaged entry (inflates to more than the {} bytes it declares)",
+                    self.entry.size
+                ),
+            ));
+        }
+        if total > limits.max_total_bytes {
+            return Err(self.fail(
+                io::ErrorKind::FileTooLarge,
                 format!(
                     "the archive has decompressed more than its {}-byte total limit",
                     limits.max_total_bytes
-                )
-            } else if produced > limits.ratio_min_bytes
-                && produced > limits.max_ratio.saturating_mul(compressed)
-            {
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// At the end of the data: the CRC must match, then the SHA-256 is recorded.
+    fn finish(&mut self) -> io::Result<()> {
+        self.done = true;
+        let crc = std::mem::replace(&mut self.crc, flate2::Crc::new()).sum();
+        if crc != self.entry.crc32 {
+            return Err(self.fail(
+                io::ErrorKind::InvalidData,
                 format!(
-                    "decompresses more than {}:1 from {compressed} compressed bytes (a zip bomb?)",
-                    limits.max_ratio
-                )
-            } else {
-                out.extend_from_slice(chunk);
-                return Ok(());
-            };
-            Err(self.entry_error(path, refusal))
+                    "damaged entry (CRC-32 {crc:08x}, the archive says {:08x})",
+                    self.entry.crc32
+                ),
+            ));
+        }
+        let digest = std::mem::take(&mut self.sha256).finalize();
+        if let Ok(mut map) = self.hashes.lock() {
+            map.insert(self.path.clone(), hex::encode(digest));
+        }
+        Ok(())
+    }
+}
+
+impl Read for EntryReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = match &mut self.decoder {
+            Decoder::Stored(r) => r.read(buf),
+            Decoder::Deflated(r) => r.read(buf),
+        }
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::Interrupted => e,
+            _ => self.fail(io::ErrorKind::InvalidData, format!("damaged entry ({e})")),
         })?;
-        Ok(out)
+        if n == 0 {
+            self.finish()?;
+            return Ok(0);
+        }
+        self.account(n)?;
+        self.crc.update(&buf[..n]);
+        self.sha256.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -311,16 +515,19 @@ impl Evidence for ZipEvidence {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        self.check_entry_count()?;
-        let entry = *self
-            .entries
-            .get(path)
-            .ok_or_else(|| EvidenceError::NotFound {
-                path: path.to_string(),
-            })?;
-        let bytes = self.read_entry(path, entry)?;
-        self.record_hash(path, hex::encode(Sha256::digest(&bytes)));
-        Ok(bytes)
+        self.read_entry(path)
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
+        let entry = self.readable_entry(path)?;
+        Ok(Box::new(RefusalMemo {
+            evidence: self,
+            inner: self.entry_reader(path, entry)?,
+        }))
+    }
+
+    fn refused(&self) -> Vec<String> {
+        self.skipped()
     }
 
     /// Reads the database into memory; a `-wal` beside it in the archive is not merged.
@@ -406,10 +613,20 @@ fn index_entries(archive: &ZipArchive<SharedReader>) -> (BTreeMap<String, Entry>
         entries.insert(
             path,
             Entry {
-                index,
                 size: entry.size(),
                 modified,
+                header_start: entry.header_start(),
+                compressed_size: entry.compressed_size(),
+                method: entry.compression(),
+                crc32: entry.crc32(),
             },
+        );
+    }
+    for path in overlapping(&entries) {
+        entries.remove(&path);
+        refuse(
+            &path,
+            "its data overlaps another entry's (a zip bomb?); neither is read",
         );
     }
     if refused > MAX_SKIPPED {
@@ -419,6 +636,38 @@ fn index_entries(archive: &ZipArchive<SharedReader>) -> (BTreeMap<String, Entry>
         ));
     }
     (entries, skipped)
+}
+
+/// Entries whose stored data overlaps another's. In a real archive every entry's local header
+/// and data come after the previous entry's; the "overlapping files" bomb points many entries
+/// at one highly compressed stream so that each inflates it again. The local header's name and
+/// extra field are not counted, so only real overlaps are found.
+fn overlapping(entries: &BTreeMap<String, Entry>) -> Vec<String> {
+    let mut spans: Vec<(u64, u64, &String)> = entries
+        .iter()
+        .map(|(path, e)| {
+            let end = e
+                .header_start
+                .saturating_add(LOCAL_HEADER_LEN)
+                .saturating_add(e.compressed_size);
+            (e.header_start, end, path)
+        })
+        .collect();
+    spans.sort();
+    let mut out = std::collections::BTreeSet::new();
+    let mut furthest: Option<(u64, &String)> = None;
+    for (start, end, path) in spans {
+        if let Some((reach, owner)) = furthest
+            && start < reach
+        {
+            out.insert(owner.clone());
+            out.insert(path.clone());
+        }
+        if furthest.is_none_or(|(reach, _)| end > reach) {
+            furthest = Some((end, path));
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The entry's `/` path, or why it is refused. `enclosed` is the zip crate's check (no `..`

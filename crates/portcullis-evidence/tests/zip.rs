@@ -232,15 +232,26 @@ fn entry_total_and_count_caps_name_what_they_refuse() {
         .with_limits(tight);
     let err = err_text(evidence.read("big.bin"));
     assert!(
-        err.starts_with("big.bin: ") && err.contains("entry limit") && err.contains("caps.zip"),
+        err.starts_with("big.bin: declares 10485760 bytes, more than the 5242880-byte entry limit")
+            && err.contains("caps.zip"),
         "{err}"
     );
     assert_eq!(evidence.read("small.txt").unwrap(), b"small");
-    // big.bin's refused read already used most of the total budget.
+    // big.bin was refused from its declared size, without inflating: the budget is intact.
+    assert_eq!(evidence.read("other.bin").unwrap(), &data[..4 << 20]);
+    // Reading it again passes the 6 MiB spent on this archive.
     let err = err_text(evidence.read("other.bin"));
     assert!(
         err.starts_with("other.bin: ") && err.contains("total limit"),
         "{err}"
+    );
+    // The refusals are listed for the report, each once.
+    assert_eq!(
+        evidence.skipped(),
+        [
+            "big.bin: declares 10485760 bytes, more than the 5242880-byte entry limit",
+            "other.bin: the archive has decompressed more than its 6291456-byte total limit"
+        ]
     );
 
     let ratio = ZipLimits {
@@ -364,9 +375,17 @@ fn declared_sizes_are_not_trusted() {
     let err = err_text(small.read("a.bin"));
     assert!(err.starts_with("a.bin: damaged entry"), "{err}");
 
-    // Declaring 4 GiB for 100 kB: the read returns the real bytes without reserving the claim.
+    // Declaring more than the real size: the real bytes come back (the CRC vouches for them).
+    let larger = with_size(1 << 20);
+    assert_eq!(larger.read("a.bin").unwrap(), data);
+
+    // Declaring 4 GiB for 100 kB: refused from the claim, as a real 4 GiB entry would be.
     let huge = with_size(u32::MAX - 1);
-    assert_eq!(huge.read("a.bin").unwrap(), data);
+    let err = err_text(huge.read("a.bin"));
+    assert!(
+        err.contains("more than the 1073741824-byte entry limit"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -438,4 +457,109 @@ fn androidqf_fixture_lists_getprop() {
         evidence.read("androidqfzip/"),
         Err(EvidenceError::NotFound { .. })
     ));
+}
+
+#[test]
+fn zip_bombs_are_refused_before_inflating_and_the_refusal_is_remembered() {
+    use portcullis_evidence::hostile::{RawEntry, deflated_zeros, zip_of};
+    // The builder's stream is real deflate: 3 MiB of zeros.
+    let (stream, crc) = deflated_zeros(3 << 20);
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::DeflateDecoder::new(&stream[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert!(inflated.len() == 3 << 20 && inflated.iter().all(|&b| b == 0));
+    let mut check = flate2::Crc::new();
+    check.update(&inflated);
+    assert_eq!(check.sum(), crc);
+
+    // Nine names over one 2.2 GiB stream, beside an ordinary file.
+    let names: Vec<String> = (1..9).map(|i| format!("copy{i}.txt")).collect();
+    let overlaps: Vec<&str> = names.iter().map(String::as_str).collect();
+    let bytes = zip_of(
+        &[
+            RawEntry::zeros("dumpstate.txt", 2200 << 20),
+            RawEntry::stored("main_entry.txt", b"dumpstate.txt"),
+        ],
+        &overlaps,
+    );
+    assert!(bytes.len() < 4 << 20, "{}", bytes.len());
+    let evidence = ZipEvidence::from_bytes("overlap.zip", bytes).unwrap();
+    let listed: Vec<_> = evidence
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(listed, ["main_entry.txt"]);
+    let refused = evidence.skipped();
+    assert_eq!(refused.len(), 9);
+    assert!(refused.contains(
+        &"dumpstate.txt: its data overlaps another entry's (a zip bomb?); neither is read".into()
+    ));
+    assert!(matches!(
+        evidence.read("copy3.txt"),
+        Err(EvidenceError::NotFound { .. })
+    ));
+    assert_eq!(evidence.read("main_entry.txt").unwrap(), b"dumpstate.txt");
+
+    // An honest bomb: declared 3 GiB from 3 MB, refused from its declaration, every time.
+    let bomb = ZipEvidence::from_bytes(
+        "honest.zip",
+        zip_of(&[RawEntry::zeros("dumpstate.txt", 3 << 30)], &[]),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        let err = err_text(bomb.read("dumpstate.txt"));
+        assert_eq!(
+            err,
+            "dumpstate.txt: declares 3221225472 bytes, more than the 1073741824-byte entry limit \
+             (in honest.zip)"
+        );
+    }
+    assert_eq!(bomb.skipped().len(), 1);
+    assert!(bomb.hashes().iter().all(|(k, _)| k == "honest.zip"));
+
+    // Under the entry limit but past the ratio guard (600 MiB from 600 kB): refused unread.
+    let ratio = ZipEvidence::from_bytes(
+        "ratio.zip",
+        zip_of(&[RawEntry::zeros("big.log", 600 << 20)], &[]),
+    )
+    .unwrap();
+    let err = err_text(ratio.read("big.log"));
+    assert!(err.contains("declares more than 200:1"), "{err}");
+}
+
+#[test]
+fn streamed_entries_are_capped_checked_and_hashed() {
+    use std::io::Read;
+    let data = noise(300_000);
+    let bytes = zip_bytes(&[("a.bin", &data), ("b.txt", b"bee")]);
+    let evidence = ZipEvidence::from_bytes("stream.zip", bytes.clone()).unwrap();
+    let mut streamed = Vec::new();
+    evidence
+        .open("a.bin")
+        .unwrap()
+        .read_to_end(&mut streamed)
+        .unwrap();
+    assert_eq!(streamed, data);
+    assert_eq!(hash_of(&evidence, "a.bin"), Some(sha256(&data)));
+
+    // A lying entry fails in the stream too, naming itself and its archive.
+    let record = central_records(&bytes)[0];
+    let mut lying = bytes.clone();
+    lying[record + 24..record + 28].copy_from_slice(&1000u32.to_le_bytes());
+    let evidence = ZipEvidence::from_bytes("lying.zip", lying).unwrap();
+    let err = evidence
+        .open("a.bin")
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a.bin: damaged entry (inflates to more than the 1000 bytes it declares) (in lying.zip)"
+    );
+    assert_eq!(hash_of(&evidence, "a.bin"), None);
 }

@@ -87,7 +87,8 @@ pub fn locate(path: &Path) -> Result<PathBuf, BackupError> {
 
 /// Whether the backup's Manifest.plist says it is encrypted.
 pub fn is_encrypted(root: &Path) -> bool {
-    plist::Value::from_file(root.join("Manifest.plist"))
+    FolderEvidence::new(root)
+        .read_plist("Manifest.plist")
         .ok()
         .and_then(|v| {
             v.as_dictionary()
@@ -138,6 +139,16 @@ impl Backup {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Manifest.db, the backup's index: whether it could be read. Without it only the few
+    /// modules that find their files by fixed backup id can run.
+    pub fn main_artifact(&self) -> portcullis_report::MainArtifact {
+        portcullis_report::MainArtifact {
+            name: MANIFEST_DB.to_string(),
+            path: Some(MANIFEST_DB.to_string()),
+            problem: self.manifest.as_ref().err().cloned(),
+        }
     }
 
     pub fn evidence(&self) -> &dyn Evidence {

@@ -305,7 +305,12 @@ pub struct BackupKeys {
 
 /// Reads `Manifest.plist`, checks the password (or key), and unwraps the class keys.
 pub fn unlock(root: &Path, secret: &Secret) -> Result<BackupKeys, EncryptionError> {
-    let (keybag, manifest_key) = read_manifest_plist(root)?;
+    unlock_folder(&FolderEvidence::new(root), secret)
+}
+
+/// [`unlock`] reading `Manifest.plist` through `folder`, so its SHA-256 is recorded there.
+fn unlock_folder(folder: &FolderEvidence, secret: &Secret) -> Result<BackupKeys, EncryptionError> {
+    let (keybag, manifest_key) = read_manifest_plist(folder)?;
     let key = match secret {
         Secret::Password(p) => keybag.derive_key(p.as_bytes()),
         Secret::Key(k) => k.clone(),
@@ -318,7 +323,7 @@ pub fn unlock(root: &Path, secret: &Secret) -> Result<BackupKeys, EncryptionErro
 
 /// The passcode key derived from a password, as 64 lowercase hex characters.
 pub fn extract_key(root: &Path, password: &str) -> Result<Zeroizing<String>, EncryptionError> {
-    let (keybag, _) = read_manifest_plist(root)?;
+    let (keybag, _) = read_manifest_plist(&FolderEvidence::new(root))?;
     let key = keybag.derive_key(password.as_bytes());
     keybag.unlock(&key)?;
     Ok(Zeroizing::new(hex::encode(&key[..])))
@@ -327,13 +332,17 @@ pub fn extract_key(root: &Path, password: &str) -> Result<Zeroizing<String>, Enc
 /// A wrapped key with its protection class.
 type ClassWrappedKey = (u32, Vec<u8>);
 
-fn read_manifest_plist(root: &Path) -> Result<(Keybag, Option<ClassWrappedKey>), EncryptionError> {
-    let path = root.join("Manifest.plist");
+fn read_manifest_plist(
+    folder: &FolderEvidence,
+) -> Result<(Keybag, Option<ClassWrappedKey>), EncryptionError> {
+    let path = folder.root().join("Manifest.plist");
     let bad = |reason: &str| EncryptionError::BadManifest {
         path: path.display().to_string(),
         reason: reason.to_string(),
     };
-    let value = plist::Value::from_file(&path).map_err(|e| bad(&e.to_string()))?;
+    let value = folder
+        .read_plist("Manifest.plist")
+        .map_err(|e| bad(&e.to_string()))?;
     let dict = value
         .as_dictionary()
         .ok_or_else(|| bad("not a dictionary"))?;
@@ -388,8 +397,8 @@ pub struct EncryptedEvidence {
 
 impl EncryptedEvidence {
     pub fn open(root: &Path, secret: &Secret) -> Result<EncryptedEvidence, EncryptionError> {
-        let keys = unlock(root, secret)?;
         let folder = FolderEvidence::new(root);
+        let keys = unlock_folder(&folder, secret)?;
         let manifest_plain = keys.decrypt_manifest(&folder)?;
         let manifest = open_sqlite_bytes(MANIFEST_DB, manifest_plain.clone())?;
         Ok(EncryptedEvidence {
@@ -616,13 +625,13 @@ impl EncryptedEvidence {
     }
 
     fn write_clear_manifest_plist(&self, dest: &Path) -> Result<(), EncryptionError> {
-        let bytes = self.folder.read("Manifest.plist")?;
-        let mut value = plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| {
-            EncryptionError::BadManifest {
-                path: "Manifest.plist".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let mut value =
+            self.folder
+                .read_plist("Manifest.plist")
+                .map_err(|e| EncryptionError::BadManifest {
+                    path: "Manifest.plist".into(),
+                    reason: e.to_string(),
+                })?;
         if let Some(d) = value.as_dictionary_mut() {
             d.insert("IsEncrypted".into(), false.into());
             d.remove("BackupKeyBag");

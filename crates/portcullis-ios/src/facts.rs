@@ -146,7 +146,7 @@ fn apps(info: &plist::Dictionary) -> Option<Fact<Vec<App>>> {
             .as_dictionary()
             .and_then(|e| e.get("iTunesMetadata"))
             .and_then(P::as_data)
-            .and_then(|bytes| P::from_reader(std::io::Cursor::new(bytes)).ok())
+            .and_then(|bytes| portcullis_evidence::property_list::parse(bytes).ok())
             .and_then(P::into_dictionary);
         let mut app = App {
             id: id.clone(),

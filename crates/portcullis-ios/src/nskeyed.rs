@@ -52,7 +52,7 @@ pub fn unarchive(archive: &Value) -> Result<Value, ArchiveError> {
 
 /// Decodes an archive from bytes (binary or XML plist).
 pub fn unarchive_bytes(bytes: &[u8]) -> Result<Value, String> {
-    let value = Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
+    let value = portcullis_evidence::property_list::parse(bytes).map_err(|e| e.to_string())?;
     unarchive(&value).map_err(|e| e.to_string())
 }
 

@@ -137,7 +137,11 @@ fn finding(rule: &rules::CompiledRule, table: &FactTable) -> Option<PostureFindi
         id: r.id.clone(),
         severity: r.severity,
         status,
-        title: r.title.clone(),
+        // A failing finding is titled by what is wrong, not by the state it should be in.
+        title: match status {
+            PostureStatus::Fail => r.fail_title.clone(),
+            _ => r.title.clone(),
+        },
         evidence,
         advice,
         guidance: r.guidance.clone(),

@@ -283,8 +283,10 @@ impl Clause {
 pub struct Rule {
     pub id: String,
     pub severity: Level,
-    /// What is checked, in a few words.
+    /// What is checked, in a few words, phrased as the good state ("Lockdown Mode is on").
     pub title: String,
+    /// What is wrong when the rule fails, as a headline ("Lockdown Mode is off").
+    pub fail_title: String,
     /// When the rule applies at all (e.g. an Android version); omitted = always.
     #[serde(default)]
     pub applies_if: Option<String>,
@@ -367,7 +369,7 @@ pub fn compile(json: &str, platform: Platform) -> Result<Vec<CompiledRule>, Stri
         if let Some(bad) = used.iter().find(|f| !known.contains(&f.as_str())) {
             return Err(ctx(format!("unknown fact {bad:?}")));
         }
-        for text in [&rule.advice, &rule.title, &rule.location] {
+        for text in [&rule.advice, &rule.title, &rule.fail_title, &rule.location] {
             if text.trim().is_empty() {
                 return Err(ctx("empty text".into()));
             }

@@ -141,6 +141,7 @@ fn sample_report(incident: bool) -> Report {
                 indicators: 1450,
                 collections: vec!["Pegasus".into()],
                 unsupported_patterns: 0,
+                unsupported: Vec::new(),
                 date: Some("2021-07-18".into()),
             }],
             hashes: vec![],
@@ -151,6 +152,7 @@ fn sample_report(incident: bool) -> Report {
         posture,
         os_data: Some(snapshot.info()),
         warnings: Vec::new(),
+        coverage: Default::default(),
     }
 }
 

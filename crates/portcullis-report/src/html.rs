@@ -5,13 +5,21 @@
 //! exists it then gives incident steps instead of hardening tips. Every value from the evidence
 //! is escaped: phone data is hostile.
 //!
-//! Stable hooks for tests and styling: `#verdict`, `#incident-steps` or `#hardening`, `#alerts`
-//! (`.alert`), `#posture` (`.check`, `.status-fail|unknown|pass`), `#timeline`, `#device`,
-//! `#indicators`, `#os-data`, `#limits`.
+//! A check that could not read everything says so before anything else: an incomplete check
+//! (its main artifact unreadable) never shows the reassuring verdict, and `#not-checked` lists
+//! the modules that failed and the files refused.
+//!
+//! Stable hooks for tests and styling: `#verdict` (`.v-incident|incomplete|attention|clear`),
+//! `#not-checked`, `#incident-steps` or `#hardening`, `#alerts` (`.alert`), `#posture`
+//! (`.check`, `.status-fail|unknown|pass`), `#timeline`, `#device`, `#indicators`, `#os-data`,
+//! `#limits`.
 
 use std::fmt::Write;
 
-use crate::{Alert, Level, PostureFinding, PostureStatus, Report};
+use crate::{Alert, CoverageStatus, Level, PostureFinding, PostureStatus, Report};
+
+/// Most warnings listed in `#not-checked`; report.json has them all.
+const WARNINGS_SHOWN: usize = 200;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -46,6 +54,9 @@ p,li{overflow-wrap:anywhere}
 #verdict.v-incident{border-color:var(--crit);background:#fdecec}
 #verdict.v-attention{border-color:var(--med);background:#fff7dc}
 #verdict.v-clear{border-color:var(--ok);background:#edf7ee}
+#verdict.v-incomplete{border-color:var(--fg);border-style:dashed;background:#eeeeee}
+#not-checked{border-left:6px solid var(--unk);padding:.25rem 1rem;background:#f4f4f4}
+#not-checked li{margin:.35rem 0;overflow-wrap:anywhere}
 #verdict .headline{font-size:1.3rem;font-weight:700;margin:0 0 .5rem}
 #verdict p{margin:.25rem 0}
 #incident-steps{border-left:6px solid var(--crit);padding:.25rem 1rem;background:#fdecec}
@@ -185,6 +196,7 @@ pub fn render(report: &Report) -> String {
         ),
     );
     verdict(&mut h, report, incident);
+    not_checked(&mut h, report);
     if incident {
         incident_steps(&mut h);
     } else {
@@ -219,6 +231,7 @@ fn verdict(h: &mut String, report: &Report, incident: bool) {
         .collect();
     let urgent = fails.iter().filter(|f| f.severity >= Level::High).count();
     let medium_alerts = report.count_at(Level::Medium);
+    let coverage = report.coverage.status;
     let (class, headline, text) = if incident {
         let n = report.count_at(Level::Critical) + report.count_at(Level::High);
         (
@@ -228,6 +241,32 @@ fn verdict(h: &mut String, report: &Report, incident: bool) {
                 "This check found {n} serious warning{} on this phone. Follow the steps below \
                  before doing anything else with the phone.",
                 if n == 1 { "" } else { "s" }
+            ),
+        )
+    } else if coverage == CoverageStatus::Incomplete {
+        (
+            "v-incomplete",
+            "This check is incomplete: it could not read what it needs".to_string(),
+            format!(
+                "{} Nothing found here does not mean the phone is clean. Ask the security office \
+                 to make a new backup or acquisition and check again (see “What could not be \
+                 checked” below).",
+                report.coverage.explanation
+            ),
+        )
+    } else if coverage == CoverageStatus::Partial {
+        (
+            "v-attention",
+            "Part of the phone's data could not be checked".to_string(),
+            format!(
+                "{} No known spyware was found in the rest{}. See “What could not be checked” \
+                 below.",
+                report.coverage.explanation,
+                if medium_alerts > 0 {
+                    ", but some items need review by the security office"
+                } else {
+                    ""
+                }
             ),
         )
     } else if medium_alerts > 0 {
@@ -292,6 +331,78 @@ fn verdict(h: &mut String, report: &Report, incident: bool) {
         );
     }
     h.push_str("</section>\n");
+}
+
+/// Modules that failed and files refused, so a reader knows what the verdict does not cover.
+fn not_checked(h: &mut String, report: &Report) {
+    let failed: Vec<_> = report
+        .modules
+        .iter()
+        .filter_map(|m| m.error.as_ref().map(|e| (&m.name, e)))
+        .collect();
+    let main = report
+        .coverage
+        .main_artifact
+        .as_ref()
+        .and_then(|m| m.problem.as_ref().map(|p| (m, p)));
+    if failed.is_empty() && report.warnings.is_empty() && main.is_none() {
+        return;
+    }
+    h.push_str(
+        "<section id=\"not-checked\" aria-labelledby=\"not-checked-h\">\n\
+         <h2 id=\"not-checked-h\">What could not be checked</h2>\n",
+    );
+    if let Some((artifact, problem)) = main {
+        let _ = writeln!(
+            h,
+            "<p><strong>The {} could not be read</strong>{}: {}</p>",
+            escape(&artifact.name),
+            artifact
+                .path
+                .as_deref()
+                .map(|p| format!(" (<span class=\"mono\">{}</span>)", escape(p)))
+                .unwrap_or_default(),
+            escape(problem)
+        );
+    }
+    if !failed.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h3>Parts of the check that failed ({})</h3>\n<ul class=\"plain\" id=\"failed-modules\">",
+            failed.len()
+        );
+        for (name, error) in failed {
+            let _ = writeln!(
+                h,
+                "<li><strong>{}</strong>: <span class=\"mono\">{}</span></li>",
+                escape(name),
+                escape(error)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(
+            h,
+            "<h3>Files refused or skipped ({})</h3>\n<ul class=\"plain\" id=\"refused\">",
+            report.warnings.len()
+        );
+        for w in report.warnings.iter().take(WARNINGS_SHOWN) {
+            let _ = writeln!(h, "<li class=\"mono\">{}</li>", escape(w));
+        }
+        if report.warnings.len() > WARNINGS_SHOWN {
+            let _ = writeln!(
+                h,
+                "<li>… and {} more, listed in report.json.</li>",
+                report.warnings.len() - WARNINGS_SHOWN
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str(
+        "<p>The rest of the check went on. Files are refused when they could harm the check \
+         (links out of the evidence, archive bombs) or are damaged.</p>\n</section>\n",
+    );
 }
 
 fn incident_steps(h: &mut String) {

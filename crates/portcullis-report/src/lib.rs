@@ -289,6 +289,9 @@ pub struct IndicatorFileInfo {
     pub indicators: usize,
     pub collections: Vec<String>,
     pub unsupported_patterns: usize,
+    /// Why those patterns were not used (the first ones, when there are many).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<String>,
     /// When the indicator set was published or last changed (ISO date or time), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
@@ -330,9 +333,146 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_data: Option<OsDataInfo>,
     /// Parts of the input that were refused or could not be read (an archive entry escaping
-    /// its folder, an oversized entry…), each naming the entry; the rest was checked.
+    /// its folder, an oversized entry, a link…), and other problems met on the way (an
+    /// indicator file skipped), each naming the file; the rest was checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// How much of the input the check could read: the verdict means only as much.
+    #[serde(default)]
+    pub coverage: Coverage,
+}
+
+/// The artifact an acquisition's check depends on (an iOS backup's Manifest.db, a bugreport's
+/// dumpstate): without it "nothing found" means nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MainArtifact {
+    /// What it is, e.g. `dumpstate` or `Manifest.db`.
+    pub name: String,
+    /// Where it is in the input, when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Why it could not be read; `None` when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Whether the check read what it needed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoverageStatus {
+    /// Every module ran or had nothing to read, and nothing was refused.
+    #[default]
+    Complete,
+    /// Some modules failed or some files were refused; the rest was checked.
+    Partial,
+    /// The main artifact could not be read, or no module could read anything: the absence
+    /// of alerts says nothing about the phone.
+    Incomplete,
+}
+
+impl CoverageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageStatus::Complete => "complete",
+            CoverageStatus::Partial => "partial",
+            CoverageStatus::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// What the check could and could not read (`report.json`'s `coverage`). The details are in
+/// `modules` (each failure's error) and `warnings` (each refused file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub status: CoverageStatus,
+    /// The status in one plain sentence.
+    pub explanation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_artifact: Option<MainArtifact>,
+    pub modules_run: usize,
+    /// Modules that read records (or found their artifact empty).
+    pub modules_with_data: usize,
+    /// Modules whose artifact is not in this acquisition.
+    pub modules_without_data: usize,
+    /// Modules that could not read their artifact: named in `modules` with their error.
+    pub modules_failed: usize,
+    /// Files refused or unreadable: named in `warnings`.
+    pub refused: usize,
+}
+
+impl Coverage {
+    /// Judges coverage from the module outcomes, the refused parts and the main artifact.
+    pub fn assess(
+        modules: &[ModuleSummary],
+        refused: usize,
+        main_artifact: Option<MainArtifact>,
+    ) -> Coverage {
+        let failed = modules.iter().filter(|m| m.error.is_some()).count();
+        let without = modules
+            .iter()
+            .filter(|m| m.error.is_none() && m.skipped.is_some())
+            .count();
+        let with_data = modules.len() - failed - without;
+        let main_problem = main_artifact
+            .as_ref()
+            .and_then(|m| m.problem.as_ref().map(|p| (m.name.as_str(), p.as_str())));
+        let (status, explanation) = if let Some((name, problem)) = main_problem {
+            (
+                CoverageStatus::Incomplete,
+                format!(
+                    "The check is incomplete: the {name} could not be read ({problem}), so                      finding nothing means nothing."
+                ),
+            )
+        } else if with_data == 0 {
+            (
+                CoverageStatus::Incomplete,
+                "The check is incomplete: no module could read anything from this input, so                  finding nothing means nothing."
+                    .to_string(),
+            )
+        } else if failed > 0 || refused > 0 {
+            let mut parts = Vec::new();
+            if failed > 0 {
+                parts.push(format!(
+                    "{failed} of {} module{} could not read {}",
+                    modules.len(),
+                    if modules.len() == 1 { "" } else { "s" },
+                    if failed == 1 {
+                        "its data"
+                    } else {
+                        "their data"
+                    }
+                ));
+            }
+            if refused > 0 {
+                parts.push(format!(
+                    "{refused} file{} refused or unreadable",
+                    if refused == 1 { " was" } else { "s were" }
+                ));
+            }
+            (
+                CoverageStatus::Partial,
+                format!(
+                    "The check is partial: {}. Only what could be read was checked.",
+                    parts.join(" and ")
+                ),
+            )
+        } else {
+            (
+                CoverageStatus::Complete,
+                "Every module ran on what this input holds.".to_string(),
+            )
+        };
+        Coverage {
+            status,
+            explanation,
+            main_artifact,
+            modules_run: modules.len(),
+            modules_with_data: with_data,
+            modules_without_data: without,
+            modules_failed: failed,
+            refused,
+        }
+    }
 }
 
 /// Outcome of one posture rule.
@@ -364,7 +504,8 @@ pub struct PostureFinding {
     pub id: String,
     pub severity: Level,
     pub status: PostureStatus,
-    /// What the rule checks, in a few words.
+    /// The finding's headline: what is wrong when the rule fails ("Lockdown Mode is off"),
+    /// the good state otherwise ("Lockdown Mode is on").
     #[serde(default)]
     pub title: String,
     /// What the evidence showed, naming the file it came from.

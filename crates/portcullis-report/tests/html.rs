@@ -47,6 +47,7 @@ fn report(alerts: Vec<Alert>) -> Report {
                 indicators: 1450,
                 collections: vec!["Pegasus".into()],
                 unsupported_patterns: 0,
+                unsupported: Vec::new(),
                 date: Some("2021-07-18".into()),
             }],
             hashes: vec![],
@@ -80,6 +81,7 @@ fn report(alerts: Vec<Alert>) -> Report {
             sha256: "cd".repeat(32),
         }),
         warnings: Vec::new(),
+        coverage: Default::default(),
     }
 }
 

@@ -4,14 +4,15 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 use portcullis_android::acquisition::{Acquisition, OpenError, Options as AndroidOptions};
-use portcullis_indicators::Indicators;
+use portcullis_indicators::{Indicators, indicator_files};
 use portcullis_ios::{Backup, BackupError, Context, ModuleError, ModuleRun};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
-    FileHash, IndicatorFileInfo, Level, ModuleOutput, ModuleSummary, Report, RunInfo,
+    Coverage, CoverageStatus, FileHash, IndicatorFileInfo, Level, MainArtifact, ModuleOutput,
+    ModuleSummary, Report, RunInfo,
 };
 
 /// Nothing at HIGH or above.
@@ -20,6 +21,12 @@ pub const EXIT_CLEAN: u8 = 0;
 pub const EXIT_ALERTS: u8 = 1;
 /// The check could not run (bad arguments, not a backup, unreadable indicators).
 pub const EXIT_COULD_NOT_RUN: u8 = 2;
+/// The check ran but could not read the acquisition's main artifact (or anything at all), and
+/// found no HIGH or CRITICAL alert: its silence proves nothing.
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+/// Most reasons for unsupported patterns listed per indicator file in report.json.
+const MAX_UNSUPPORTED_LISTED: usize = 100;
 
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
@@ -30,9 +37,13 @@ pub struct CheckArgs {
     /// STIX 2.1 indicators: a file, or a folder searched for *.stix2 and *.json (repeatable).
     #[arg(short, long = "iocs", value_name = "PATH")]
     pub iocs: Vec<PathBuf>,
-    /// Results folder (default: a new timestamped folder under ./portcullis-results/).
+    /// Results folder (default: a new timestamped folder under ./portcullis-results/). It must
+    /// be empty or new, and outside the evidence.
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
+    /// Write into a results folder that already holds files, replacing earlier results.
+    #[arg(long)]
+    pub force: bool,
     /// Print report.json to stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -47,25 +58,64 @@ pub struct CheckArgs {
     pub timezone: Option<String>,
 }
 
-/// Loads every indicator path given; an unreadable or invalid file stops the check, since
-/// running without indicators the analyst asked for would give false comfort.
-pub fn load_indicators(paths: &[PathBuf]) -> Result<Indicators> {
+/// Loads every indicator path given, with warnings for the report. Running without the
+/// indicators the analyst asked for would give false comfort, so a named file that cannot be
+/// read, a folder without indicator files, and a set that turns out to hold no usable
+/// indicator all stop the check; a bad file found in a folder is skipped with a warning.
+pub fn load_indicators(paths: &[PathBuf]) -> Result<(Indicators, Vec<String>)> {
     let mut indicators = Indicators::new();
+    let mut warnings = Vec::new();
     for path in paths {
-        let files = indicators
-            .load_path(path)
-            .with_context(|| format!("loading indicators from {}", path.display()))?;
-        for file in files {
-            if !file.unsupported.is_empty() {
-                tracing::warn!(
-                    "{}: {} pattern(s) not supported, skipped",
-                    file.path.display(),
-                    file.unsupported.len()
-                );
+        let meta = std::fs::metadata(path)
+            .map_err(|e| anyhow::anyhow!("cannot read indicators at {}: {e}", path.display()))?;
+        if let Some(kind) = portcullis_evidence::irregular_kind(meta.file_type()) {
+            bail!(
+                "{}: {kind}, not an indicator file or folder",
+                path.display()
+            );
+        }
+        let files = indicator_files(path)?;
+        if meta.is_dir() && files.is_empty() {
+            bail!(
+                "{}: no indicator files (*.stix2 or *.json) in this folder",
+                path.display()
+            );
+        }
+        let mut loaded = 0;
+        for file in &files {
+            match indicators.load_file(file) {
+                Ok(f) => {
+                    loaded += 1;
+                    if !f.unsupported.is_empty() {
+                        tracing::info!(
+                            "{}: {} pattern(s) not supported, skipped",
+                            f.path.display(),
+                            f.unsupported.len()
+                        );
+                    }
+                }
+                Err(e) if meta.is_dir() => warnings.push(format!("indicators: skipped {e}")),
+                Err(e) => return Err(e.into()),
             }
         }
+        if loaded == 0 {
+            bail!(
+                "{}: none of its {} file(s) is a STIX 2 bundle (see the warnings above)",
+                path.display(),
+                files.len()
+            );
+        }
     }
-    Ok(indicators)
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    if !paths.is_empty() && indicators.is_empty() {
+        bail!(
+            "the indicator files given hold no usable indicator (every pattern is unsupported); \
+             a check against them would match nothing"
+        );
+    }
+    Ok((indicators, warnings))
 }
 
 /// A new folder under `./portcullis-results/` named after the time (UTC) and `name`.
@@ -117,9 +167,12 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(exit_code(&checked.report)))
 }
 
+/// Alerts come first: signs of compromise matter even when the check is incomplete.
 pub fn exit_code(report: &Report) -> u8 {
     if report.max_level() >= Some(Level::High) {
         EXIT_ALERTS
+    } else if report.coverage.status == CoverageStatus::Incomplete {
+        EXIT_INCOMPLETE
     } else {
         EXIT_CLEAN
     }
@@ -136,15 +189,23 @@ struct Ran {
     basis: TimeBasis,
     /// Parts of the input refused or unreadable, for the report.
     warnings: Vec<String>,
+    /// The artifact the check depends on, and whether it was read.
+    main_artifact: Option<MainArtifact>,
 }
 
 /// Checks the acquisition at `args.path` and writes the results folder.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let started = portcullis_report::time::now();
-    if !args.path.exists() {
-        bail!("{}: no such file or folder", args.path.display());
+    let meta = std::fs::metadata(&args.path)
+        .map_err(|_| anyhow::anyhow!("{}: no such file or folder", args.path.display()))?;
+    if let Some(kind) = portcullis_evidence::irregular_kind(meta.file_type()) {
+        bail!(
+            "{}: {kind}, not an acquisition (give a backup folder, a zip, an .ab or a folder of \
+             logs)",
+            args.path.display()
+        );
     }
-    let indicators = load_indicators(&args.iocs)?;
+    let (indicators, indicator_warnings) = load_indicators(&args.iocs)?;
     let show_progress = !args.json && std::io::stderr().is_terminal();
     let output_dir = args
         .output
@@ -158,7 +219,7 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         Err(e) => return Err(e.into()),
     };
     let results = ResultsDir::create(&output_dir)?;
-    let report = build_report(args, &ran, &indicators, started);
+    let report = build_report(args, &ran, &indicators, indicator_warnings, started);
     let outputs: Vec<(&str, &ModuleOutput)> = ran
         .runs
         .iter()
@@ -169,20 +230,86 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
     Ok(Checked { report, output_dir })
 }
 
-/// Refuses a results folder inside the evidence (the evidence is never written to), then
-/// creates the folder, where large modules write their records as they go (see
-/// [`portcullis_report::spool`]).
-fn prepare_results(evidence: &Path, output_dir: &Path) -> Result<()> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    if abs(output_dir).starts_with(abs(evidence)) {
+/// Refuses a results folder inside the evidence (the evidence is never written to) or one that
+/// already holds files (unless `--force`), then creates the folder, where large modules write
+/// their records as they go (see [`portcullis_report::spool`]).
+fn prepare_results(evidence: &Path, output_dir: &Path, force: bool) -> Result<()> {
+    if inside(output_dir, evidence) {
         bail!(
-            "the results folder {} is inside the evidence; choose a folder outside it",
-            output_dir.display()
+            "the results folder {} is inside the evidence {}; choose a folder outside it",
+            output_dir.display(),
+            evidence.display()
+        );
+    }
+    if !force
+        && let Ok(mut entries) = std::fs::read_dir(output_dir)
+        && let Some(Ok(first)) = entries.next()
+    {
+        bail!(
+            "the results folder {} is not empty (it holds {}); choose a new or empty folder, or \
+             pass --force to replace earlier results",
+            output_dir.display(),
+            first.file_name().to_string_lossy()
         );
     }
     ResultsDir::create(output_dir)?;
     portcullis_report::spool::set_dir(Some(output_dir));
     Ok(())
+}
+
+/// Whether `path` (which may not exist yet) is `evidence` or lies inside it, however either is
+/// spelt: links and `..` are resolved, and on Unix any existing ancestor with the evidence's
+/// device and inode (a bind mount, a hard-linked name) counts as the evidence.
+fn inside(path: &Path, evidence: &Path) -> bool {
+    let Ok(evidence) = std::fs::canonicalize(evidence) else {
+        return false;
+    };
+    let resolved = resolve(path);
+    if resolved.starts_with(&evidence) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(target) = std::fs::metadata(&evidence) {
+            return resolved.ancestors().any(|a| {
+                std::fs::metadata(a)
+                    .is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+            });
+        }
+    }
+    false
+}
+
+/// `path` made absolute with links resolved: the longest existing ancestor is canonicalised
+/// and the components that do not exist yet are applied to it (`..` taking one off).
+fn resolve(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    let mut base = loop {
+        if let Ok(canonical) = std::fs::canonicalize(existing) {
+            break canonical;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // `..` or the root: resolve lexically from here.
+            _ => break existing.to_path_buf(),
+        }
+    };
+    for part in rest.iter().rev() {
+        match part.to_str() {
+            Some("..") => {
+                base.pop();
+            }
+            Some(".") => {}
+            _ => base.push(part),
+        }
+    }
+    base
 }
 
 fn run_ios(
@@ -198,7 +325,7 @@ fn run_ios(
     } else {
         Backup::open(root)?
     };
-    prepare_results(backup.root(), output_dir)?;
+    prepare_results(&args.path, output_dir, args.force)?;
     let modules = portcullis_ios::modules::all();
     let bar = progress_bar(modules.len(), show_progress);
     let ctx = Context {
@@ -222,7 +349,8 @@ fn run_ios(
         runs,
         facts,
         basis: TimeBasis::Utc,
-        warnings: Vec::new(),
+        warnings: backup.evidence().refused(),
+        main_artifact: Some(backup.main_artifact()),
     })
 }
 
@@ -259,7 +387,7 @@ fn run_android(
             args.path.display()
         );
     };
-    prepare_results(&args.path, output_dir)?;
+    prepare_results(&args.path, output_dir, args.force)?;
     let bar = progress_bar(0, show_progress);
     let ran = acquisition.run(indicators, &options, &|slug| {
         bar.set_message(slug.to_string());
@@ -274,15 +402,18 @@ fn run_android(
         hashes: ran.hashes,
         facts,
         basis: TimeBasis::DeviceLocal,
-        warnings: acquisition
-            .refused()
-            .iter()
-            .map(|r| format!("{}: refused {r}", args.path.display()))
-            .collect(),
+        warnings: ran.warnings,
+        main_artifact: ran.main_artifact,
     })
 }
 
-fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: String) -> Report {
+fn build_report(
+    args: &CheckArgs,
+    ran: &Ran,
+    indicators: &Indicators,
+    indicator_warnings: Vec<String>,
+    started: String,
+) -> Report {
     let mut modules = Vec::with_capacity(ran.runs.len());
     let mut alerts = Vec::new();
     for run in &ran.runs {
@@ -328,6 +459,12 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
             indicators: f.indicators,
             collections: f.collections.clone(),
             unsupported_patterns: f.unsupported.len(),
+            unsupported: f
+                .unsupported
+                .iter()
+                .take(MAX_UNSUPPORTED_LISTED)
+                .cloned()
+                .collect(),
             date: None,
         })
         .collect();
@@ -342,6 +479,7 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
     {
         device.insert("model_name".into(), name.into());
     }
+    let coverage = Coverage::assess(&modules, ran.warnings.len(), ran.main_artifact.clone());
     Report {
         schema_version: 1,
         info: RunInfo {
@@ -359,6 +497,12 @@ fn build_report(args: &CheckArgs, ran: &Ran, indicators: &Indicators, started: S
         alerts,
         posture: portcullis_posture::evaluate(&ran.facts, &snapshot, portcullis_posture::today()),
         os_data: Some(snapshot.info()),
-        warnings: ran.warnings.clone(),
+        warnings: ran
+            .warnings
+            .iter()
+            .cloned()
+            .chain(indicator_warnings)
+            .collect(),
+        coverage,
     }
 }

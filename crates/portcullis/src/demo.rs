@@ -90,6 +90,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         path: backup,
         iocs: vec![bundle],
         output: Some(dir.join("results")),
+        // The demo's folder is its own: a second run replaces its earlier results.
+        force: true,
         json: false,
         password: Default::default(),
         age_identity: None,

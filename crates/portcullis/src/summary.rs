@@ -3,7 +3,11 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use portcullis_report::{Level, PostureStatus, Report};
+use portcullis_report::{CoverageStatus, Level, PostureStatus, Report};
+
+/// Posture fixes and warnings listed in the summary; the rest are in report.html / report.json.
+const FIXES_SHOWN: usize = 5;
+const WARNINGS_SHOWN: usize = 10;
 
 const LEVELS: [Level; 5] = [
     Level::Critical,
@@ -63,6 +67,13 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         report.modules.len(),
         failed.len()
     );
+    let coverage = &report.coverage;
+    let _ = writeln!(
+        s,
+        "  Coverage:   {} — {}",
+        coverage.status.as_str(),
+        coverage.explanation
+    );
     for level in LEVELS {
         let alerts: Vec<_> = report.alerts.iter().filter(|a| a.level == level).collect();
         if alerts.is_empty() {
@@ -96,19 +107,34 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         .filter(|p| p.status == PostureStatus::Fail)
         .collect();
     if !to_fix.is_empty() && report.max_level() < Some(Level::High) {
-        let _ = writeln!(
-            s,
-            "\nTo make this phone safer ({} checks to fix):",
-            to_fix.len()
-        );
-        for p in to_fix.iter().take(5) {
+        let shown = to_fix.len().min(FIXES_SHOWN);
+        let heading = if shown < to_fix.len() {
+            format!(
+                "{} checks to fix; the {shown} most urgent here, all of them in report.html",
+                to_fix.len()
+            )
+        } else {
+            format!("{} checks to fix", to_fix.len())
+        };
+        let _ = writeln!(s, "\nTo make this phone safer ({heading}):");
+        for p in to_fix.iter().take(FIXES_SHOWN) {
             let _ = writeln!(s, "  [{}] {}: {}", p.severity, p.title, p.advice);
         }
     }
     if !report.warnings.is_empty() {
-        let _ = writeln!(s, "\nParts of the input that were not checked:");
-        for w in &report.warnings {
+        let _ = writeln!(
+            s,
+            "\nParts of the input that were not checked, and other warnings:"
+        );
+        for w in report.warnings.iter().take(WARNINGS_SHOWN) {
             let _ = writeln!(s, "  {w}");
+        }
+        if report.warnings.len() > WARNINGS_SHOWN {
+            let _ = writeln!(
+                s,
+                "  … and {} more, listed in report.json and report.html",
+                report.warnings.len() - WARNINGS_SHOWN
+            );
         }
     }
     if !failed.is_empty() {
@@ -117,12 +143,25 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
             let _ = writeln!(s, "  {}: {}", m.name, m.error.as_deref().unwrap_or(""));
         }
     }
-    let verdict = match report.max_level() {
-        Some(l) if l >= Level::High => {
+    let verdict = match (report.max_level(), coverage.status) {
+        (Some(l), _) if l >= Level::High => {
             "Signs of compromise were found. Keep the phone as it is and contact your security office."
         }
-        Some(Level::Medium) => {
+        (_, CoverageStatus::Incomplete) => {
+            "INCOMPLETE: the check could not read what it needs, so finding nothing here says \
+             nothing about the phone. Fix the problem above (or make a new acquisition) and check \
+             again."
+        }
+        (Some(Level::Medium), CoverageStatus::Partial) => {
+            "Nothing matched a known indicator in what could be read, but some findings need an \
+             analyst's review and parts of the input could not be checked (listed above)."
+        }
+        (Some(Level::Medium), _) => {
             "Nothing matched a known indicator, but some findings need an analyst's review."
+        }
+        (_, CoverageStatus::Partial) => {
+            "No known indicator matched in what could be read, but parts of the input could not \
+             be checked (listed above). Public indicators cannot prove a phone is clean; stay alert."
         }
         _ => {
             "No known indicator matched. Public indicators cannot prove a phone is clean; stay alert."

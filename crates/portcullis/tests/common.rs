@@ -74,19 +74,26 @@ pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {
     (code, report)
 }
 
-/// SHA-256 and permissions of every file under `dir`, to prove a run changed nothing.
+/// SHA-256 of every file under `dir` (links and special files by what they are, never
+/// followed or opened), to prove a run changed nothing.
 pub fn tree_digest(dir: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).unwrap() {
             let p = entry.unwrap().path();
-            if p.is_dir() {
+            let kind = std::fs::symlink_metadata(&p).unwrap().file_type();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                out.insert(p, format!("link to {}", target.display()));
+            } else if kind.is_dir() {
                 out.insert(p.clone(), "dir".to_string());
                 stack.push(p);
-            } else {
+            } else if kind.is_file() {
                 let bytes = std::fs::read(&p).unwrap();
                 out.insert(p, hex::encode(Sha256::digest(&bytes)));
+            } else {
+                out.insert(p, format!("special file {kind:?}"));
             }
         }
     }
@@ -113,4 +120,66 @@ pub fn record_counts(report: &Value) -> BTreeMap<String, u64> {
 pub fn csv_rows(path: &Path) -> usize {
     let mut reader = csv::Reader::from_path(path).unwrap();
     reader.records().count()
+}
+
+/// What `portcullis check` did on a crafted input.
+pub struct Crafted {
+    pub code: i32,
+    /// report.json from stdout (`Value::Null` when the check could not run).
+    pub report: Value,
+    pub stderr: String,
+}
+
+/// Runs `portcullis check TARGET --json --output OUT [extra…]` on hostile input and asserts what
+/// must hold for every such input: a documented exit code, no panic or abort, and the input
+/// tree byte-identical afterwards (`input` is the tree to hash: the target or its folder).
+pub fn check_crafted(target: &Path, input: &Path, out: &Path, extra: &[&str]) -> Crafted {
+    let before = tree_digest(input);
+    let output = portcullis()
+        .arg("check")
+        .arg(target)
+        .arg("--json")
+        .arg("--output")
+        .arg(out)
+        .args(extra)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        [0, 1, 2, 3].contains(&code),
+        "undocumented exit ({:?}); stderr: {stderr}",
+        output.status
+    );
+    for sign in [
+        "panicked",
+        "fatal runtime error",
+        "stack overflow",
+        "RUST_BACKTRACE",
+    ] {
+        assert!(!stderr.contains(sign), "{sign}: {stderr}");
+    }
+    assert_eq!(before, tree_digest(input), "the input changed");
+    let report = if code == 2 {
+        Value::Null
+    } else {
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("no JSON on stdout ({e}); stderr: {stderr}"))
+    };
+    Crafted {
+        code,
+        report,
+        stderr,
+    }
+}
+
+/// The summary entry of module `slug` in a report.
+pub fn module_summary<'a>(report: &'a Value, slug: &str) -> &'a Value {
+    report["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == slug)
+        .unwrap_or_else(|| panic!("no module {slug}"))
 }

@@ -95,6 +95,7 @@ mod tests {
             files: &files,
             indicators: &ind,
             timezone: None,
+            shared: &crate::Shared::default(),
         };
         let out = AqfLogTimestamps.run(&ctx).unwrap();
         let recs = records(&out);

@@ -49,9 +49,6 @@ pub fn nested_backup(
         .read(&file.path)
         .map_err(|e| fail(BackupError::Evidence(e)))?;
     let evidence = open_backup(&bytes[..], password).map_err(fail)?;
-    for warning in evidence.warnings() {
-        tracing::warn!("{}: {warning}", file.path);
-    }
     Ok(Some(NestedBackup {
         path: file.path.clone(),
         evidence,

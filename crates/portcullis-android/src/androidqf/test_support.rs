@@ -35,6 +35,7 @@ pub(crate) fn with_context<R>(
         files: &files,
         indicators: &Indicators::new(),
         timezone,
+        shared: &crate::Shared::default(),
     })
 }
 
@@ -60,5 +61,6 @@ pub(crate) fn run_on_tz(
         files: &files,
         indicators,
         timezone,
+        shared: &crate::Shared::default(),
     })
 }

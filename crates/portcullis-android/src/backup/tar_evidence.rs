@@ -58,6 +58,9 @@ struct Member {
     content: Content,
 }
 
+/// Most warnings kept from one archive.
+const MAX_WARNINGS: usize = 1000;
+
 /// The regular files of a tar archive, in memory.
 #[derive(Debug)]
 pub struct TarEvidence {
@@ -98,9 +101,20 @@ impl TarEvidence {
         }
     }
 
-    /// Problems met while reading (refused names, damage), for the report.
+    /// Problems met while reading (refused names and links, damage), for the report.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Keeps a warning for the report (a bounded number: a hostile archive may hold millions).
+    fn warn(&mut self, warning: String) {
+        tracing::debug!("backup archive: {warning}");
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(warning);
+        } else if self.warnings.len() == MAX_WARNINGS {
+            self.warnings
+                .push("… and more refused members (not listed)".to_string());
+        }
     }
 
     fn walk(&mut self, input: impl Read, limits: &TarLimits) -> Result<(), BackupError> {
@@ -141,13 +155,21 @@ impl TarEvidence {
                 .name
                 .take()
                 .unwrap_or_else(|| entry.path_bytes().into_owned());
-            if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
+            let shown = String::from_utf8_lossy(&raw_name).into_owned();
+            let not_read = match kind {
+                EntryType::Regular | EntryType::Continuous => None,
+                EntryType::Symlink => Some("a symbolic link, not followed"),
+                EntryType::Link => Some("a hard link, not followed"),
+                EntryType::Char | EntryType::Block => Some("a device file, not read"),
+                EntryType::Fifo => Some("a FIFO, not read"),
+                _ => continue,
+            };
+            if let Some(what) = not_read {
+                self.warn(format!("{shown}: {what}"));
                 continue;
             }
-            let shown = String::from_utf8_lossy(&raw_name).into_owned();
             let Some(path) = safe_name(&shown) else {
-                tracing::warn!("backup archive: refusing member name {shown:?}");
-                self.warnings.push(format!(
+                self.warn(format!(
                     "refused a member whose name leaves the archive: {shown:?}"
                 ));
                 continue;
@@ -293,6 +315,10 @@ impl Evidence for TarEvidence {
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default()
     }
+
+    fn refused(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
 }
 
 #[cfg(test)]
@@ -368,7 +394,15 @@ pub(crate) mod tests {
         let paths: Vec<String> = ev.list().unwrap().into_iter().map(|f| f.path).collect();
         assert_eq!(paths, ["apps/pax/name/is/long", "ok"]);
         assert_eq!(ev.read("apps/pax/name/is/long").unwrap(), b"pax data");
-        assert_eq!(ev.warnings().len(), 2, "{:?}", ev.warnings());
+        // The two escaping names and the link are named for the report.
+        assert_eq!(
+            ev.refused(),
+            [
+                "refused a member whose name leaves the archive: \"../../etc/passwd\"",
+                "refused a member whose name leaves the archive: \"/abs/path\"",
+                "link: a symbolic link, not followed",
+            ]
+        );
         assert!(ev.read("../../etc/passwd").is_err());
     }
 

@@ -1,15 +1,15 @@
 //! Finding the dumpstate text of a bugreport and the `dumpsys` sections inside it.
 //!
-//! The dumpstate is read once per acquisition and shared by the modules that run at the same
-//! time: a bugreport's dumpstate can be over 100 MB and eleven modules read it. The shared copy
-//! is held through a weak reference, so it lives exactly as long as some module is using it and
-//! is never served for another acquisition (see [`load`]).
+//! The dumpstate is read once per run and shared by the modules through the run's
+//! [`crate::Shared`]: a bugreport's dumpstate can be over 100 MB and eleven modules read it, and
+//! when it is missing or unreadable that is said once, not by every module (see [`load`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use portcullis_evidence::FileEntry;
+use portcullis_report::MainArtifact;
 
 use crate::{Context, ModuleError};
 
@@ -163,10 +163,10 @@ pub(crate) fn locate(ctx: &Context<'_>) -> Option<String> {
         if ctx.evidence.exists(&candidate) {
             return Some(candidate);
         }
-        tracing::warn!(
+        ctx.shared.warn(format!(
             "{}: names {candidate}, which is not in the acquisition",
             main.path
-        );
+        ));
     }
     let first =
         |pred: &dyn Fn(&FileEntry) -> bool| files.iter().find(|f| pred(f)).map(|f| f.path.clone());
@@ -187,42 +187,76 @@ pub(crate) fn locate(ctx: &Context<'_>) -> Option<String> {
         })
 }
 
-/// Identity of the acquisition a cached dumpstate belongs to: the evidence object and file
-/// listing it was read through.
-type Key = (usize, usize, usize);
+/// What looking for the dumpstate gave, kept in the run's [`crate::Shared`] so that it is
+/// looked for and read once, and a problem is reported once, however many modules need it.
+pub(crate) enum Loaded {
+    Read(Arc<Dumpstate>),
+    /// No file in the acquisition is a dumpstate; the text says what was looked for (and a
+    /// dumpstate-like entry that was refused, if any).
+    Missing(String),
+    /// The dumpstate is there but could not be read: the error, naming the file.
+    Unreadable {
+        path: String,
+        error: String,
+    },
+}
 
-/// Dumpstates being read by running modules, one per acquisition.
-static SHARED: Mutex<Vec<(Key, Weak<Dumpstate>)>> = Mutex::new(Vec::new());
-
-/// The acquisition's dumpstate, read at most once while modules run side by side.
-///
-/// The cache keeps only weak references: while a dumpstate is alive some module is running on a
-/// `Context` that borrows its evidence, so no other live evidence can have the same address, and
-/// a key match means the same acquisition. Once every module has dropped it, the memory is freed
-/// and a later run reads the file again. The lock is held while reading so that modules starting
-/// together wait for one read instead of each doing their own.
-pub(crate) fn load(ctx: &Context<'_>) -> Result<Arc<Dumpstate>, ModuleError> {
-    let key: Key = (
-        std::ptr::from_ref(ctx.evidence).cast::<()>() as usize,
-        ctx.files.as_ptr() as usize,
-        ctx.files.len(),
-    );
-    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    shared.retain(|(_, weak)| weak.strong_count() > 0);
-    if let Some(found) = shared
-        .iter()
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, weak)| weak.upgrade())
-    {
-        return Ok(found);
+impl Loaded {
+    pub(crate) fn as_main_artifact(&self) -> MainArtifact {
+        let (path, problem) = match self {
+            Loaded::Read(d) => (Some(d.path.clone()), None),
+            Loaded::Missing(why) => (None, Some(why.clone())),
+            Loaded::Unreadable { path, error } => (Some(path.clone()), Some(error.clone())),
+        };
+        MainArtifact {
+            name: "dumpstate".into(),
+            path,
+            problem,
+        }
     }
-    let path = locate(ctx).ok_or_else(|| {
-        ModuleError::NotFound("Unable to find dumpstate file (main_entry.txt, dumpState_*.log, */dumpsys.txt, bugreport-*.txt or dumpstate*.txt)".into())
-    })?;
-    let bytes = ctx.evidence.read(&path)?;
-    let dumpstate = Arc::new(Dumpstate::new(path, bytes));
-    shared.push((key, Arc::downgrade(&dumpstate)));
-    Ok(dumpstate)
+}
+
+const LOOKED_FOR: &str = "Unable to find dumpstate file (main_entry.txt, dumpState_*.log, \
+    */dumpsys.txt, bugreport-*.txt or dumpstate*.txt)";
+
+/// The acquisition's dumpstate, read by the first module that asks while the others wait.
+pub(crate) fn load(ctx: &Context<'_>) -> Result<Arc<Dumpstate>, ModuleError> {
+    match ctx.shared.dumpstate.get_or_init(|| read(ctx)) {
+        Loaded::Read(dumpstate) => Ok(Arc::clone(dumpstate)),
+        Loaded::Missing(why) => Err(ModuleError::NotFound(why.clone())),
+        Loaded::Unreadable { error, .. } => Err(ModuleError::Shared(error.clone())),
+    }
+}
+
+fn read(ctx: &Context<'_>) -> Loaded {
+    let Some(path) = locate(ctx) else {
+        // An entry refused as unsafe (a bomb, a link) is not listed: say so rather than
+        // only "not found", since it may be the dumpstate.
+        let refused: Vec<String> = ctx
+            .evidence
+            .refused()
+            .into_iter()
+            .filter(|r| {
+                let name = base_name(r.split(": ").next().unwrap_or(r));
+                name.starts_with("dumpstate")
+                    || name.starts_with("dumpState_")
+                    || name.starts_with("bugreport-")
+                    || name == "dumpsys.txt"
+            })
+            .collect();
+        return Loaded::Missing(if refused.is_empty() {
+            LOOKED_FOR.to_string()
+        } else {
+            format!("{LOOKED_FOR}; refused: {}", refused.join("; "))
+        });
+    };
+    match ctx.evidence.read(&path) {
+        Ok(bytes) => Loaded::Read(Arc::new(Dumpstate::new(path, bytes))),
+        Err(e) => Loaded::Unreadable {
+            path,
+            error: e.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -328,9 +362,33 @@ mod tests {
                 let first = load(ctx).unwrap();
                 let second = load(ctx).unwrap();
                 assert!(Arc::ptr_eq(&first, &second));
-                drop((first, second));
-                // Nobody holds it any more: it is read again rather than kept around.
-                assert_eq!(load(ctx).unwrap().section("a"), Some("x\n"));
+                assert_eq!(first.section("a"), Some("x\n"));
+                let main = ctx.shared.main_artifact().unwrap();
+                assert_eq!(main.path.as_deref(), Some("dumpstate.txt"));
+                assert_eq!(main.problem, None);
+            });
+        });
+    }
+
+    #[test]
+    fn a_missing_dumpstate_is_looked_for_and_warned_about_once() {
+        let files = [("main_entry.txt", "gone.txt"), ("other.txt", "x")];
+        with_folder(&files, |root| {
+            folder_context(root, &Default::default(), |ctx| {
+                for _ in 0..3 {
+                    assert!(matches!(load(ctx), Err(ModuleError::NotFound(_))));
+                }
+                assert_eq!(
+                    ctx.shared.warnings(),
+                    ["main_entry.txt: names gone.txt, which is not in the acquisition"]
+                );
+                let main = ctx.shared.main_artifact().unwrap();
+                assert_eq!(main.path, None);
+                assert!(
+                    main.problem
+                        .unwrap()
+                        .starts_with("Unable to find dumpstate")
+                );
             });
         });
     }

@@ -85,6 +85,7 @@ pub(crate) fn folder_context<R>(
         files: &files,
         indicators,
         timezone: None,
+        shared: &crate::Shared::default(),
     })
 }
 

@@ -186,6 +186,7 @@ mod tests {
                         files: &files,
                         indicators: &indicators,
                         timezone: zone,
+                        shared: &crate::Shared::default(),
                     };
                     let runs = crate::run_modules(&ctx, &modules(), &|_| {});
                     let outs: Vec<_> = runs.iter().map(|r| r.outcome.as_ref().unwrap()).collect();

@@ -127,18 +127,15 @@ impl Module for Applications {
         for (name, app) in apps {
             let app = app.as_dictionary();
             let field = |key: &str| app.and_then(|a| a.get(key)).and_then(plist::Value::as_data);
-            let metadata =
-                field("iTunesMetadata").and_then(|bytes| {
-                    match plist::Value::from_reader(std::io::Cursor::new(bytes)) {
-                        Ok(plist::Value::Dictionary(d)) => Some(d),
-                        _ => {
-                            tracing::warn!(
-                                "{source}: iTunesMetadata of {name} is not a property list"
-                            );
-                            None
-                        }
+            let metadata = field("iTunesMetadata").and_then(|bytes| {
+                match portcullis_evidence::property_list::parse(bytes) {
+                    Ok(plist::Value::Dictionary(d)) => Some(d),
+                    _ => {
+                        tracing::warn!("{source}: iTunesMetadata of {name} is not a property list");
+                        None
                     }
-                });
+                }
+            });
             let mut rec: Record = metadata
                 .iter()
                 .flatten()

@@ -49,7 +49,7 @@ fn session_entries(blob: &[u8]) -> Vec<Value> {
     let Some(body) = blob.get(4..) else {
         return Vec::new();
     };
-    let Ok(plist) = Plist::from_reader(std::io::Cursor::new(body)) else {
+    let Ok(plist) = portcullis_evidence::property_list::parse(body) else {
         tracing::debug!("unreadable Safari tab session blob");
         return Vec::new();
     };

@@ -42,7 +42,7 @@ fn collect_links(value: &plist::Value, out: &mut Vec<String>) {
 /// is searched as raw text, so a damaged record still shows its links.
 fn parse_actions(data: &[u8]) -> (usize, Vec<String>) {
     let mut links = Vec::new();
-    match plist::Value::from_reader(std::io::Cursor::new(data)) {
+    match portcullis_evidence::property_list::parse(data) {
         Ok(plist::Value::Array(actions)) => {
             for action in &actions {
                 if let Some(params) = action
