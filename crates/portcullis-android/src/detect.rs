@@ -79,17 +79,26 @@ pub fn detect(evidence: &dyn Evidence, files: &[FileEntry]) -> Option<AndroidKin
             .iter()
             .filter(|f| f.path.ends_with(".txt"))
             .take(20)
-            .any(|f| {
-                evidence
-                    .read(&f.path)
-                    .is_ok_and(|b| looks_like_intrusion_log(&b))
-            })
+            .any(|f| head(evidence, &f.path).is_some_and(|b| looks_like_intrusion_log(&b)))
             .then_some(AndroidKind::IntrusionLogs),
         kind => Some(kind),
     }
 }
 
 /// The first non-empty line is a JSON object keyed by an intrusion-logging event type.
+/// The first 64 KiB of a file: enough to recognise it, without reading a large one whole.
+fn head(evidence: &dyn Evidence, path: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(64 * 1024);
+    evidence
+        .open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head)
+}
+
 fn looks_like_intrusion_log(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(64 * 1024)];
     String::from_utf8_lossy(head)

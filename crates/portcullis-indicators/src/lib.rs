@@ -857,12 +857,20 @@ impl Indicators {
             .collect()
     }
 
-    /// Loads one STIX2 file.
+    /// Loads one STIX2 file. Anything but a regular file (a FIFO would block forever, a device
+    /// never end) is refused before it is opened.
     pub fn load_file(&mut self, path: &Path) -> Result<IndicatorFile, LoadError> {
-        let bytes = fs::read(path).map_err(|source| LoadError::Io {
+        let io = |source| LoadError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        if !fs::metadata(path).map_err(io)?.is_file() {
+            return Err(LoadError::Invalid {
+                path: path.to_path_buf(),
+                reason: "not a regular file".into(),
+            });
+        }
+        let bytes = fs::read(path).map_err(io)?;
         self.load_bundle(&bytes, path)
     }
 

@@ -20,6 +20,13 @@ pub enum BackupError {
          (or exactly one such sub-folder)"
     )]
     NotABackup(PathBuf),
+    #[error(
+        "{path} holds {} iOS backups ({}): give the folder of the one to check, e.g. {}",
+        names.len(),
+        names.join(", "),
+        path.join(names.first().map(String::as_str).unwrap_or_default()).display()
+    )]
+    SeveralBackups { path: PathBuf, names: Vec<String> },
     #[error("{path}: the backup is encrypted; give its password to check it")]
     Encrypted { path: PathBuf },
     #[error(transparent)]
@@ -73,13 +80,25 @@ pub fn locate(path: &Path) -> Result<PathBuf, BackupError> {
         return Ok(path.to_path_buf());
     }
     if path.is_dir() {
-        let candidates: Vec<PathBuf> = std::fs::read_dir(path)
+        let mut candidates: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(|_| BackupError::NotABackup(path.to_path_buf()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_dir() && is_backup(p))
             .collect();
-        if let [only] = candidates.as_slice() {
-            return Ok(only.clone());
+        match candidates.as_slice() {
+            [] => {}
+            [only] => return Ok(only.clone()),
+            _ => {
+                candidates.sort();
+                return Err(BackupError::SeveralBackups {
+                    path: path.to_path_buf(),
+                    names: candidates
+                        .iter()
+                        .filter_map(|c| c.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect(),
+                });
+            }
         }
     }
     Err(BackupError::NotABackup(path.to_path_buf()))

@@ -281,35 +281,28 @@ fn inside(path: &Path, evidence: &Path) -> bool {
     false
 }
 
-/// `path` made absolute with links resolved: the longest existing ancestor is canonicalised
-/// and the components that do not exist yet are applied to it (`..` taking one off).
+/// `path` made absolute with links resolved as the system will resolve them when the folder
+/// is created: component by component, each existing prefix canonicalised (so a link is
+/// followed), and `..` taking one component off what has been resolved so far.
 fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    let mut base = loop {
-        if let Ok(canonical) = std::fs::canonicalize(existing) {
-            break canonical;
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
+    let mut resolved = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                resolved.pop();
             }
-            // `..` or the root: resolve lexically from here.
-            _ => break existing.to_path_buf(),
-        }
-    };
-    for part in rest.iter().rev() {
-        match part.to_str() {
-            Some("..") => {
-                base.pop();
+            other => {
+                resolved.push(other);
+                if let Ok(canonical) = std::fs::canonicalize(&resolved) {
+                    resolved = canonical;
+                }
             }
-            Some(".") => {}
-            _ => base.push(part),
         }
     }
-    base
+    resolved
 }
 
 fn run_ios(
@@ -376,6 +369,14 @@ fn run_android(
             prompted = args.password.password()?;
             options.backup_password = Some(prompted.as_str());
             Acquisition::open(&args.path, &options)?
+        }
+        Err(OpenError::Backup { path, error })
+            if error.is_password_problem() && options.backup_password.is_none() =>
+        {
+            bail!(
+                "{}: {error}; give it with --password-env VAR or --password-file FILE",
+                path.display()
+            )
         }
         other => other?,
     };

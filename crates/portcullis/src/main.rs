@@ -26,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check a device acquisition (an iOS backup folder) against indicators and heuristics.
+    /// Check a phone's data against indicators and heuristics: an iOS backup (plain or
+    /// encrypted), an Android bugreport, AndroidQF acquisition, adb backup or intrusion logs.
     Check(check::CheckArgs),
     /// Write a decrypted copy of an encrypted iOS backup (only when you need one: `check` reads
     /// encrypted backups directly, in memory).
@@ -70,8 +71,42 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("portcullis: {err:#}");
+            eprintln!("portcullis: {}", error_text(&err));
             ExitCode::from(check::EXIT_COULD_NOT_RUN)
         }
+    }
+}
+
+/// The error and its causes on one line, leaving out a cause the text before it already says
+/// (library errors name their cause in their message, and anyhow would repeat it).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(portcullis_evidence::EvidenceError::Io {
+            path: "x.db".into(),
+            source: io,
+        })
+        .context("opening the backup");
+        assert_eq!(
+            super::error_text(&err),
+            "opening the backup: x.db: No such file or directory"
+        );
     }
 }

@@ -183,3 +183,41 @@ pub fn module_summary<'a>(report: &'a Value, slug: &str) -> &'a Value {
         .find(|m| m["name"] == slug)
         .unwrap_or_else(|| panic!("no module {slug}"))
 }
+
+/// Runs `portcullis ARGS` with `threads` worker threads and returns its exit code, stderr and
+/// peak resident memory in MiB (VmHWM, sampled from /proc while it runs; Linux only).
+#[cfg(target_os = "linux")]
+pub fn peak_rss_mib(args: &[&std::ffi::OsStr], threads: usize) -> (i32, String, u64) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+            && let Some(kib) = line.split_whitespace().nth(1).and_then(|v| v.parse().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed().as_secs() < 300, "the check did not end");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code().unwrap_or(-1), stderr, peak_kib / 1024)
+}

@@ -90,22 +90,19 @@ fn read_text(ctx: &Context<'_>, file: &FileEntry) -> Result<String, ModuleError>
 }
 
 /// Reads a located file holding a JSON list of `what` (AndroidQF writes `null` for an empty
-/// list), naming the file when it is not one.
+/// list), naming the file when it is not one. Parsed as a stream, with bounded strings.
 fn read_json_list(
     ctx: &Context<'_>,
     file: &FileEntry,
     what: &str,
 ) -> Result<Vec<Value>, ModuleError> {
-    let bytes = ctx.evidence.read(&file.path)?;
-    let parse = |reason: String| ModuleError::Parse {
-        path: file.path.clone(),
-        reason,
-    };
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Array(list)) => Ok(list),
-        Ok(Value::Null) => Ok(Vec::new()),
-        Ok(_) => Err(parse(format!("not a JSON list of {what}"))),
-        Err(e) => Err(parse(format!("not valid JSON ({e})"))),
+    match portcullis_evidence::json::read_value(ctx.evidence, &file.path)? {
+        Value::Array(list) => Ok(list),
+        Value::Null => Ok(Vec::new()),
+        _ => Err(ModuleError::Parse {
+            path: file.path.clone(),
+            reason: format!("not a JSON list of {what}"),
+        }),
     }
 }
 

@@ -390,6 +390,41 @@ mod tests {
     use crate::bugreport::tombstone_proto::{Signal, Thread};
 
     #[test]
+    fn deeply_nested_protobuf_is_an_error_not_a_stack_overflow() {
+        // Unknown field 99 as a start-group, 100,000 deep: prost skips unknown groups with a
+        // recursion limit (100), so this fails cleanly.
+        let start_group = [0x9b, 0x06]; // (99 << 3) | 3, as a varint
+        let deep: Vec<u8> = start_group.repeat(100_000);
+        let err = parse_protobuf("tombstone_00.pb", "", &deep).unwrap_err();
+        assert!(err.starts_with("not a protobuf tombstone"), "{err}");
+        // The same nesting inside a known message field (tag 10, signal_info): also an error.
+        let mut nested = Vec::new();
+        for _ in 0..10_000 {
+            nested = [
+                vec![0x52],
+                varint(nested.len() + 2),
+                vec![0x9b, 0x06],
+                nested,
+            ]
+            .concat();
+        }
+        assert!(parse_protobuf("tombstone_01.pb", "", &nested).is_err());
+    }
+
+    fn varint(mut n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    #[test]
     fn mvt_text_fixture() {
         let Some(content) = fixture_text("tombstone_process.txt") else {
             return;
