@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use portcullis_indicators::{IndicatorMatch, IocType, MatchRule};
 use portcullis_posture::{DeviceFacts, Platform, Snapshot, evaluate, known};
-use portcullis_report::{Alert, IndicatorFileInfo, Level, Report, RunInfo, html};
+use portcullis_report::{
+    Alert, Coverage, IndicatorFileInfo, Level, MainArtifact, ModuleSummary, Report, RunInfo, html,
+};
 use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -156,6 +158,49 @@ fn sample_report(incident: bool) -> Report {
     }
 }
 
+/// A bugreport check whose dumpstate was refused (a zip bomb) and two modules failed: the
+/// report must say so before anything else, and never with the green verdict.
+fn incomplete_report() -> Report {
+    let mut report = sample_report(false);
+    report.alerts.clear();
+    report.info.input_kind = "android_bugreport".into();
+    let module = |name: &str, error: Option<&str>| ModuleSummary {
+        name: name.into(),
+        records: 0,
+        alerts: 0,
+        error: error.map(str::to_string),
+        skipped: None,
+    };
+    report.modules = vec![
+        module(
+            "dumpsys_packages",
+            Some(
+                "dumpstate.txt: declares 5368709120 bytes, more than the 1073741824-byte entry limit (in bugreport.zip)",
+            ),
+        ),
+        module(
+            "tombstones",
+            Some("FS/data/tombstones/tombstone_00.pb: not a protobuf tombstone"),
+        ),
+        module("bugreport_timestamps", None),
+    ];
+    report.warnings = vec![
+        "dumpstate.txt: declares 5368709120 bytes, more than the 1073741824-byte entry limit"
+            .into(),
+        "FS/data/link: symbolic link, not followed".into(),
+    ];
+    report.coverage = Coverage::assess(
+        &report.modules,
+        report.warnings.len(),
+        Some(MainArtifact {
+            name: "dumpstate".into(),
+            path: Some("dumpstate.txt".into()),
+            problem: Some(report.warnings[0].clone()),
+        }),
+    );
+    report
+}
+
 #[test]
 fn report_renders_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() {
@@ -163,10 +208,15 @@ fn report_renders_in_headless_chromium() {
         return;
     }
     let shots = screenshots_dir();
-    for (name, incident) in [("incident", true), ("hardening", false)] {
+    for (name, report) in [
+        ("incident", sample_report(true)),
+        ("hardening", sample_report(false)),
+        ("incomplete", incomplete_report()),
+    ] {
+        let incident = name == "incident";
         let dir = tempfile::tempdir().unwrap();
         let page = dir.path().join("report.html");
-        let rendered = html::render(&sample_report(incident));
+        let rendered = html::render(&report);
         std::fs::write(&page, &rendered).unwrap();
         std::fs::write(shots.join(format!("report-{name}.html")), &rendered).unwrap();
         let url = format!("file://{}", page.display());
@@ -174,10 +224,26 @@ fn report_renders_in_headless_chromium() {
 
         let dom = chromium(&profile, &["--dump-dom".into(), url.clone()]);
         assert!(dom.contains("id=\"verdict\""), "{name}: no verdict in DOM");
-        assert!(
-            dom.contains("class=\"card alert"),
-            "{name}: no alert in DOM"
-        );
+        if name == "incomplete" {
+            // Not green, the reason first, every failed module and refused entry named.
+            assert!(dom.contains("class=\"v-incomplete\""), "{name}: verdict");
+            assert!(!dom.contains("class=\"v-clear\"") && !dom.contains("No known spyware found"));
+            assert!(dom.contains("This check is incomplete"));
+            let not_checked = dom
+                .find("id=\"not-checked\"")
+                .expect("a not-checked section");
+            assert!(not_checked < dom.find("id=\"hardening\"").unwrap());
+            assert!(dom.contains("The dumpstate could not be read"));
+            assert!(dom.contains("<strong>dumpsys_packages</strong>"));
+            assert!(dom.contains("<strong>tombstones</strong>"));
+            assert!(dom.contains("FS/data/link: symbolic link, not followed"));
+        } else {
+            assert!(
+                dom.contains("class=\"card alert"),
+                "{name}: no alert in DOM"
+            );
+            assert!(!dom.contains("id=\"not-checked\""), "{name}");
+        }
         assert!(dom.contains("class=\"advice\""), "{name}: no advice in DOM");
         assert!(
             dom.contains("id=\"check-IOS-005\""),

@@ -248,10 +248,13 @@ fn verdict(h: &mut String, report: &Report, incident: bool) {
             "v-incomplete",
             "This check is incomplete: it could not read what it needs".to_string(),
             format!(
-                "{} Nothing found here does not mean the phone is clean. Ask the security office \
-                 to make a new backup or acquisition and check again (see “What could not be \
-                 checked” below).",
-                report.coverage.explanation
+                "{}, so most of this check could not run. Nothing found here does not mean the \
+                 phone is clean. Ask the security office to make a new backup or acquisition and \
+                 check again; the reason is under “What could not be checked” below.",
+                match &report.coverage.main_artifact {
+                    Some(m) if m.problem.is_some() => format!("The {} could not be read", m.name),
+                    _ => "None of this data could be read".to_string(),
+                }
             ),
         )
     } else if coverage == CoverageStatus::Partial {
