@@ -52,8 +52,10 @@ pub fn portcullis() -> Command {
     Command::cargo_bin("portcullis").unwrap()
 }
 
-/// Runs `portcullis check --json` and returns (exit code, report.json).
+/// Runs `portcullis check --json` and returns (exit code, report.json). Every call also proves
+/// the evidence unchanged: the target (file or folder) is hashed before and after.
 pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {
+    let before = target_digest(target);
     let mut cmd = portcullis();
     cmd.arg("check")
         .arg(target)
@@ -71,7 +73,18 @@ pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {
             String::from_utf8_lossy(&output.stderr)
         )
     });
+    assert_eq!(before, target_digest(target), "the evidence changed");
     (code, report)
+}
+
+/// [`tree_digest`] of a folder, or the SHA-256 of a single file.
+pub fn target_digest(target: &Path) -> BTreeMap<PathBuf, String> {
+    if target.is_dir() {
+        tree_digest(target)
+    } else {
+        let bytes = std::fs::read(target).unwrap();
+        BTreeMap::from([(target.to_path_buf(), hex::encode(Sha256::digest(&bytes)))])
+    }
 }
 
 /// SHA-256 of every file under `dir` (links and special files by what they are, never

@@ -326,6 +326,7 @@ fn a_bugreport_without_its_dumpstate_is_incomplete_and_warns_once() {
     assert_eq!(texts(&run.report["warnings"]), [warning]);
     assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.stderr);
     // The summary and report.html say so; the page's verdict is not the green one.
+    let before = tree_digest(&bugreport);
     let summary = portcullis()
         .arg("check")
         .arg(&bugreport)
@@ -334,6 +335,7 @@ fn a_bugreport_without_its_dumpstate_is_incomplete_and_warns_once() {
         .output()
         .unwrap();
     assert_eq!(summary.status.code(), Some(3));
+    assert_eq!(before, tree_digest(&bugreport), "the input changed");
     let text = String::from_utf8_lossy(&summary.stdout);
     assert!(text.contains("Coverage:   incomplete"), "{text}");
     assert!(text.contains("Verdict: INCOMPLETE"), "{text}");
@@ -580,6 +582,7 @@ fn help_and_posture_titles_say_what_they_mean() {
     );
 
     // The summary lists the most urgent fixes and says where the rest are.
+    let before = tree_digest(&backup);
     let out = portcullis()
         .arg("check")
         .arg(&backup)
@@ -587,6 +590,7 @@ fn help_and_posture_titles_say_what_they_mean() {
         .arg(tmp.path().join("out2"))
         .output()
         .unwrap();
+    assert_eq!(before, tree_digest(&backup), "the input changed");
     let text = String::from_utf8_lossy(&out.stdout);
     let failing = run.report["posture"]
         .as_array()
