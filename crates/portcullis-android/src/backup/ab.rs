@@ -116,10 +116,15 @@ pub fn open_backup_file(path: &Path, password: Option<&str>) -> Result<TarEviden
     open_backup(File::open(path)?, password)
 }
 
-/// Opens an `.ab` stream with the default [`TarLimits`]. `password` is only used (and only
+/// Opens an `.ab` stream with the default [`TarLimits`], keeping in memory only the members
+/// the backup modules read (the telephony provider's files). `password` is only used (and only
 /// needed) when the backup is encrypted.
 pub fn open_backup(input: impl Read, password: Option<&str>) -> Result<TarEvidence, BackupError> {
-    open_backup_with(input, password, &TarLimits::default())
+    let limits = TarLimits {
+        keep: super::sms::is_telephony,
+        ..TarLimits::default()
+    };
+    open_backup_with(input, password, &limits)
 }
 
 /// Opens an `.ab` stream: checks the header, unlocks the master key, then decrypts, inflates
@@ -212,14 +217,19 @@ pub(crate) mod tests {
 
     #[test]
     fn plain_backups_open_compressed_or_not() {
-        let tar = tar_of(&[("apps/a/f/x.txt", b"hello")]);
+        let sms = "apps/com.android.providers.telephony/d_f/000000_sms_backup";
+        let tar = tar_of(&[(sms, b"hello"), ("apps/a/f/x.txt", b"other app")]);
         for compressed in [false, true] {
             let ev = open_backup(&plain_ab(3, compressed, &tar)[..], None).unwrap();
-            assert_eq!(ev.read("apps/a/f/x.txt").unwrap(), b"hello");
+            assert_eq!(ev.read(sms).unwrap(), b"hello");
+            // Listed, but not held in memory: no module reads another app's files.
+            assert_eq!(ev.list().unwrap().len(), 2);
+            let err = ev.read("apps/a/f/x.txt").unwrap_err().to_string();
+            assert!(err.contains("not kept in memory"), "{err}");
         }
         // A password given for a plain backup is simply not needed.
         let ev = open_backup(&plain_ab(1, true, &tar)[..], Some("pw")).unwrap();
-        assert_eq!(ev.list().unwrap().len(), 1);
+        assert_eq!(ev.list().unwrap().len(), 2);
     }
 
     #[test]

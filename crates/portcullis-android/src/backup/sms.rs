@@ -27,6 +27,11 @@ const TELEPHONY: [&str; 2] = [
     "*/apps/com.android.providers.telephony/d_f/*",
 ];
 
+/// Whether a backup member is one of the telephony provider's files this module reads.
+pub(crate) fn is_telephony(path: &str) -> bool {
+    TELEPHONY.iter().any(|p| crate::glob_match(p, path))
+}
+
 static LINK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)https?://\S+").expect("valid link pattern"));
 

@@ -26,6 +26,14 @@ pub struct TarLimits {
     pub max_stream: u64,
     /// Most archive members.
     pub max_entries: usize,
+    /// Which members are kept in memory; the others are listed but not kept (a backup of
+    /// every app can be gigabytes, and a zlib bomb of many members must not fill memory).
+    pub keep: fn(&str) -> bool,
+}
+
+/// [`TarLimits::keep`] keeping every member.
+pub fn keep_all(_: &str) -> bool {
+    true
 }
 
 impl Default for TarLimits {
@@ -35,6 +43,7 @@ impl Default for TarLimits {
             max_total: 1 << 30,
             max_stream: 64 << 30,
             max_entries: portcullis_evidence::MAX_ENTRIES,
+            keep: keep_all,
         }
     }
 }
@@ -49,6 +58,8 @@ enum Content {
     TooLarge(u64),
     /// Did not fit in the `max_total` budget.
     OverBudget(u64),
+    /// Not wanted by any module ([`TarLimits::keep`]).
+    NotKept,
 }
 
 #[derive(Debug)]
@@ -180,7 +191,9 @@ impl TarEvidence {
                 .mtime()
                 .ok()
                 .and_then(|t| i64::try_from(t).ok());
-            let content = if size > limits.max_entry {
+            let content = if !(limits.keep)(&path) {
+                Content::NotKept
+            } else if size > limits.max_entry {
                 Content::TooLarge(limits.max_entry)
             } else if kept_total.saturating_add(size) > limits.max_total {
                 Content::OverBudget(limits.max_total)
@@ -294,6 +307,10 @@ impl Evidence for TarEvidence {
                 path: path.to_string(),
                 size: member.size,
                 limit: *limit,
+            }),
+            Content::NotKept => Err(EvidenceError::Unreadable {
+                path: path.to_string(),
+                reason: "not kept in memory: no module reads it".into(),
             }),
             Content::OverBudget(limit) => Err(EvidenceError::Unreadable {
                 path: path.to_string(),
