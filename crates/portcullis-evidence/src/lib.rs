@@ -239,6 +239,20 @@ impl FolderEvidence {
         Ok(full)
     }
 
+    /// A checked regular file opened for reading, with its size, refused past the read limit.
+    fn open_capped(&self, path: &str) -> Result<(File, u64)> {
+        let (file, _) = self.open_regular(path)?;
+        let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
+        if size > self.max_read {
+            return Err(EvidenceError::TooLarge {
+                path: path.to_string(),
+                size,
+                limit: self.max_read,
+            });
+        }
+        Ok((file, size))
+    }
+
     fn note_refused(&self, path: &str, kind: &'static str) {
         if let Ok(mut refused) = self.refused.lock()
             && refused.len() < MAX_REFUSED
@@ -347,15 +361,7 @@ impl Evidence for FolderEvidence {
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let (file, _) = self.open_regular(path)?;
-        let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
-        if size > self.max_read {
-            return Err(EvidenceError::TooLarge {
-                path: path.to_string(),
-                size,
-                limit: self.max_read,
-            });
-        }
+        let (file, size) = self.open_capped(path)?;
         let mut bytes = Vec::with_capacity(size as usize);
         file.take(self.max_read)
             .read_to_end(&mut bytes)
@@ -385,15 +391,7 @@ impl Evidence for FolderEvidence {
     }
 
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send + '_>> {
-        let (file, _) = self.open_regular(path)?;
-        let size = file.metadata().map_err(|e| Self::io_err(path, e))?.len();
-        if size > self.max_read {
-            return Err(EvidenceError::TooLarge {
-                path: path.to_string(),
-                size,
-                limit: self.max_read,
-            });
-        }
+        let (file, _) = self.open_capped(path)?;
         Ok(Box::new(HashingReader {
             inner: Some(file),
             hasher: Sha256::new(),

@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use portcullis_ios::builder::BackupBuilder;
 use predicates::prelude::*;
 
 #[test]
@@ -51,7 +50,7 @@ fn folder_that_is_not_a_backup_is_exit_2() {
 #[test]
 fn unreadable_indicator_file_is_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let (backup, _) = build_demo(tmp.path());
+    let (backup, _) = backup_with_sms(tmp.path());
     let bad = tmp.path().join("bad.stix2");
     std::fs::write(&bad, "{ not json").unwrap();
     portcullis()
@@ -66,60 +65,15 @@ fn unreadable_indicator_file_is_exit_2() {
         .stderr(predicate::str::contains("bad.stix2"));
 }
 
-/// A small backup with an SMS database and global preferences.
-fn build_demo(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let mut prefs = plist::Dictionary::new();
-    prefs.insert("LDMGlobalEnabled".into(), true.into());
-    let backup = BackupBuilder::new(&dir.join("backup"))
-        .unwrap()
-        .plist(
-            "HomeDomain",
-            "Library/Preferences/.GlobalPreferences.plist",
-            &plist::Value::Dictionary(prefs),
-        )
-        .unwrap()
-        .sqlite(
-            "HomeDomain",
-            "Library/SMS/sms.db",
-            "CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
-             CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER,
-               service TEXT, account TEXT, date INTEGER, date_read INTEGER, is_from_me INTEGER);
-             INSERT INTO handle VALUES (1, '+15550100');
-             INSERT INTO message VALUES (1, 'G1', 'see https://evil.example.net/x', 1, 'SMS', 'a', 600000000, 0, 0);",
-        )
-        .unwrap()
-        .finish()
-        .unwrap();
-    let stix = dir.join("iocs.stix2");
-    std::fs::write(
-        &stix,
-        portcullis_indicators::test_bundle_json(
-            "Evil",
-            &["[domain-name:value = 'evil.example.net']"],
-        ),
-    )
-    .unwrap();
-    (backup, stix)
-}
-
-fn module<'a>(report: &'a serde_json::Value, slug: &str) -> &'a serde_json::Value {
-    report["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == slug)
-        .unwrap_or_else(|| panic!("no module {slug}"))
-}
-
 #[test]
 fn self_made_backup_is_checked_and_left_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
-    let (backup, stix) = build_demo(tmp.path());
+    let (backup, stix) = backup_with_sms(tmp.path());
     let before = tree_digest(&backup);
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 1);
-    assert_eq!(module(&report, "sms")["records"], 1);
-    assert_eq!(module(&report, "global_preferences")["records"], 1);
+    assert_eq!(module_summary(&report, "sms")["records"], 1);
+    assert_eq!(module_summary(&report, "global_preferences")["records"], 1);
     let hit = report["alerts"]
         .as_array()
         .unwrap()
@@ -140,7 +94,7 @@ fn self_made_backup_is_checked_and_left_unchanged() {
 #[test]
 fn corrupt_database_is_reported_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let (backup, stix) = build_demo(tmp.path());
+    let (backup, stix) = backup_with_sms(tmp.path());
     let sms = backup.join("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28");
     std::fs::write(
         &sms,
@@ -149,24 +103,24 @@ fn corrupt_database_is_reported_and_the_run_goes_on() {
     .unwrap();
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 0, "the only indicator hit was in the broken database");
-    let error = module(&report, "sms")["error"].as_str().unwrap();
+    let error = module_summary(&report, "sms")["error"].as_str().unwrap();
     assert!(
         error.contains("3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28"),
         "{error}"
     );
-    assert_eq!(module(&report, "global_preferences")["records"], 1);
+    assert_eq!(module_summary(&report, "global_preferences")["records"], 1);
 }
 
 #[test]
 fn truncated_plist_is_reported_and_the_run_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
-    let (backup, stix) = build_demo(tmp.path());
+    let (backup, stix) = backup_with_sms(tmp.path());
     let prefs = backup.join("0d/0dc926a1810f7aee4e8f38793ed788701f93bf9d");
     let bytes = std::fs::read(&prefs).unwrap();
     std::fs::write(&prefs, &bytes[..bytes.len() / 2]).unwrap();
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 1, "the SMS indicator hit is still found");
-    let error = module(&report, "global_preferences")["error"]
+    let error = module_summary(&report, "global_preferences")["error"]
         .as_str()
         .unwrap();
     assert!(
@@ -179,11 +133,13 @@ fn truncated_plist_is_reported_and_the_run_goes_on() {
 #[test]
 fn corrupt_manifest_still_runs_modules_found_by_backup_id() {
     let tmp = tempfile::tempdir().unwrap();
-    let (backup, stix) = build_demo(tmp.path());
+    let (backup, stix) = backup_with_sms(tmp.path());
     std::fs::write(backup.join("Manifest.db"), vec![0x42u8; 4096]).unwrap();
     let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("out"));
     assert_eq!(code, 1);
-    let error = module(&report, "manifest")["error"].as_str().unwrap();
+    let error = module_summary(&report, "manifest")["error"]
+        .as_str()
+        .unwrap();
     assert!(error.contains("Manifest.db"), "{error}");
-    assert_eq!(module(&report, "sms")["records"], 1);
+    assert_eq!(module_summary(&report, "sms")["records"], 1);
 }

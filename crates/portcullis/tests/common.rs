@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use portcullis_ios::builder::BackupBuilder;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -187,6 +188,14 @@ pub fn check_crafted(target: &Path, input: &Path, out: &Path, extra: &[&str]) ->
     }
 }
 
+impl Crafted {
+    /// Asserts that the check could not run (exit 2) and said `text` on stderr.
+    pub fn expect_error(&self, text: &str) {
+        assert_eq!(self.code, 2, "{}", self.stderr);
+        assert!(self.stderr.contains(text), "{text} not in: {}", self.stderr);
+    }
+}
+
 /// The summary entry of module `slug` in a report.
 pub fn module_summary<'a>(report: &'a Value, slug: &str) -> &'a Value {
     report["modules"]
@@ -233,4 +242,49 @@ pub fn peak_rss_mib(args: &[&std::ffi::OsStr], threads: usize) -> (i32, String, 
         .read_to_string(&mut stderr)
         .unwrap();
     (status.code().unwrap_or(-1), stderr, peak_kib / 1024)
+}
+
+/// A small backup being built in `folder`: an SMS linking to an indicator domain, and global
+/// preferences with Lockdown Mode off.
+pub fn sms_backup_builder(folder: &Path) -> BackupBuilder {
+    let mut prefs = plist::Dictionary::new();
+    prefs.insert("LDMGlobalEnabled".into(), false.into());
+    BackupBuilder::new(folder)
+        .unwrap()
+        .plist(
+            "HomeDomain",
+            "Library/Preferences/.GlobalPreferences.plist",
+            &plist::Value::Dictionary(prefs),
+        )
+        .unwrap()
+        .sqlite("HomeDomain", "Library/SMS/sms.db", SMS_DB)
+        .unwrap()
+}
+
+/// [`sms_backup_builder`]'s backup in `dir/backup`, and a STIX file with its indicator domain.
+pub fn backup_with_sms(dir: &Path) -> (PathBuf, PathBuf) {
+    let backup = sms_backup_builder(&dir.join("backup")).finish().unwrap();
+    (backup, stix(dir))
+}
+
+pub const SMS_DB: &str = "CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
+     CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER,
+       service TEXT, account TEXT, date INTEGER, date_read INTEGER, is_from_me INTEGER);
+     INSERT INTO handle VALUES (1, '+15550100');
+     INSERT INTO message VALUES (1, 'G1', 'see https://evil.example.net/x', 1, 'SMS', 'a', 600000000, 0, 0);";
+
+/// Where the builder stores HomeDomain's sms.db.
+pub const SMS_STORED: &str = "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28";
+
+pub fn stix(dir: &Path) -> PathBuf {
+    let path = dir.join("iocs.stix2");
+    std::fs::write(
+        &path,
+        portcullis_indicators::test_bundle_json(
+            "Evil",
+            &["[domain-name:value = 'evil.example.net']"],
+        ),
+    )
+    .unwrap();
+    path
 }

@@ -6,7 +6,6 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use portcullis_ios::builder::BackupBuilder;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -15,41 +14,11 @@ const PASSWORD: &str = "correct horse";
 /// The same small phone, plain (`plain/`) and encrypted (`enc/`).
 fn build_pair(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let build = |sub: &str, encrypt: bool| {
-        let mut prefs = plist::Dictionary::new();
-        prefs.insert("LDMGlobalEnabled".into(), false.into());
-        let b = BackupBuilder::new(&dir.join(sub))
-            .unwrap()
-            .plist(
-                "HomeDomain",
-                "Library/Preferences/.GlobalPreferences.plist",
-                &plist::Value::Dictionary(prefs),
-            )
-            .unwrap()
-            .sqlite(
-                "HomeDomain",
-                "Library/SMS/sms.db",
-                "CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
-                 CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT,
-                   handle_id INTEGER, service TEXT, account TEXT, date INTEGER,
-                   date_read INTEGER, is_from_me INTEGER);
-                 INSERT INTO handle VALUES (1, '+15550100');
-                 INSERT INTO message VALUES (1, 'G1', 'see https://evil.example.net/x', 1,
-                   'SMS', 'a', 600000000, 0, 0);",
-            )
-            .unwrap()
-            .manifest_only("HomeDomain", "Library/SMS", 2);
+        let b = sms_backup_builder(&dir.join(sub)).manifest_only("HomeDomain", "Library/SMS", 2);
         let b = if encrypt { b.encrypt_with(PASSWORD) } else { b };
         b.finish().unwrap()
     };
-    let stix = dir.join("iocs.stix2");
-    std::fs::write(
-        &stix,
-        portcullis_indicators::test_bundle_json(
-            "Evil",
-            &["[domain-name:value = 'evil.example.net']"],
-        ),
-    )
-    .unwrap();
+    let stix = stix(dir);
     (build("plain", false), build("enc", true), stix)
 }
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use portcullis_evidence::hostile;
@@ -46,47 +46,6 @@ fn deeply_nested_plists_fail_their_module_and_the_run_goes_on() {
     );
     // The modules that read other files still ran.
     assert!(module_summary(&run.report, "manifest")["error"].is_null());
-}
-
-/// A small backup with an SMS linking to an indicator domain, and the indicator file.
-fn backup_with_sms(dir: &Path) -> (PathBuf, PathBuf) {
-    let mut prefs = plist::Dictionary::new();
-    prefs.insert("LDMGlobalEnabled".into(), false.into());
-    let backup = BackupBuilder::new(&dir.join("backup"))
-        .unwrap()
-        .plist(
-            "HomeDomain",
-            GLOBAL_PREFERENCES,
-            &plist::Value::Dictionary(prefs),
-        )
-        .unwrap()
-        .sqlite("HomeDomain", "Library/SMS/sms.db", SMS_DB)
-        .unwrap()
-        .finish()
-        .unwrap();
-    (backup, stix(dir))
-}
-
-const SMS_DB: &str = "CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT);
-     CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT, handle_id INTEGER,
-       service TEXT, account TEXT, date INTEGER, date_read INTEGER, is_from_me INTEGER);
-     INSERT INTO handle VALUES (1, '+15550100');
-     INSERT INTO message VALUES (1, 'G1', 'see https://evil.example.net/x', 1, 'SMS', 'a', 600000000, 0, 0);";
-
-/// Where the builder stores HomeDomain's sms.db.
-const SMS_STORED: &str = "3d/3d0d7e5fb2ce288813306e4d4636395e047a3d28";
-
-fn stix(dir: &Path) -> PathBuf {
-    let path = dir.join("iocs.stix2");
-    std::fs::write(
-        &path,
-        portcullis_indicators::test_bundle_json(
-            "Evil",
-            &["[domain-name:value = 'evil.example.net']"],
-        ),
-    )
-    .unwrap();
-    path
 }
 
 fn texts(value: &Value) -> Vec<String> {
@@ -204,13 +163,7 @@ fn fifos_as_path_iocs_or_evidence_file_are_refused_without_hanging() {
         return;
     }
     let run = check_crafted(&fifo, &ev, &tmp.path().join("a"), &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("pipe: a FIFO (named pipe), not an acquisition"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("pipe: a FIFO (named pipe), not an acquisition");
 
     let (backup, _) = backup_with_sms(&ev.join("b"));
     let run = check_crafted(
@@ -219,13 +172,7 @@ fn fifos_as_path_iocs_or_evidence_file_are_refused_without_hanging() {
         &tmp.path().join("c"),
         &["--iocs", fifo.to_str().unwrap()],
     );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("pipe: a FIFO (named pipe), not an indicator file or folder"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("pipe: a FIFO (named pipe), not an indicator file or folder");
 
     // A FIFO where a bugreport's dumpstate should be: refused, and the check is incomplete.
     let bugreport = ev.join("bugreport");
@@ -267,12 +214,7 @@ fn a_results_folder_reaching_into_the_evidence_is_refused_however_it_is_spelt() 
     ];
     for (input, output) in spellings {
         let run = check_crafted(&input, tmp.path(), &output, &[]);
-        assert_eq!(run.code, 2, "{} -> {}", input.display(), output.display());
-        assert!(
-            run.stderr.contains("is inside the evidence"),
-            "{}",
-            run.stderr
-        );
+        run.expect_error("is inside the evidence");
     }
 }
 
@@ -284,13 +226,8 @@ fn a_results_folder_that_holds_files_is_refused_unless_forced() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("report.json"), "{\"earlier\": true}").unwrap();
     let run = check_crafted(&backup, &backup, &out, &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("is not empty (it holds report.json)")
-            && run.stderr.contains("--force"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("is not empty (it holds report.json)");
+    run.expect_error("--force");
     assert_eq!(
         std::fs::read_to_string(out.join("report.json")).unwrap(),
         "{\"earlier\": true}"
@@ -408,13 +345,7 @@ fn indicator_problems_are_errors_or_warnings_never_silence() {
         &tmp.path().join("a"),
         &["--iocs", empty.to_str().unwrap()],
     );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("no indicator files (*.stix2 or *.json) in this folder"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("no indicator files (*.stix2 or *.json) in this folder");
 
     // A folder with a bundle and a stray JSON file: the bundle is used, the stray one named.
     let mixed = tmp.path().join("mixed-iocs");
@@ -472,12 +403,7 @@ fn indicator_problems_are_errors_or_warnings_never_silence() {
         &tmp.path().join("c"),
         &["--iocs", useless.to_str().unwrap()],
     );
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("hold no usable indicator"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("hold no usable indicator");
 
     // A missing file: one clear line, the OS error said once.
     let run = check_crafted(
@@ -506,11 +432,8 @@ fn a_folder_of_several_backups_names_them() {
     }
     let all = tmp.path().join("all");
     let run = check_crafted(&all, &all, &tmp.path().join("out"), &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("holds 2 iOS backups (00008030-AAAA, 00008101-BBBB): give the folder of the one to check"),
-        "{}",
-        run.stderr
+    run.expect_error(
+        "holds 2 iOS backups (00008030-AAAA, 00008101-BBBB): give the folder of the one to check",
     );
 }
 
@@ -530,13 +453,7 @@ fn an_encrypted_adb_backup_without_a_password_says_how_to_give_one() {
     let ab = ev.join("phone.ab");
     std::fs::write(&ab, [header.as_bytes(), &[0u8; 64]].concat()).unwrap();
     let run = check_crafted(&ab, &ev, &tmp.path().join("out"), &[]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr
-            .contains("--password-env VAR or --password-file FILE"),
-        "{}",
-        run.stderr
-    );
+    run.expect_error("--password-env VAR or --password-file FILE");
 }
 
 #[test]
