@@ -101,6 +101,7 @@ fn sms_module(c: &mut Criterion) {
     let ctx = Context {
         backup: &backup,
         indicators: &indicators,
+        spool: None,
     };
 
     let mut group = c.benchmark_group("sms_module");

@@ -79,6 +79,7 @@ fn portcullis_finds_exactly_the_planted_hits() {
     let ctx = Context {
         backup: &backup,
         indicators: &indicators,
+        spool: None,
     };
     let modules = portcullis_ios::modules::all();
     let runs = portcullis_ios::run_modules(&ctx, &modules, &|_| {});

@@ -3,13 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use portcullis_evidence::module::{ModuleError, ModuleRun};
+use portcullis_core::{ModuleError, ModuleRun};
 use portcullis_evidence::{Evidence, EvidenceError, FileEntry, FolderEvidence, ZipEvidence};
 use portcullis_indicators::Indicators;
 
+use crate::AndroidModule;
 use crate::backup::{BackupError, open_backup};
 use crate::detect::{AndroidKind, detect, detect_from_name};
-use crate::{Context, Module, Shared, androidqf, backup, bugreport, intrusion, run_modules};
+use crate::{Context, Shared, androidqf, backup, bugreport, intrusion, run_modules};
+use portcullis_core::spool::Spool;
 use portcullis_report::MainArtifact;
 
 /// Most bytes an age-encrypted acquisition may decrypt to (it is held in memory).
@@ -118,10 +120,13 @@ impl Acquisition {
 
     /// Runs every module set that applies. A nested part that cannot be opened (a damaged
     /// bugreport.zip, a wrong backup password) is reported as that part's error; the rest runs.
+    /// Large modules write their timeline rows into `spool` (the check's results folder) as
+    /// they go; `None` keeps everything in memory.
     pub fn run(
         &self,
         indicators: &Indicators,
         options: &Options<'_>,
+        spool: Option<&Spool>,
         on_done: &(dyn Fn(&str) + Sync),
     ) -> AndroidRun {
         let shared = Shared::default();
@@ -131,6 +136,7 @@ impl Acquisition {
             indicators,
             timezone: None,
             shared: &shared,
+            spool,
         };
         let timezone = match (options.timezone, self.kind) {
             (Some(tz), _) => Some(tz.to_string()),
@@ -161,7 +167,7 @@ impl Acquisition {
         }
     }
 
-    fn module_set(&self) -> Vec<&'static dyn Module> {
+    fn module_set(&self) -> Vec<&'static AndroidModule> {
         match self.kind {
             AndroidKind::Bugreport => bugreport::modules(),
             AndroidKind::AndroidQf => androidqf::modules(),
@@ -182,7 +188,7 @@ impl Acquisition {
     ) {
         let mut run_on = |evidence: &dyn Evidence,
                           prefix: &str,
-                          modules: Vec<&'static dyn Module>,
+                          modules: Vec<&'static AndroidModule>,
                           runs: &mut Vec<ModuleRun>| {
             let files = match evidence.list() {
                 Ok(files) => files,
@@ -198,6 +204,7 @@ impl Acquisition {
                 indicators: outer.indicators,
                 timezone: outer.timezone,
                 shared: &shared,
+                spool: outer.spool,
             };
             runs.extend(run_modules(&ctx, &modules, on_done));
             hashes.extend(

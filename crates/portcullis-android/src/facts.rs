@@ -2,7 +2,7 @@
 //! properties, packages, settings, root binaries, accessibility services). Each fact names the
 //! module it came from; a fact the acquisition does not show stays unknown.
 
-use portcullis_evidence::module::ModuleRun;
+use portcullis_core::module::ModuleRun;
 use portcullis_posture::{App, DeviceFacts, Fact, Platform};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ fn records<'a>(runs: &'a [ModuleRun], slugs: &[&str]) -> Option<(&'static str, &
             return None;
         }
         match &r.outcome.as_ref().ok()?.results {
-            portcullis_report::Results::List(list) if !list.is_empty() => Some((r.slug, &list[..])),
+            portcullis_core::Results::List(list) if !list.is_empty() => Some((r.slug, &list[..])),
             _ => None,
         }
     })
@@ -91,7 +91,7 @@ fn settings_facts(runs: &[ModuleRun], facts: &mut DeviceFacts) {
     let Some(settings) = runs
         .iter()
         .find_map(|r| match &r.outcome.as_ref().ok()?.results {
-            portcullis_report::Results::Object(map) if r.slug == "aqf_settings" => Some(map),
+            portcullis_core::Results::Object(map) if r.slug == "aqf_settings" => Some(map),
             _ => None,
         })
     else {
@@ -120,7 +120,7 @@ fn settings_facts(runs: &[ModuleRun], facts: &mut DeviceFacts) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_report::{ModuleOutput, Results};
+    use portcullis_core::{ModuleOutput, Results};
     use serde_json::json;
 
     fn run(slug: &'static str, results: Results) -> ModuleRun {

@@ -16,11 +16,12 @@ pub mod reference;
 
 use std::sync::{Mutex, OnceLock};
 
+use portcullis_core::spool::Spool;
 use portcullis_evidence::{Evidence, FileEntry};
 use portcullis_indicators::Indicators;
-use portcullis_report::{MainArtifact, ModuleOutput};
+use portcullis_report::MainArtifact;
 
-pub use portcullis_evidence::module::{ModuleError, ModuleRun};
+pub use portcullis_core::{Module, ModuleError, ModuleRun};
 
 /// What a module gets.
 pub struct Context<'a> {
@@ -34,6 +35,9 @@ pub struct Context<'a> {
     pub timezone: Option<&'a str>,
     /// What the modules of this run share; owned by the run, never process-wide.
     pub shared: &'a Shared,
+    /// Where large modules may write their timeline rows as they go (the check's results
+    /// folder); `None` keeps them in memory.
+    pub spool: Option<&'a Spool>,
 }
 
 /// What the modules running on one evidence share: artifacts read once for all of them, and
@@ -107,27 +111,18 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// One artifact: where it lives, how to parse it, what to flag.
-pub trait Module: Sync {
-    /// MVT's class name (timeline "Plugin" column), e.g. `DumpsysAppops`.
-    fn name(&self) -> &'static str;
-    /// MVT's slug (output file names), e.g. `dumpsys_appops`.
-    fn slug(&self) -> &'static str;
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError>;
-}
+/// An Android module: the workspace's one [`Module`] trait, run on an acquisition.
+pub type AndroidModule = dyn for<'a> Module<Context<'a>>;
 
-/// Runs `modules` in parallel, returning results in module order.
+/// Runs `modules` in parallel, returning results in module order (see
+/// [`portcullis_core::run_modules`]).
 pub fn run_modules(
     ctx: &Context<'_>,
-    modules: &[&'static dyn Module],
+    modules: &[&'static AndroidModule],
     on_done: &(dyn Fn(&str) + Sync),
 ) -> Vec<ModuleRun> {
-    portcullis_evidence::module::run_parallel(
-        modules,
-        |m| (m.name(), m.slug()),
-        |m| m.run(ctx),
-        on_done,
-    )
+    let modules: Vec<&dyn Module<Context<'_>>> = modules.iter().map(|m| *m as _).collect();
+    portcullis_core::run_modules(ctx, &modules, on_done)
 }
 
 #[cfg(test)]

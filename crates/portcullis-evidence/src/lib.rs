@@ -9,7 +9,6 @@ pub mod age;
 #[cfg(any(test, feature = "hostile-inputs"))]
 pub mod hostile;
 pub mod json;
-pub mod module;
 pub mod property_list;
 pub mod zip;
 

@@ -9,39 +9,31 @@ pub mod modules;
 pub mod nskeyed;
 pub mod values;
 
+use portcullis_core::spool::Spool;
 use portcullis_indicators::Indicators;
-use portcullis_report::ModuleOutput;
 
 pub use backup::{Backup, BackupError, ManifestEntry};
+pub use portcullis_core::{Module, ModuleError, ModuleRun};
 
-/// What a module gets: the backup to read and the indicators to match against.
+/// What a module gets: the backup to read, the indicators to match against, and where large
+/// modules may write their records as they go (the check's results folder; `None` keeps them in
+/// memory).
 pub struct Context<'a> {
     pub backup: &'a Backup,
     pub indicators: &'a Indicators,
+    pub spool: Option<&'a Spool>,
 }
 
-pub use portcullis_evidence::module::{ModuleError, ModuleRun};
-
-/// One artifact: where it lives, how to parse it, what to flag.
-pub trait Module: Sync {
-    /// MVT's class name (timeline "Plugin" column), e.g. `Datausage`.
-    fn name(&self) -> &'static str;
-    /// MVT's slug (output file names), e.g. `datausage`.
-    fn slug(&self) -> &'static str;
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError>;
-}
+/// An iOS module: the workspace's one [`Module`] trait, run on a backup.
+pub type IosModule = dyn for<'a> Module<Context<'a>>;
 
 /// Runs `modules` in parallel, returning results in module order (see
-/// [`portcullis_evidence::module::run_parallel`]).
+/// [`portcullis_core::run_modules`]).
 pub fn run_modules(
     ctx: &Context<'_>,
-    modules: &[&'static dyn Module],
+    modules: &[&'static IosModule],
     on_done: &(dyn Fn(&str) + Sync),
 ) -> Vec<ModuleRun> {
-    portcullis_evidence::module::run_parallel(
-        modules,
-        |m| (m.name(), m.slug()),
-        |m| m.run(ctx),
-        on_done,
-    )
+    let modules: Vec<&dyn Module<Context<'_>>> = modules.iter().map(|m| *m as _).collect();
+    portcullis_core::run_modules(ctx, &modules, on_done)
 }

@@ -19,7 +19,8 @@ pub use facts::{
     AdvancedProtection, App, DeviceFacts, Fact, PermissionGrant, Platform, Profile, ProfileEvent,
     known,
 };
-pub use portcullis_report::{Level, PostureFinding, PostureStatus};
+pub use portcullis_core::Level;
+pub use portcullis_report::{PostureFinding, PostureStatus};
 
 use rules::{FactTable, Truth};
 

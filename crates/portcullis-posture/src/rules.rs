@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use portcullis_report::Level;
+use portcullis_core::Level;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use portcullis_core::{Alert, Level};
 use portcullis_indicators::{IndicatorMatch, IocType, MatchRule};
 use portcullis_posture::{DeviceFacts, Platform, Snapshot, evaluate, known};
 use portcullis_report::{
-    Alert, Coverage, IndicatorFileInfo, Level, MainArtifact, ModuleSummary, Report, RunInfo, html,
+    Coverage, IndicatorFileInfo, MainArtifact, ModuleSummary, Report, RunInfo, html,
 };
 use serde_json::json;
 

@@ -16,7 +16,8 @@
 
 use std::fmt::Write;
 
-use crate::{Alert, CoverageStatus, Level, PostureFinding, PostureStatus, Report};
+use crate::{CoverageStatus, PostureFinding, PostureStatus, Report};
+use portcullis_core::{Alert, Level};
 
 /// Most warnings listed in `#not-checked`; report.json has them all.
 const WARNINGS_SHOWN: usize = 200;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::spool::SpooledRecords;
-use crate::{Alert, ModuleOutput, Report, Results, TimelineEvent, UrlRecord};
+use crate::Report;
+use portcullis_core::spool::SpooledRecords;
+use portcullis_core::{Alert, ModuleOutput, Results, TimelineEvent, UrlRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -315,7 +316,100 @@ impl<'a> Iterator for Merge<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Level;
+    use portcullis_core::Level;
+    use portcullis_core::spool::{RecordSpool, SPILL_AFTER, Spool, TIMELINE_SPILL_AFTER};
+
+    #[test]
+    fn spooled_records_are_moved_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path());
+        let mut records = RecordSpool::new("big_module", Some(&spool));
+        for i in 0..SPILL_AFTER + 5 {
+            records.push(serde_json::json!({"n": i})).unwrap();
+        }
+        let Results::Spooled(spooled) = records.finish().unwrap() else {
+            panic!("expected a spool file");
+        };
+        let out = ResultsDir::create(dir.path()).unwrap();
+        let output = ModuleOutput {
+            results: Results::Spooled(spooled.clone()),
+            ..Default::default()
+        };
+        out.write_check(
+            &Report::default(),
+            &[("big_module", &output)],
+            TimeBasis::Utc,
+        )
+        .unwrap();
+        assert!(!spooled.path.exists());
+        let moved: Vec<serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(dir.path().join("big_module.json")).unwrap())
+                .unwrap();
+        assert_eq!(moved.len(), SPILL_AFTER + 5);
+    }
+
+    /// Rows spilled to run files and merged give the same timeline.csv as rows held in memory.
+    #[test]
+    fn spilled_timelines_merge_to_the_same_file() {
+        let spilled = tempfile::tempdir().unwrap();
+        let held = tempfile::tempdir().unwrap();
+        let spool = Spool::new(spilled.path());
+        let outputs = timeline_outputs(Some(&spool));
+        assert!(!outputs[0].timeline_runs().is_empty());
+        assert_eq!(outputs[0].timeline_len(), 2 * TIMELINE_SPILL_AFTER + 7);
+        write_timeline(spilled.path(), &outputs);
+        drop(outputs);
+        let outputs = timeline_outputs(None);
+        assert!(outputs[0].timeline_runs().is_empty());
+        write_timeline(held.path(), &outputs);
+        let read =
+            |dir: &tempfile::TempDir| std::fs::read(dir.path().join("timeline.csv")).unwrap();
+        assert_eq!(read(&spilled), read(&held));
+        let names: Vec<_> = std::fs::read_dir(spilled.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["timeline.csv"], "run files are removed");
+    }
+
+    /// Two modules' timelines: the first large, in scrambled time order, with duplicates and
+    /// many equal timestamps; the second small, interleaving with it.
+    fn timeline_outputs(spool: Option<&Spool>) -> Vec<ModuleOutput> {
+        let event = |t: usize, module: &str, n: usize| TimelineEvent {
+            timestamp: format!("2024-01-01 00:{:02}:{:02}", t / 60 % 60, t % 60),
+            module: module.into(),
+            event: "e".into(),
+            data: format!("row {n}, \"quoted\",\nsecond line"),
+        };
+        let mut big = ModuleOutput::spilling(spool);
+        for n in 0..2 * TIMELINE_SPILL_AFTER + 7 {
+            big.push_timeline(event(n * 7919 % 3001, "Big", n));
+            if n % 10 == 0 {
+                big.push_timeline(event(n * 7919 % 3001, "Big", n)); // a duplicate
+            }
+        }
+        let mut small = ModuleOutput::spilling(spool);
+        for n in 0..500 {
+            small.push_timeline(event(n * 6, "Small", n));
+        }
+        vec![big, small]
+    }
+
+    fn write_timeline(dir: &std::path::Path, outputs: &[ModuleOutput]) {
+        let out = ResultsDir::create(dir).unwrap();
+        let modules = [("big", &outputs[0]), ("small", &outputs[1])];
+        out.write_check(&Report::default(), &modules, TimeBasis::Utc)
+            .unwrap();
+        for name in [
+            "alerts.json",
+            "alerts_timeline.csv",
+            "info.json",
+            "report.json",
+            "report.html",
+        ] {
+            std::fs::remove_file(dir.join(name)).unwrap();
+        }
+    }
 
     #[test]
     fn duplicate_timeline_rows_are_dropped() {

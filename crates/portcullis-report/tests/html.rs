@@ -1,10 +1,10 @@
 //! `report.html`: escaping of hostile values, incident mode, self-containment, and the sink.
 
+use portcullis_core::{Alert, Level};
 use portcullis_indicators::{IndicatorMatch, IocType, MatchRule};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
-    Alert, IndicatorFileInfo, Level, OsDataInfo, PostureFinding, PostureStatus, Report, RunInfo,
-    html,
+    IndicatorFileInfo, OsDataInfo, PostureFinding, PostureStatus, Report, RunInfo, html,
 };
 use serde_json::json;
 

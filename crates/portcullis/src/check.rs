@@ -7,12 +7,14 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 use portcullis_android::acquisition::{Acquisition, OpenError, Options as AndroidOptions};
+use portcullis_core::spool::Spool;
+use portcullis_core::{Level, ModuleOutput};
 use portcullis_indicators::{Indicators, indicator_files};
 use portcullis_ios::{Backup, BackupError, Context, ModuleError, ModuleRun};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
-    Coverage, CoverageStatus, FileHash, IndicatorFileInfo, Level, MainArtifact, ModuleOutput,
-    ModuleSummary, Report, RunInfo,
+    Coverage, CoverageStatus, FileHash, IndicatorFileInfo, MainArtifact, ModuleSummary, Report,
+    RunInfo,
 };
 
 /// Nothing at HIGH or above.
@@ -226,14 +228,13 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         .filter_map(|r| r.outcome.as_ref().ok().map(|o| (r.slug, o)))
         .collect();
     results.write_check(&report, &outputs, ran.basis)?;
-    portcullis_report::spool::set_dir(None);
     Ok(Checked { report, output_dir })
 }
 
 /// Refuses a results folder inside the evidence (the evidence is never written to) or one that
 /// already holds files (unless `--force`), then creates the folder, where large modules write
-/// their records as they go (see [`portcullis_report::spool`]).
-fn prepare_results(evidence: &Path, output_dir: &Path, force: bool) -> Result<()> {
+/// their records as they go (see [`portcullis_core::spool`]): the returned spool names it.
+fn prepare_results(evidence: &Path, output_dir: &Path, force: bool) -> Result<Spool> {
     if inside(output_dir, evidence) {
         bail!(
             "the results folder {} is inside the evidence {}; choose a folder outside it",
@@ -253,8 +254,7 @@ fn prepare_results(evidence: &Path, output_dir: &Path, force: bool) -> Result<()
         );
     }
     ResultsDir::create(output_dir)?;
-    portcullis_report::spool::set_dir(Some(output_dir));
-    Ok(())
+    Ok(Spool::new(output_dir))
 }
 
 /// Whether `path` (which may not exist yet) is `evidence` or lies inside it, however either is
@@ -318,12 +318,13 @@ fn run_ios(
     } else {
         Backup::open(root)?
     };
-    prepare_results(&args.path, output_dir, args.force)?;
+    let spool = prepare_results(&args.path, output_dir, args.force)?;
     let modules = portcullis_ios::modules::all();
     let bar = progress_bar(modules.len(), show_progress);
     let ctx = Context {
         backup: &backup,
         indicators,
+        spool: Some(&spool),
     };
     let runs = portcullis_ios::run_modules(&ctx, &modules, &|slug| {
         bar.set_message(slug.to_string());
@@ -388,9 +389,9 @@ fn run_android(
             args.path.display()
         );
     };
-    prepare_results(&args.path, output_dir, args.force)?;
+    let spool = prepare_results(&args.path, output_dir, args.force)?;
     let bar = progress_bar(0, show_progress);
-    let ran = acquisition.run(indicators, &options, &|slug| {
+    let ran = acquisition.run(indicators, &options, Some(&spool), &|slug| {
         bar.set_message(slug.to_string());
         bar.inc(1);
     });

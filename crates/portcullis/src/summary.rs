@@ -3,7 +3,8 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use portcullis_report::{CoverageStatus, Level, PostureStatus, Report};
+use portcullis_core::Level;
+use portcullis_report::{CoverageStatus, PostureStatus, Report};
 
 /// Posture fixes and warnings listed in the summary; the rest are in report.html / report.json.
 const FIXES_SHOWN: usize = 5;

@@ -6,7 +6,7 @@
 //! the zone is known each `*_time` also gets a `*_time_utc` twin. Unlike MVT, the
 //! `/data/local/tmp/` check runs without indicators loaded.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
 use super::wall_clock::{self, from_epoch};
@@ -122,7 +122,7 @@ impl AqfFiles {
     }
 }
 
-impl Module for AqfFiles {
+impl Module<Context<'_>> for AqfFiles {
     fn name(&self) -> &'static str {
         "AQFFiles"
     }
@@ -143,7 +143,7 @@ impl Module for AqfFiles {
             tracing::warn!("aqf_files: the device's time zone is unknown; times are in UTC");
         }
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(entries.len());
         for mut entry in entries {
             // (letter, wall-clock time) of each time that could be read.

@@ -1,7 +1,7 @@
 //! `getprop.txt`: the system properties, checked as the bugreport's `DumpsysGetProp` checks
 //! them (same parser, same security-patch and indicator checks).
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::Value;
 
 use super::{read_text, require};
@@ -18,7 +18,7 @@ pub(super) fn property(text: &str, name: &str) -> Option<String> {
 
 pub struct AqfGetProp;
 
-impl Module for AqfGetProp {
+impl Module<Context<'_>> for AqfGetProp {
     fn name(&self) -> &'static str {
         "AQFGetProp"
     }
@@ -47,9 +47,9 @@ impl Module for AqfGetProp {
 
 #[cfg(test)]
 mod tests {
+    use portcullis_core::Level;
     use portcullis_evidence::{Evidence, FolderEvidence, ZipEvidence};
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
 
     use super::*;
     use crate::androidqf::test_support::{fixtures, indicators, records, run_on, with_folder};

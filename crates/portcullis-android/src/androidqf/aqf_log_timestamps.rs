@@ -1,6 +1,6 @@
 //! `logs/*`: the modification time of every log file AndroidQF copied, as timeline rows.
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use serde_json::json;
 
 use super::depth;
@@ -18,7 +18,7 @@ fn is_log(path: &str) -> bool {
 
 pub struct AqfLogTimestamps;
 
-impl Module for AqfLogTimestamps {
+impl Module<Context<'_>> for AqfLogTimestamps {
     fn name(&self) -> &'static str {
         "AQFLogTimestamps"
     }
@@ -34,7 +34,7 @@ impl Module for AqfLogTimestamps {
                 "no logs/ folder at the acquisition root or one folder down".into(),
             ));
         }
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(logs.len());
         for file in logs {
             let modified = file
@@ -96,6 +96,7 @@ mod tests {
             indicators: &ind,
             timezone: None,
             shared: &crate::Shared::default(),
+            spool: None,
         };
         let out = AqfLogTimestamps.run(&ctx).unwrap();
         let recs = records(&out);

@@ -2,7 +2,7 @@
 //! installed, disabled protections, and packages, APK hashes or signing certificates matching
 //! indicators.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use serde_json::Value;
 
 use super::{heuristic, read_json_list, require};
@@ -124,7 +124,7 @@ impl AqfPackages {
     }
 }
 
-impl Module for AqfPackages {
+impl Module<Context<'_>> for AqfPackages {
     fn name(&self) -> &'static str {
         "AQFPackages"
     }

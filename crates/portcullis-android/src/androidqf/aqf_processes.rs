@@ -1,7 +1,7 @@
 //! `ps.txt` (`ps -A` output): every running process, and process names matching app-id or
 //! process indicators.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Value, json};
 
 use super::{read_text, require};
@@ -48,7 +48,7 @@ fn parse_line(line: &str) -> Option<Value> {
 
 pub struct AqfProcesses;
 
-impl Module for AqfProcesses {
+impl Module<Context<'_>> for AqfProcesses {
     fn name(&self) -> &'static str {
         "AQFProcesses"
     }

@@ -1,7 +1,7 @@
 //! `settings_<namespace>.txt` (`key=value` lines): the phone's settings by namespace, and
 //! protections that are turned off.
 
-use portcullis_report::{Level, ModuleOutput, Results};
+use portcullis_core::{Level, ModuleOutput, Results};
 use serde_json::{Map, Value, json};
 
 use super::{heuristic, locate_all, read_text};
@@ -17,7 +17,7 @@ fn namespace(base: &str) -> Option<&str> {
 
 pub struct AqfSettings;
 
-impl Module for AqfSettings {
+impl Module<Context<'_>> for AqfSettings {
     fn name(&self) -> &'static str {
         "AQFSettings"
     }

@@ -22,11 +22,12 @@ mod root_binaries;
 pub(crate) mod test_support;
 pub(crate) mod wall_clock;
 
+use portcullis_core::{Alert, Level};
 use portcullis_evidence::FileEntry;
-use portcullis_report::{Alert, Level};
 use serde_json::Value;
 
-use crate::{Context, Module, ModuleError};
+use crate::AndroidModule;
+use crate::{Context, ModuleError};
 
 pub use nested::{
     NestedBackup, NestedBackupError, NestedBugreport, SubEvidence, nested_backup, nested_bugreport,
@@ -36,7 +37,7 @@ pub use nested::{
 /// Every AndroidQF module, in MVT's order. The nested bugreport, backup and intrusion-log
 /// modules run separately on the evidence [`nested_bugreport`], [`nested_backup`] and
 /// [`nested_intrusion_logs`] give.
-pub fn modules() -> Vec<&'static dyn Module> {
+pub fn modules() -> Vec<&'static AndroidModule> {
     vec![
         &aqf_packages::AqfPackages,
         &aqf_processes::AqfProcesses,
@@ -177,7 +178,7 @@ mod tests {
     /// Runs `modules` on `evidence`: the counts, then the alert, timeline and URL totals.
     fn run_all(
         evidence: &dyn Evidence,
-        modules: &[&'static dyn Module],
+        modules: &[&'static AndroidModule],
     ) -> (Counts, usize, usize, usize) {
         with_context(evidence, None, |ctx| {
             let runs = crate::run_modules(ctx, modules, &|_| {});
@@ -193,9 +194,8 @@ mod tests {
                     Err(e) => panic!("{}: {e}", r.slug),
                 })
                 .collect();
-            let total = |f: fn(&portcullis_report::ModuleOutput) -> usize| {
-                outputs.iter().map(|o| f(o)).sum()
-            };
+            let total =
+                |f: fn(&portcullis_core::ModuleOutput) -> usize| outputs.iter().map(|o| f(o)).sum();
             (
                 counts,
                 total(|o| o.alerts.len()),

@@ -7,7 +7,7 @@
 //! `noatime`/`nodiratime` on the allow-listed partitions are ignored alone, instead of hiding
 //! the partition's other suspicious options.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Value, json};
 
 use super::{heuristic, read_json_list, require};
@@ -141,7 +141,7 @@ impl Mounts {
     }
 }
 
-impl Module for Mounts {
+impl Module<Context<'_>> for Mounts {
     fn name(&self) -> &'static str {
         "Mounts"
     }

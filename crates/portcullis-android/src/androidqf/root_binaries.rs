@@ -1,7 +1,7 @@
 //! `root_binaries.json`: root tools AndroidQF found on the device. Each one is a HIGH alert:
 //! on a phone its owner did not root, they mean it was rooted by someone else.
 
-use portcullis_report::{Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
 use super::{heuristic, read_json_list, require};
@@ -10,7 +10,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct RootBinaries;
 
-impl Module for RootBinaries {
+impl Module<Context<'_>> for RootBinaries {
     fn name(&self) -> &'static str {
         "RootBinaries"
     }
@@ -22,7 +22,7 @@ impl Module for RootBinaries {
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let file = require(ctx, "root_binaries.json")?;
         let paths = read_json_list(ctx, file, "paths")?;
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for path in paths
             .iter()

@@ -8,9 +8,10 @@ use portcullis_indicators::Indicators;
 pub(crate) use crate::bugreport::test_support::{
     count, indicators, records, test_stix2, with_folder,
 };
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 
-use crate::{Context, Module, ModuleError};
+use crate::AndroidModule;
+use crate::{Context, ModuleError};
 
 /// The shared MVT fixtures folder, or `None` (with a note) where it is absent.
 pub(crate) fn fixtures() -> Option<PathBuf> {
@@ -36,12 +37,13 @@ pub(crate) fn with_context<R>(
         indicators: &Indicators::new(),
         timezone,
         shared: &crate::Shared::default(),
+        spool: None,
     })
 }
 
 /// Runs `module` on `evidence` (listed here) with no device time zone.
 pub(crate) fn run_on(
-    module: &dyn Module,
+    module: &AndroidModule,
     evidence: &dyn Evidence,
     indicators: &Indicators,
 ) -> Result<ModuleOutput, ModuleError> {
@@ -50,7 +52,7 @@ pub(crate) fn run_on(
 
 /// Runs `module` on `evidence` with the given device time zone.
 pub(crate) fn run_on_tz(
-    module: &dyn Module,
+    module: &AndroidModule,
     evidence: &dyn Evidence,
     indicators: &Indicators,
     timezone: Option<&str>,
@@ -62,5 +64,6 @@ pub(crate) fn run_on_tz(
         indicators,
         timezone,
         shared: &crate::Shared::default(),
+        spool: None,
     })
 }

@@ -15,7 +15,7 @@ mod tar_evidence;
 
 use std::io::Read;
 
-use crate::Module;
+use crate::AndroidModule;
 
 pub use ab::{
     BackupHeader, Encryption, open_backup, open_backup_file, open_backup_with, probe_file,
@@ -24,7 +24,7 @@ pub use ab::{
 pub use tar_evidence::{TarEvidence, TarLimits};
 
 /// Every module run on an Android backup, in MVT's order.
-pub fn modules() -> Vec<&'static dyn Module> {
+pub fn modules() -> Vec<&'static AndroidModule> {
     vec![&sms::Sms]
 }
 

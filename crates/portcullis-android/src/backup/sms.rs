@@ -10,7 +10,7 @@
 
 use std::sync::LazyLock;
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, UrlRecord};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, UrlRecord};
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -133,7 +133,7 @@ fn parse_file(bytes: &[u8], path: &str) -> Result<Vec<Map<String, Value>>, Modul
 
 pub struct Sms;
 
-impl Module for Sms {
+impl Module<Context<'_>> for Sms {
     fn name(&self) -> &'static str {
         "SMS"
     }

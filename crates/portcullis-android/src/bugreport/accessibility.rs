@@ -4,8 +4,8 @@
 
 use std::sync::LazyLock;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysAccessibility;
 
-impl Module for DumpsysAccessibility {
+impl Module<Context<'_>> for DumpsysAccessibility {
     fn name(&self) -> &'static str {
         "DumpsysAccessibility"
     }

@@ -1,6 +1,6 @@
 //! `dumpsys package`, `Activity Resolver Table`: which app activities answer which intent.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::resolver::{non_data_actions, package_of};
@@ -9,7 +9,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysActivities;
 
-impl Module for DumpsysActivities {
+impl Module<Context<'_>> for DumpsysActivities {
     fn name(&self) -> &'static str {
         "DumpsysActivities"
     }

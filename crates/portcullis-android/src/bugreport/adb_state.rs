@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use base64::Engine;
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
@@ -13,7 +13,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysAdbState;
 
-impl Module for DumpsysAdbState {
+impl Module<Context<'_>> for DumpsysAdbState {
     fn name(&self) -> &'static str {
         "DumpsysADBState"
     }

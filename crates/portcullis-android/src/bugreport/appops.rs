@@ -4,8 +4,8 @@
 
 use std::sync::LazyLock;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
@@ -19,7 +19,7 @@ const RISKY_PACKAGES: &[&str] = &["com.android.shell"];
 
 pub struct DumpsysAppops;
 
-impl Module for DumpsysAppops {
+impl Module<Context<'_>> for DumpsysAppops {
     fn name(&self) -> &'static str {
         "DumpsysAppops"
     }

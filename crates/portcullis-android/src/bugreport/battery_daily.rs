@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
 use super::{app_id_alert, indent, text, with_section};
@@ -12,7 +12,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysBatteryDaily;
 
-impl Module for DumpsysBatteryDaily {
+impl Module<Context<'_>> for DumpsysBatteryDaily {
     fn name(&self) -> &'static str {
         "DumpsysBatteryDaily"
     }

@@ -1,7 +1,7 @@
 //! `dumpsys batterystats`, battery history: jobs started and stopped, alarm wake-ups and apps
 //! brought to the foreground, with the app behind each.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::{records_checking_app_ids, with_section};
@@ -9,7 +9,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysBatteryHistory;
 
-impl Module for DumpsysBatteryHistory {
+impl Module<Context<'_>> for DumpsysBatteryHistory {
     fn name(&self) -> &'static str {
         "DumpsysBatteryHistory"
     }

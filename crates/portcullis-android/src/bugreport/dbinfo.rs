@@ -3,8 +3,8 @@
 
 use std::sync::LazyLock;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use regex::Regex;
 use serde_json::{Map, Value};
 
@@ -13,7 +13,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysDbInfo;
 
-impl Module for DumpsysDbInfo {
+impl Module<Context<'_>> for DumpsysDbInfo {
     fn name(&self) -> &'static str {
         "DumpsysDBInfo"
     }

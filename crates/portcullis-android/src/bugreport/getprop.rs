@@ -6,8 +6,8 @@
 use std::sync::LazyLock;
 
 use jiff::civil::Date;
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ const PATCH_MAX_AGE_DAYS: i32 = 6 * 31;
 
 pub struct DumpsysGetProp;
 
-impl Module for DumpsysGetProp {
+impl Module<Context<'_>> for DumpsysGetProp {
     fn name(&self) -> &'static str {
         "DumpsysGetProp"
     }

@@ -27,15 +27,16 @@ mod tombstones;
 
 use std::sync::LazyLock;
 
+use portcullis_core::{Alert, Level, ModuleOutput};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::{Context, Module, ModuleError};
+use crate::AndroidModule;
+use crate::{Context, ModuleError};
 
 /// Every bugreport module, in MVT's order.
-pub fn modules() -> Vec<&'static dyn Module> {
+pub fn modules() -> Vec<&'static AndroidModule> {
     vec![
         &accessibility::DumpsysAccessibility,
         &activities::DumpsysActivities,
@@ -145,7 +146,7 @@ fn records_checking_app_ids(
             .iter()
             .filter_map(|r| app_id_alert(indicators, slug, text(r, "package_name"), "", r, source))
             .collect(),
-        results: portcullis_report::Results::List(records),
+        results: portcullis_core::Results::List(records),
         ..ModuleOutput::default()
     }
 }
@@ -281,7 +282,7 @@ mod tests {
             let Ok(out) = &packages.outcome else {
                 unreachable!()
             };
-            let portcullis_report::Results::List(list) = &out.results else {
+            let portcullis_core::Results::List(list) = &out.results else {
                 panic!("packages is a list")
             };
             assert_eq!(text(&list[1], "package_name"), "com.instagram.android");

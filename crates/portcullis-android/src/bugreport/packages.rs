@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
@@ -20,7 +20,7 @@ const DANGEROUS_PERMISSIONS_THRESHOLD: usize = 10;
 
 pub struct DumpsysPackages;
 
-impl Module for DumpsysPackages {
+impl Module<Context<'_>> for DumpsysPackages {
     fn name(&self) -> &'static str {
         "DumpsysPackages"
     }

@@ -1,7 +1,7 @@
 //! `dumpsys platform_compat`: the `DOWNSCALED` change's raw overrides, which keep the names of
 //! packages even after they were uninstalled.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::{records_checking_app_ids, with_section};
@@ -9,7 +9,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysPlatformCompat;
 
-impl Module for DumpsysPlatformCompat {
+impl Module<Context<'_>> for DumpsysPlatformCompat {
     fn name(&self) -> &'static str {
         "DumpsysPlatformCompat"
     }

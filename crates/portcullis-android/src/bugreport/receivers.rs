@@ -1,8 +1,8 @@
 //! `dumpsys package`, `Receiver Resolver Table`: which apps receive which broadcast, noting those
 //! that can intercept SMS or watch calls.
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Map, Value, json};
 
 use super::resolver::{non_data_actions, package_of};
@@ -11,7 +11,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DumpsysReceivers;
 
-impl Module for DumpsysReceivers {
+impl Module<Context<'_>> for DumpsysReceivers {
     fn name(&self) -> &'static str {
         "DumpsysReceivers"
     }

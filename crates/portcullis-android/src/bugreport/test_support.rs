@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_evidence::{Evidence, FolderEvidence};
 use portcullis_indicators::{Indicators, test_bundle_json};
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use serde_json::Value;
 
-use crate::{Context, Module};
+use crate::AndroidModule;
+use crate::Context;
 
 /// `android_data/<name>` of MVT's fixtures, when the shared fixtures are present (otherwise a
 /// note and `None`, so the test is skipped).
@@ -86,12 +87,13 @@ pub(crate) fn folder_context<R>(
         indicators,
         timezone: None,
         shared: &crate::Shared::default(),
+        spool: None,
     })
 }
 
 /// Runs `module` on a folder holding `dumpstate.txt` = `dumpstate`.
 pub(crate) fn run_on_dumpstate(
-    module: &dyn Module,
+    module: &AndroidModule,
     dumpstate: &str,
     indicators: &Indicators,
 ) -> ModuleOutput {

@@ -1,13 +1,13 @@
 //! Modification times of the files the bugreport copied from the phone (`FS/…`).
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use serde_json::json;
 
 use crate::{Context, Module, ModuleError};
 
 pub struct BugReportTimestamps;
 
-impl Module for BugReportTimestamps {
+impl Module<Context<'_>> for BugReportTimestamps {
     fn name(&self) -> &'static str {
         "BugReportTimestamps"
     }
@@ -20,7 +20,7 @@ impl Module for BugReportTimestamps {
     /// the archive's recorded time (a zip entry's date and time, a file's mtime) printed as UTC
     /// wall clock; MVT prints a folder's mtimes in the analyst's own time zone.
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for file in ctx.find("FS/*") {
             let modified = modified_iso(file.modified);

@@ -2,9 +2,9 @@
 //! user, with which signal. Exploits often crash their target, so crashes of privileged
 //! processes are flagged, and crashing processes are checked against indicators.
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_evidence::FileEntry;
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use prost::Message;
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ const SUSPICIOUS_UIDS: &[i64] = &[0, 1000, 2000];
 
 pub struct Tombstones;
 
-impl Module for Tombstones {
+impl Module<Context<'_>> for Tombstones {
     fn name(&self) -> &'static str {
         "Tombstones"
     }
@@ -40,7 +40,7 @@ impl Module for Tombstones {
             return Err(ModuleError::NotFound("no tombstone files".into()));
         }
         let by_path = |path: &str| files.iter().copied().find(|f| f.path == path);
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         let mut failure = None;
         for file in &files {

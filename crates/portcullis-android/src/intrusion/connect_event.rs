@@ -1,7 +1,7 @@
 //! `connect_event`: every network connection an app opened, and remote addresses matching
 //! indicators.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::Value;
 
 use super::{events, field, package_hit, push_hits, py_str, row};
@@ -22,7 +22,7 @@ fn clean_address(value: &Value) -> String {
 
 pub struct ConnectEvent;
 
-impl Module for ConnectEvent {
+impl Module<Context<'_>> for ConnectEvent {
     fn name(&self) -> &'static str {
         "ConnectEvent"
     }
@@ -33,7 +33,7 @@ impl Module for ConnectEvent {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let events = events::load(ctx, "connect_event", 1000, false)?;
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(events.len());
         for events::Event {
             mut record,
@@ -79,9 +79,9 @@ impl Module for ConnectEvent {
 
 #[cfg(test)]
 mod tests {
+    use portcullis_core::Level;
     use portcullis_evidence::FolderEvidence;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
     use serde_json::json;
 
     use super::*;

@@ -1,7 +1,7 @@
 //! `dns_event`: every DNS lookup an app made, and host names or answered IP addresses matching
 //! indicators.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::Value;
 
 use super::{events, field, package_hit, push_hits, py_str, row};
@@ -9,7 +9,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct DnsEvent;
 
-impl Module for DnsEvent {
+impl Module<Context<'_>> for DnsEvent {
     fn name(&self) -> &'static str {
         "DnsEvent"
     }
@@ -21,7 +21,7 @@ impl Module for DnsEvent {
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         // This module also reports what reading the logs met, once for the three modules.
         let events = events::load(ctx, "dns_event", 1000, true)?;
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(events.len());
         for events::Event {
             mut record,

@@ -10,14 +10,15 @@ mod dns_event;
 mod events;
 mod security_event;
 
+use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent};
 use portcullis_indicators::IndicatorMatch;
-use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
 use serde_json::{Map, Value};
 
-use crate::{Context, Module};
+use crate::AndroidModule;
+use crate::Context;
 
 /// Every intrusion-log module, in MVT's order.
-pub fn modules() -> Vec<&'static dyn Module> {
+pub fn modules() -> Vec<&'static AndroidModule> {
     vec![
         &dns_event::DnsEvent,
         &connect_event::ConnectEvent,
@@ -170,9 +171,9 @@ mod tests {
     /// §7.8 on Appendix A: counts per module, levels, timeline, and the zone option.
     #[test]
     fn appendix_a_oracle() {
+        use portcullis_core::Level;
         use portcullis_evidence::Evidence;
         use portcullis_indicators::Indicators;
-        use portcullis_report::Level;
 
         use crate::androidqf::test_support::{count, test_stix2};
         use crate::intrusion::events::tests::with_appendix_a;
@@ -187,6 +188,7 @@ mod tests {
                         indicators: &indicators,
                         timezone: zone,
                         shared: &crate::Shared::default(),
+                        spool: None,
                     };
                     let runs = crate::run_modules(&ctx, &modules(), &|_| {});
                     let outs: Vec<_> = runs.iter().map(|r| r.outcome.as_ref().unwrap()).collect();

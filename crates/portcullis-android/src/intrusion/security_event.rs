@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use portcullis_indicators::IndicatorMatch;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Map, Value};
 
 use super::{events, field, py_str, row, truthy};
@@ -380,7 +380,7 @@ fn indicator_hits(ctx: &Context<'_>, record: &Map<String, Value>) -> Vec<(String
 
 pub struct SecurityEvent;
 
-impl Module for SecurityEvent {
+impl Module<Context<'_>> for SecurityEvent {
     fn name(&self) -> &'static str {
         "SecurityEvent"
     }
@@ -391,7 +391,7 @@ impl Module for SecurityEvent {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let events = events::load(ctx, "security_event", 1_000_000_000, false)?;
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(events.len());
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for events::Event {

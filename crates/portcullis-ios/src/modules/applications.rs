@@ -2,7 +2,7 @@
 //! metadata, install date and icon hash; apps from outside the App Store and apps matching
 //! indicators are flagged.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -100,7 +100,7 @@ impl Applications {
     }
 }
 
-impl Module for Applications {
+impl Module<Context<'_>> for Applications {
     fn name(&self) -> &'static str {
         "Applications"
     }
@@ -122,7 +122,7 @@ impl Module for Applications {
             .and_then(plist::Value::as_dictionary)
             .ok_or_else(|| ModuleError::NotFound(format!("{source} has no Applications list")))?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(apps.len());
         for (name, app) in apps {
             let app = app.as_dictionary();

@@ -1,7 +1,7 @@
 //! The backup's `Info.plist`: which phone this is (model, iOS version, serial, IMEI) and when
 //! it was backed up. No checks: the facts feed the report summary.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::{Map, Value};
 
 use crate::backup::INFO_PLIST;
@@ -88,7 +88,7 @@ pub fn model_name(product_type: &str) -> Option<&'static str> {
 
 pub struct BackupInfo;
 
-impl Module for BackupInfo {
+impl Module<Context<'_>> for BackupInfo {
     fn name(&self) -> &'static str {
         "BackupInfo"
     }

@@ -1,7 +1,7 @@
 //! `Calendar.sqlitedb`: calendar events and who sent the invitation. QuaDream's spyware was
 //! delivered through iCloud Calendar invitations with a recognisable title and notes.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
 use super::common::{critical_indicator_alert, open_fixed};
@@ -53,7 +53,7 @@ const DATE_FIELDS: [&str; 5] = [
 
 pub struct Calendar;
 
-impl Module for Calendar {
+impl Module<Context<'_>> for Calendar {
     fn name(&self) -> &'static str {
         "Calendar"
     }
@@ -69,7 +69,7 @@ impl Module for Calendar {
             convert_dates(row);
         }
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         for row in &rows {
             let data = format!(
                 "Calendar event {} ({}) (invitation by {})",

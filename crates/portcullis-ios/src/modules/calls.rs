@@ -1,6 +1,6 @@
 //! `CallHistory.storedata`: the phone's call log (who, when, how long, through which service).
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
 use super::common::open_fixed;
@@ -12,7 +12,7 @@ const BACKUP_IDS: &[&str] = &["5a4935c78a5255723f707230a451d79c540d2741"];
 
 pub struct Calls;
 
-impl Module for Calls {
+impl Module<Context<'_>> for Calls {
     fn name(&self) -> &'static str {
         "Calls"
     }
@@ -34,7 +34,7 @@ impl Module for Calls {
             "SELECT ZDATE, ZDURATION, ZLOCATION, ZADDRESS, ZSERVICE_PROVIDER FROM ZCALLRECORD \
              ORDER BY Z_PK",
         )?;
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             // ZADDRESS is a BLOB holding UTF-8 text; query_records already made it text.

@@ -1,6 +1,6 @@
 //! Chrome's `Favicons` database: which page loaded which icon, and when.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use portcullis_report::time::from_chrome;
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ const ICONS: &str = "SELECT icon_mapping.page_url AS url, favicons.url AS icon_u
 
 pub struct ChromeFavicon;
 
-impl Module for ChromeFavicon {
+impl Module<Context<'_>> for ChromeFavicon {
     fn name(&self) -> &'static str {
         "ChromeFavicon"
     }
@@ -47,13 +47,7 @@ impl Module for ChromeFavicon {
             .collect();
         records.sort_by(|a, b| a["isodate"].as_str().cmp(&b["isodate"].as_str()));
 
-        let mut icons = UrlRecords::new(
-            self,
-            ctx.indicators,
-            "new_favicon",
-            "isodate",
-            &["url", "icon_url"],
-        );
+        let mut icons = UrlRecords::new(self, ctx, "new_favicon", "isodate", &["url", "icon_url"]);
         for record in records {
             let field = |key: &str| record[key].as_str().unwrap_or("").to_string();
             let data = format!("{} from {}", field("icon_url"), field("url"));

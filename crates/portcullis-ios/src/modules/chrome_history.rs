@@ -1,6 +1,6 @@
 //! Chrome's `History` database: every visit, checked against URL indicators.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use portcullis_report::time::from_chrome;
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ const VISITS: &str = "SELECT urls.id AS id, urls.url AS url, visits.id AS visit_
 
 pub struct ChromeHistory;
 
-impl Module for ChromeHistory {
+impl Module<Context<'_>> for ChromeHistory {
     fn name(&self) -> &'static str {
         "ChromeHistory"
     }
@@ -28,7 +28,7 @@ impl Module for ChromeHistory {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let (conn, source) = open_fixed(ctx.backup, BACKUP_IDS, "Chrome History database")?;
-        let mut visits = UrlRecords::new(self, ctx.indicators, "visit", "isodate", &["url"]);
+        let mut visits = UrlRecords::new(self, ctx, "visit", "isodate", &["url"]);
         for mut record in query_records(&conn, &source, VISITS)? {
             let isodate = record
                 .get("timestamp")
@@ -53,8 +53,8 @@ impl Module for ChromeHistory {
 mod tests {
     use super::*;
     use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
+    use portcullis_core::Level;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
 
     const DOMAIN: &str = "AppDomain-com.google.chrome.ios";
     const PATH: &str = "Library/Application Support/Google/Chrome/Default/History";

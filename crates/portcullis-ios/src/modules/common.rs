@@ -4,15 +4,15 @@
 
 use std::sync::LazyLock;
 
+use portcullis_core::spool::RecordSpool;
+use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent};
 use portcullis_indicators::{IndicatorMatch, Indicators};
-use portcullis_report::spool::RecordSpool;
-use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
 use regex::Regex;
 use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::backup::{ManifestEntry, stored_path};
-use crate::{Backup, Module, ModuleError};
+use crate::{Backup, Context, IosModule, ModuleError};
 
 /// HomeDomain-Library/SMS/sms.db, read by the SMS and SMSAttachments modules.
 pub(crate) const SMS_DB_IDS: &[&str] = &["3d0d7e5fb2ce288813306e4d4636395e047a3d28"];
@@ -189,7 +189,7 @@ pub(crate) fn url_alert<'a>(
 /// every record is kept, put on the timeline when it has a time, and checked against URL
 /// indicators, so the browser modules only describe their rows.
 pub(crate) struct UrlRecords<'a> {
-    module: &'a dyn Module,
+    module: &'a IosModule,
     indicators: &'a Indicators,
     /// Timeline event name of every record.
     event: &'static str,
@@ -205,20 +205,20 @@ pub(crate) struct UrlRecords<'a> {
 
 impl<'a> UrlRecords<'a> {
     pub(crate) fn new(
-        module: &'a dyn Module,
-        indicators: &'a Indicators,
+        module: &'a IosModule,
+        ctx: &Context<'a>,
         event: &'static str,
         time_field: &'static str,
         url_fields: &'static [&'static str],
     ) -> Self {
         UrlRecords {
             module,
-            indicators,
+            indicators: ctx.indicators,
             event,
             time_field,
             url_fields,
-            out: ModuleOutput::default(),
-            records: RecordSpool::new(module.slug()),
+            out: ModuleOutput::spilling(ctx.spool),
+            records: RecordSpool::new(module.slug(), ctx.spool),
             spool_failed: None,
         }
     }

@@ -2,7 +2,7 @@
 //! group). A profile can install certificates, VPNs or MDM control, and spyware operators have
 //! used notification-settings profiles to hide their alerts.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
 use super::common::read_stored_plists;
@@ -15,7 +15,7 @@ const NOTIFICATION_SETTINGS: &str = "com.apple.notificationsettings";
 
 pub struct ConfigurationProfiles;
 
-impl Module for ConfigurationProfiles {
+impl Module<Context<'_>> for ConfigurationProfiles {
     fn name(&self) -> &'static str {
         "ConfigurationProfiles"
     }
@@ -36,7 +36,7 @@ impl Module for ConfigurationProfiles {
             .collect();
         let profiles = read_stored_plists(ctx.backup, entries, "configuration profiles")?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for (entry, source, plist) in &profiles.files {
             let install_date = match plist.as_dictionary().and_then(|d| d.get("InstallDate")) {

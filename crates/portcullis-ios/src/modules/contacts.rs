@@ -1,6 +1,6 @@
 //! `AddressBook.sqlitedb`: every phone number, e-mail address and other value of each contact.
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::{Value, json};
 
 use super::common::open_fixed;
@@ -12,7 +12,7 @@ const BACKUP_IDS: &[&str] = &["31bb7ba8914766d4ba40d6dfb6113c8b614be442"];
 
 pub struct Contacts;
 
-impl Module for Contacts {
+impl Module<Context<'_>> for Contacts {
     fn name(&self) -> &'static str {
         "Contacts"
     }

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::Indicators;
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 
@@ -26,7 +26,7 @@ const MAX_GAP_LISTED: i64 = 1000;
 
 pub struct Datausage;
 
-impl Module for Datausage {
+impl Module<Context<'_>> for Datausage {
     fn name(&self) -> &'static str {
         "Datausage"
     }

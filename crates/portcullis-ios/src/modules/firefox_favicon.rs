@@ -1,6 +1,6 @@
 //! Firefox's `browser.db` favicons: which icon was fetched while visiting which page.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::Value;
 
 use super::common::{FIREFOX_BROWSER_DB, FIREFOX_BROWSER_DB_IDS, UrlRecords, open_fixed};
@@ -17,7 +17,7 @@ const ICONS: &str = "SELECT favicons.id AS id, favicons.url AS url, favicons.wid
 
 pub struct FirefoxFavicon;
 
-impl Module for FirefoxFavicon {
+impl Module<Context<'_>> for FirefoxFavicon {
     fn name(&self) -> &'static str {
         "FirefoxFavicon"
     }
@@ -30,7 +30,7 @@ impl Module for FirefoxFavicon {
         let (conn, source) = open_fixed(ctx.backup, FIREFOX_BROWSER_DB_IDS, FIREFOX_BROWSER_DB)?;
         let mut icons = UrlRecords::new(
             self,
-            ctx.indicators,
+            ctx,
             "firefox_history",
             "isodate",
             &["url", "history_url"],

@@ -1,6 +1,6 @@
 //! Firefox's `browser.db`: every visit, checked against URL indicators.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::common::{FIREFOX_BROWSER_DB, FIREFOX_BROWSER_DB_IDS, UrlRecords, open_fixed};
@@ -13,7 +13,7 @@ const VISITS: &str = "SELECT visits.id AS id, visits.date AS date, history.url A
 
 pub struct FirefoxHistory;
 
-impl Module for FirefoxHistory {
+impl Module<Context<'_>> for FirefoxHistory {
     fn name(&self) -> &'static str {
         "FirefoxHistory"
     }
@@ -24,8 +24,7 @@ impl Module for FirefoxHistory {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let (conn, source) = open_fixed(ctx.backup, FIREFOX_BROWSER_DB_IDS, FIREFOX_BROWSER_DB)?;
-        let mut visits =
-            UrlRecords::new(self, ctx.indicators, "firefox_history", "isodate", &["url"]);
+        let mut visits = UrlRecords::new(self, ctx, "firefox_history", "isodate", &["url"]);
         for row in query_records(&conn, &source, VISITS)? {
             // Visit dates are microseconds since 1970.
             let micros = row.get("date").and_then(Value::as_f64).unwrap_or(0.0);

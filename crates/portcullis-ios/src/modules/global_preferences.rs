@@ -1,6 +1,6 @@
 //! `.GlobalPreferences.plist`: every top-level setting, and whether Lockdown Mode is on.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use serde_json::json;
 
 use super::common::read_fixed_dictionary;
@@ -11,7 +11,7 @@ const BACKUP_IDS: &[&str] = &["0dc926a1810f7aee4e8f38793ed788701f93bf9d"];
 
 pub struct GlobalPreferences;
 
-impl Module for GlobalPreferences {
+impl Module<Context<'_>> for GlobalPreferences {
     fn name(&self) -> &'static str {
         "GlobalPreferences"
     }

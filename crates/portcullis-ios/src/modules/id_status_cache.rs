@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::json;
 
 use super::common::{critical_indicator_alert, read_fixed_dictionary};
@@ -16,7 +16,7 @@ const BACKUP_IDS: &[&str] = &["6b97989189901ceaa4e5be9b7f05fb584120e27b"];
 
 pub struct IdStatusCache;
 
-impl Module for IdStatusCache {
+impl Module<Context<'_>> for IdStatusCache {
     fn name(&self) -> &'static str {
         "IDStatusCache"
     }
@@ -61,7 +61,7 @@ impl Module for IdStatusCache {
                 .or_default() += 1;
         }
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         for record in &mut records {
             let user = record["user"].as_str().unwrap_or_default().to_string();
             record["occurrences"] = occurrences.get(&user).copied().unwrap_or(1).into();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use regex::Regex;
 use serde_json::Value;
 
@@ -486,7 +486,7 @@ impl InteractionC {
     }
 }
 
-impl Module for InteractionC {
+impl Module<Context<'_>> for InteractionC {
     fn name(&self) -> &'static str {
         "InteractionC"
     }

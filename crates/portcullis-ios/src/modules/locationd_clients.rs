@@ -1,7 +1,7 @@
 //! `locationd/clients.plist`: every app, bundle and daemon that asked for the phone's location, and
 //! when it last did. Spyware processes have shown up here under their own names.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
 use super::common::read_fixed_dictionary;
@@ -54,7 +54,7 @@ impl LocationdClients {
     }
 }
 
-impl Module for LocationdClients {
+impl Module<Context<'_>> for LocationdClients {
     fn name(&self) -> &'static str {
         "LocationdClients"
     }
@@ -67,7 +67,7 @@ impl Module for LocationdClients {
         let (clients, source) =
             read_fixed_dictionary(ctx.backup, BACKUP_IDS, "locationd clients.plist")?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for (key, client) in &clients {
             let Some(client) = client.as_dictionary() else {

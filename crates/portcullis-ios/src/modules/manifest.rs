@@ -2,9 +2,9 @@
 //! whole file system in the backup can be matched against file and domain indicators and put
 //! on the timeline.
 
+use portcullis_core::spool::RecordSpool;
+use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent};
 use portcullis_indicators::Indicators;
-use portcullis_report::spool::RecordSpool;
-use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent};
 use serde_json::{Map, Value};
 
 use super::common::spool_error;
@@ -14,7 +14,7 @@ use crate::{Context, Module, ModuleError};
 
 pub struct Manifest;
 
-impl Module for Manifest {
+impl Module<Context<'_>> for Manifest {
     fn name(&self) -> &'static str {
         "Manifest"
     }
@@ -24,8 +24,8 @@ impl Module for Manifest {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut out = ModuleOutput::default();
-        let mut records = RecordSpool::new(self.slug());
+        let mut out = ModuleOutput::spilling(ctx.spool);
+        let mut records = RecordSpool::new(self.slug(), ctx.spool);
         let mut spooled = Ok(());
         ctx.backup.for_each_file(|entry| {
             let record = record(&entry);

@@ -32,10 +32,10 @@ mod webkit_session_resource_log;
 mod whatsapp;
 mod whatsapp_contacts;
 
-use crate::Module;
+use crate::IosModule;
 
 /// Every module run on an iOS backup, in MVT's order.
-pub fn all() -> Vec<&'static dyn Module> {
+pub fn all() -> Vec<&'static IosModule> {
     vec![
         &backup_info::BackupInfo,
         &configuration_profiles::ConfigurationProfiles,

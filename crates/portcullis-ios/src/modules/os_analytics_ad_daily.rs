@@ -1,7 +1,7 @@
 //! `com.apple.osanalytics.addaily.plist`: daily network-usage baselines per process, which name
 //! processes that used the network (spyware processes included).
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Value, json};
 
 use super::common::{critical_indicator_alert, read_fixed_dictionary};
@@ -13,7 +13,7 @@ const BACKUP_IDS: &[&str] = &["f65b5fafc69bbd3c60be019c6e938e146825fa83"];
 
 pub struct OsAnalyticsAdDaily;
 
-impl Module for OsAnalyticsAdDaily {
+impl Module<Context<'_>> for OsAnalyticsAdDaily {
     fn name(&self) -> &'static str {
         "OSAnalyticsADDaily"
     }
@@ -32,7 +32,7 @@ impl Module for OsAnalyticsAdDaily {
             .get("netUsageBaseline")
             .and_then(plist::Value::as_dictionary);
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for (package, values) in baseline.into_iter().flatten() {
             // [date, wifi_in, wifi_out, wwan_in, wwan_out]; missing items stay null.
@@ -91,7 +91,7 @@ mod tests {
     use crate::modules::test_support::{
         fixture_backup, indicators, list, run, with_file, with_plist,
     };
-    use portcullis_report::Level;
+    use portcullis_core::Level;
 
     const REL: &str = "Library/Preferences/com.apple.osanalytics.addaily.plist";
 

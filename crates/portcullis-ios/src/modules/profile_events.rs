@@ -1,7 +1,7 @@
 //! `MCProfileEvents.plist`: which process installed or removed which configuration profile,
 //! and when. Profile changes are rare on a personal phone, so every one is worth a look.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
 use super::common::{critical_indicator_alert, read_stored_plists};
@@ -12,7 +12,7 @@ const RELATIVE_PATH: &str = "Library/ConfigurationProfiles/MCProfileEvents.plist
 
 pub struct ProfileEvents;
 
-impl Module for ProfileEvents {
+impl Module<Context<'_>> for ProfileEvents {
     fn name(&self) -> &'static str {
         "ProfileEvents"
     }
@@ -25,7 +25,7 @@ impl Module for ProfileEvents {
         let entries = ctx.backup.find_by_relative_path(RELATIVE_PATH)?;
         let files = read_stored_plists(ctx.backup, entries, "MCProfileEvents.plist")?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for (_, source, plist) in &files.files {
             for record in parse(plist) {

@@ -1,7 +1,7 @@
 //! Safari's `BrowserState.db`: open tabs and each tab's back/forward history.
 
 use plist::Value as Plist;
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use rusqlite::types::ValueRef;
 use serde_json::{Value, json};
 
@@ -86,7 +86,7 @@ fn session_entries(blob: &[u8]) -> Vec<Value> {
         .collect()
 }
 
-impl Module for SafariBrowserState {
+impl Module<Context<'_>> for SafariBrowserState {
     fn name(&self) -> &'static str {
         "SafariBrowserState"
     }
@@ -171,8 +171,8 @@ mod tests {
     use crate::modules::test_support::{
         built, fixture, indicators, list, run_at, test_stix2, with_file, with_sqlite,
     };
+    use portcullis_core::Level;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
 
     const SCHEMA: &str = "
         CREATE TABLE tabs (id INTEGER PRIMARY KEY, uuid TEXT, title TEXT, url TEXT,

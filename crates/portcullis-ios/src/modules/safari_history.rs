@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use portcullis_report::{Alert, Level, ModuleOutput};
+use portcullis_core::{Alert, Level, ModuleOutput};
 use serde_json::Value;
 
 use super::common::{UrlRecords, stored_matches};
@@ -128,7 +128,7 @@ impl Redirects {
     }
 }
 
-impl Module for SafariHistory {
+impl Module<Context<'_>> for SafariHistory {
     fn name(&self) -> &'static str {
         "SafariHistory"
     }
@@ -138,8 +138,7 @@ impl Module for SafariHistory {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut visits =
-            UrlRecords::new(self, ctx.indicators, "safari_history", "isodate", &["url"]);
+        let mut visits = UrlRecords::new(self, ctx, "safari_history", "isodate", &["url"]);
         let mut redirects = Redirects::default();
         for entry in stored_matches(ctx.backup, RELATIVE_PATHS)? {
             let source = stored_path(&entry.file_id);

@@ -1,7 +1,7 @@
 //! `Shortcuts.sqlite`: the user's Shortcuts automations and the links their actions open, since a
 //! shortcut can quietly fetch or open attacker URLs.
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use rusqlite::types::ValueRef;
 use serde_json::{Value, json};
 
@@ -118,7 +118,7 @@ fn read_rows(conn: &rusqlite::Connection, source: &str) -> Result<Vec<Row>, Modu
     Ok(out)
 }
 
-impl Module for Shortcuts {
+impl Module<Context<'_>> for Shortcuts {
     fn name(&self) -> &'static str {
         "Shortcuts"
     }
@@ -134,7 +134,7 @@ impl Module for Shortcuts {
                 "{source}: Shortcuts.sqlite has no ZSHORTCUT table"
             )));
         }
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::new();
         for row in read_rows(&conn, &source)? {
             let (parsed_actions, action_urls) = row
@@ -203,7 +203,7 @@ mod tests {
     use crate::modules::test_support::{
         fixture_backup, indicators, list, run, with_file, with_sqlite,
     };
-    use portcullis_report::Level;
+    use portcullis_core::Level;
 
     const REL: &str = "Library/Shortcuts/Shortcuts.sqlite";
 

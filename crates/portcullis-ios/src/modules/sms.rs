@@ -1,8 +1,8 @@
 //! `sms.db` messages (SMS and iMessage): every message with its links, Apple's threat
 //! notifications, and links matching indicators.
 
-use portcullis_report::spool::RecordSpool;
-use portcullis_report::{Alert, Level, ModuleOutput, TimelineEvent, UrlRecord};
+use portcullis_core::spool::RecordSpool;
+use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent, UrlRecord};
 use serde_json::Value;
 
 use super::common::{SMS_DB_IDS, critical_indicator_alert, find_links, open_fixed, spool_error};
@@ -20,7 +20,7 @@ const APPLE_WARNINGS: &[&str] = &[
 
 pub struct Sms;
 
-impl Module for Sms {
+impl Module<Context<'_>> for Sms {
     fn name(&self) -> &'static str {
         "SMS"
     }
@@ -44,8 +44,8 @@ impl Module for Sms {
         } else {
             "SELECT message.*, NULL AS phone_number FROM message ORDER BY message.ROWID"
         };
-        let mut out = ModuleOutput::default();
-        let mut records = RecordSpool::new(self.slug());
+        let mut out = ModuleOutput::spilling(ctx.spool);
+        let mut records = RecordSpool::new(self.slug(), ctx.spool);
         for_each_record(&conn, &source, sql, BASE64_COLUMNS, |mut rec| {
             let isodate = rec.get("date").and_then(mac_iso).unwrap_or_default();
             let isodate_read = rec.get("date_read").and_then(mac_iso).unwrap_or_default();

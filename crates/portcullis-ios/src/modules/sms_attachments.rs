@@ -1,7 +1,7 @@
 //! `sms.db` attachments: every file sent or received by SMS/iMessage, flagging the `/var/tmp/…-1`
 //! names seen in zero-click iMessage exploits and file names matching indicators.
 
-use portcullis_report::{Alert, Level, ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use serde_json::Value;
 
 use super::common::{SMS_DB_IDS, open_fixed};
@@ -19,7 +19,7 @@ const BASE64_COLUMNS: &[&str] = &[
 
 pub struct SmsAttachments;
 
-impl Module for SmsAttachments {
+impl Module<Context<'_>> for SmsAttachments {
     fn name(&self) -> &'static str {
         "SMSAttachments"
     }
@@ -50,7 +50,7 @@ impl Module for SmsAttachments {
         };
         let rows = query_records_with_base64(&conn, &source, sql, BASE64_COLUMNS)?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(rows.len());
         for mut rec in rows {
             let isodate = rec

@@ -1,7 +1,7 @@
 //! `TCC.db`: which apps and processes were granted which privacy permissions (microphone,
 //! camera, location…). Spyware often shows up here as a process with unexpected grants.
 
-use portcullis_report::{ModuleOutput, Results, TimelineEvent};
+use portcullis_core::{ModuleOutput, Results, TimelineEvent};
 use serde_json::{Map, Value};
 
 use super::common::{critical_indicator_alert, open_fixed};
@@ -75,7 +75,7 @@ fn auth_reason(v: Option<i64>) -> &'static str {
 
 pub struct Tcc;
 
-impl Module for Tcc {
+impl Module<Context<'_>> for Tcc {
     fn name(&self) -> &'static str {
         "TCC"
     }
@@ -88,7 +88,7 @@ impl Module for Tcc {
         let (conn, path) = open_fixed(ctx.backup, BACKUP_IDS, "TCC.db")?;
         let (version, rows) = query_access(&conn, &path)?;
 
-        let mut out = ModuleOutput::default();
+        let mut out = ModuleOutput::spilling(ctx.spool);
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
             let record = record(row, version);
@@ -195,8 +195,8 @@ fn record(row: &Record, version: Version) -> Map<String, Value> {
 mod tests {
     use super::*;
     use crate::modules::test_support::{fixture, indicators, list, run_at, with_file, with_sqlite};
+    use portcullis_core::Level;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
 
     const DOMAIN: &str = "HomeDomain";
     const REL: &str = "Library/TCC/TCC.db";

@@ -5,13 +5,13 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use portcullis_core::{ModuleOutput, Results};
 use portcullis_indicators::{Indicators, test_bundle_json};
-use portcullis_report::{ModuleOutput, Results};
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::builder::BackupBuilder;
-use crate::{Backup, Context, Module, ModuleError};
+use crate::{Backup, Context, IosModule, ModuleError};
 
 /// MVT's test backup, when the shared fixtures are present (otherwise a note and `None`, so the
 /// test is skipped).
@@ -59,16 +59,20 @@ pub(crate) fn test_stix2() -> Indicators {
 
 /// Runs `module` on `backup` with `indicators`.
 pub(crate) fn run(
-    module: &dyn Module,
+    module: &IosModule,
     backup: &Backup,
     indicators: &Indicators,
 ) -> Result<ModuleOutput, ModuleError> {
-    module.run(&Context { backup, indicators })
+    module.run(&Context {
+        backup,
+        indicators,
+        spool: None,
+    })
 }
 
 /// Opens the backup in `root` and runs `module` on it.
 pub(crate) fn run_at(
-    module: &dyn Module,
+    module: &IosModule,
     root: &Path,
     indicators: &Indicators,
 ) -> Result<ModuleOutput, ModuleError> {

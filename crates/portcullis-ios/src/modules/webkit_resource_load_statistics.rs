@@ -1,7 +1,7 @@
 //! WebKit's `observations.db` (ResourceLoadStatistics), kept by Safari and by every app that
 //! shows web pages: the sites that loaded resources, and when.
 
-use portcullis_report::ModuleOutput;
+use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::common::{UrlRecords, stored_matches};
@@ -71,7 +71,7 @@ fn observations(
         .collect())
 }
 
-impl Module for WebkitResourceLoadStatistics {
+impl Module<Context<'_>> for WebkitResourceLoadStatistics {
     fn name(&self) -> &'static str {
         "WebkitResourceLoadStatistics"
     }
@@ -83,7 +83,7 @@ impl Module for WebkitResourceLoadStatistics {
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         let mut domains = UrlRecords::new(
             self,
-            ctx.indicators,
+            ctx,
             "visit",
             "last_seen_isodate",
             &["registrable_domain"],
@@ -110,8 +110,8 @@ mod tests {
     use crate::modules::test_support::{
         built, fixture, indicators, list, run_at, test_stix2, with_sqlite,
     };
+    use portcullis_core::Level;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
 
     #[test]
     fn domains_of_every_app_with_optional_times_and_indicator() {

@@ -3,7 +3,7 @@
 //! one-click exploit links deliver spyware.
 
 use plist::Value as Plist;
-use portcullis_report::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput, Results};
 use serde_json::{Map, Value, json};
 
 use super::common::{critical_indicator_alert, stored_matches};
@@ -125,7 +125,7 @@ impl WebkitSessionResourceLog {
     }
 }
 
-impl Module for WebkitSessionResourceLog {
+impl Module<Context<'_>> for WebkitSessionResourceLog {
     fn name(&self) -> &'static str {
         "WebkitSessionResourceLog"
     }

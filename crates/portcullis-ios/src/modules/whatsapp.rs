@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use portcullis_report::{ModuleOutput, Results, UrlRecord};
+use portcullis_core::{ModuleOutput, Results, UrlRecord};
 use serde_json::Value;
 
 use super::common::{find_links, open_fixed, push_event, url_alert};
@@ -197,7 +197,7 @@ impl Whatsapp {
     }
 }
 
-impl Module for Whatsapp {
+impl Module<Context<'_>> for Whatsapp {
     fn name(&self) -> &'static str {
         "Whatsapp"
     }
@@ -323,8 +323,8 @@ mod tests {
         built, fixture, indicators, list, run_at, test_stix2, with_file,
     };
     use crate::modules::whatsapp_contacts::tests::DOMAIN;
+    use portcullis_core::Level;
     use portcullis_indicators::Indicators;
-    use portcullis_report::Level;
     use serde_json::json;
 
     const CHAT_DB: &str = "

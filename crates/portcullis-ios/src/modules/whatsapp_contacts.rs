@@ -1,7 +1,7 @@
 //! WhatsApp's `ContactsV2.sqlite`: contacts with their LID ↔ phone number mapping and the
 //! per-contact disappearing-messages timer (ChatStorage.sqlite does not record it for 1:1 chats).
 
-use portcullis_report::{ModuleOutput, Results};
+use portcullis_core::{ModuleOutput, Results};
 use serde_json::Value;
 
 use super::common::{open_fixed, push_event};
@@ -114,7 +114,7 @@ pub(crate) fn load_contacts(backup: &Backup) -> Result<(Vec<Record>, String), Mo
     Ok((records, source))
 }
 
-impl Module for WhatsappContacts {
+impl Module<Context<'_>> for WhatsappContacts {
     fn name(&self) -> &'static str {
         "WhatsappContacts"
     }

@@ -4,16 +4,17 @@
 //!
 //! A module pushes records into a [`RecordSpool`]. Until [`SPILL_AFTER`] records it keeps them
 //! in memory (small results, tests and library users see an ordinary [`Results::List`]); past
-//! that, when the program has named a spool folder with [`set_dir`] (the CLI names the
-//! results folder, where the records are written anyway), it writes them to a file there,
-//! one compact record per line, and [`ResultsDir::write_check`](crate::sink::ResultsDir) moves
-//! that file into place as `<slug>.json`. Nothing is ever spooled anywhere else: decrypted
-//! records must not land outside the folder the user chose.
+//! that, when its check gave it a [`Spool`] (the check's results folder, where the records are
+//! written anyway), it writes them to a file there, one compact record per line, and the
+//! report's sink moves that file into place as `<slug>.json`. The spool is part of each check's
+//! context, never process-wide: two checks in one process (a server) never write into each
+//! other's folders, and nothing is ever spooled anywhere else, since decrypted records must not
+//! land outside the folder the user chose.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Serialize, Serializer};
@@ -27,23 +28,43 @@ pub const TIMELINE_SPILL_AFTER: usize = 20_000;
 /// Records kept in memory before a spool moves to a file.
 pub const SPILL_AFTER: usize = 1_000;
 
-static SPOOL_DIR: RwLock<Option<PathBuf>> = RwLock::new(None);
-static NEXT_FILE: AtomicUsize = AtomicUsize::new(0);
+/// Where one check's modules write what they produce past the thresholds: a folder (the
+/// check's results folder) and the numbering of the hidden files written there. Cheap to clone;
+/// every clone names the same folder.
+#[derive(Debug, Clone)]
+pub struct Spool(Arc<SpoolFolder>);
 
-/// Names the folder large modules may write their records to (`None`: keep them in memory).
-pub fn set_dir(dir: Option<&Path>) {
-    if let Ok(mut slot) = SPOOL_DIR.write() {
-        *slot = dir.map(Path::to_path_buf);
-    }
+#[derive(Debug)]
+struct SpoolFolder {
+    dir: PathBuf,
+    next_file: AtomicUsize,
 }
 
-fn spool_dir() -> Option<PathBuf> {
-    SPOOL_DIR.read().ok().and_then(|dir| dir.clone())
+impl Spool {
+    /// A spool writing into `dir` (which must exist).
+    pub fn new(dir: &Path) -> Spool {
+        Spool(Arc::new(SpoolFolder {
+            dir: dir.to_path_buf(),
+            next_file: AtomicUsize::new(0),
+        }))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.0.dir
+    }
+
+    /// A new hidden file name in the folder: `.<stem>.<n>.partial.<extension>`.
+    fn file_path(&self, stem: &str, extension: &str) -> PathBuf {
+        let n = self.0.next_file.fetch_add(1, Ordering::Relaxed);
+        self.0.dir.join(format!(".{stem}.{n}.partial.{extension}"))
+    }
 }
 
 /// A module's records, as they come.
 pub struct RecordSpool {
     slug: &'static str,
+    /// Where to write past [`SPILL_AFTER`] records; `None` keeps them all in memory.
+    spool: Option<Spool>,
     held: Vec<Value>,
     file: Option<SpoolFile>,
     count: usize,
@@ -71,9 +92,10 @@ impl Serialize for SpooledRecords {
 }
 
 impl RecordSpool {
-    pub fn new(slug: &'static str) -> Self {
+    pub fn new(slug: &'static str, spool: Option<&Spool>) -> Self {
         Self {
             slug,
+            spool: spool.cloned(),
             held: Vec::new(),
             file: None,
             count: 0,
@@ -98,9 +120,9 @@ impl RecordSpool {
         self.held.push(record);
         // Checked once per full batch: with no spool folder the records stay in memory.
         if self.held.len().is_multiple_of(SPILL_AFTER)
-            && let Some(dir) = spool_dir()
+            && let Some(spool) = &self.spool
         {
-            let mut file = SpoolFile::create(&dir, self.slug)?;
+            let mut file = SpoolFile::create(spool, self.slug)?;
             for held in self.held.drain(..) {
                 file.write(&held)?;
             }
@@ -123,9 +145,8 @@ impl RecordSpool {
 }
 
 impl SpoolFile {
-    fn create(dir: &Path, slug: &str) -> std::io::Result<Self> {
-        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{slug}.{}.{n}.partial.json", std::process::id()));
+    fn create(spool: &Spool, slug: &str) -> std::io::Result<Self> {
+        let path = spool.file_path(slug, "json");
         let file = File::options().write(true).create_new(true).open(&path)?;
         let mut writer = BufWriter::with_capacity(1 << 20, file);
         writer.write_all(b"[")?;
@@ -171,13 +192,10 @@ impl Drop for RunFile {
 }
 
 impl TimelineRun {
-    /// Sorts `rows` and writes them to a new run file, emptying `rows`. `None` (rows kept)
-    /// when no spool folder is set or the file cannot be written.
-    pub(crate) fn spill(rows: &mut Vec<crate::TimelineEvent>) -> Option<Self> {
-        let dir = spool_dir()?;
-        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".timeline.{}.{n}.partial.csv", std::process::id()));
-        let file = RunFile(path);
+    /// Sorts `rows` and writes them to a new run file in `spool`, emptying `rows`. `None`
+    /// (rows kept) when the file cannot be written.
+    pub(crate) fn spill(spool: &Spool, rows: &mut Vec<crate::TimelineEvent>) -> Option<Self> {
+        let file = RunFile(spool.file_path("timeline", "csv"));
         rows.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
         let written = (|| -> Result<(), csv::Error> {
             let out = File::options().write(true).create_new(true).open(&file.0)?;
@@ -238,25 +256,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn fill(n: usize) -> Results {
-        let mut spool = RecordSpool::new("big_module");
+    fn fill(n: usize, spool: Option<&Spool>) -> Results {
+        let mut records = RecordSpool::new("big_module", spool);
         for i in 0..n {
-            spool.push(json!({"n": i, "text": "line\nbreak"})).unwrap();
+            records
+                .push(json!({"n": i, "text": "line\nbreak"}))
+                .unwrap();
         }
-        assert_eq!(spool.len(), n);
-        spool.finish().unwrap()
+        assert_eq!(records.len(), n);
+        records.finish().unwrap()
     }
 
-    /// One test, as the spool folder is process-wide.
     #[test]
-    fn spools_past_the_threshold_only_when_a_folder_is_named() {
-        set_dir(None);
-        assert!(matches!(fill(SPILL_AFTER + 5), Results::List(l) if l.len() == SPILL_AFTER + 5));
-
+    fn records_spool_past_the_threshold_only_into_the_spool_given() {
+        assert!(
+            matches!(fill(SPILL_AFTER + 5, None), Results::List(l) if l.len() == SPILL_AFTER + 5)
+        );
         let dir = tempfile::tempdir().unwrap();
-        set_dir(Some(dir.path()));
-        assert!(matches!(fill(3), Results::List(l) if l.len() == 3));
-        let Results::Spooled(spooled) = fill(SPILL_AFTER + 5) else {
+        let spool = Spool::new(dir.path());
+        assert!(matches!(fill(3, Some(&spool)), Results::List(l) if l.len() == 3));
+        let Results::Spooled(spooled) = fill(SPILL_AFTER + 5, Some(&spool)) else {
             panic!("expected a spool file");
         };
         assert_eq!(spooled.count, SPILL_AFTER + 5);
@@ -270,96 +289,38 @@ mod tests {
         );
 
         // A spool whose module fails (dropped unfinished) leaves nothing behind.
-        let mut unfinished = RecordSpool::new("failed_module");
+        let mut unfinished = RecordSpool::new("failed_module", Some(&spool));
         for i in 0..SPILL_AFTER + 1 {
             unfinished.push(json!(i)).unwrap();
         }
         drop(unfinished);
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "only the finished spool remains");
-
-        let out = crate::sink::ResultsDir::create(dir.path()).unwrap();
-        let output = crate::ModuleOutput {
-            results: Results::Spooled(spooled.clone()),
-            ..Default::default()
-        };
-        out.write_check(
-            &crate::Report::default(),
-            &[("big_module", &output)],
-            crate::sink::TimeBasis::Utc,
-        )
-        .unwrap();
-        assert!(!spooled.path.exists());
-        let moved: Vec<Value> =
-            serde_json::from_slice(&std::fs::read(dir.path().join("big_module.json")).unwrap())
-                .unwrap();
-        assert_eq!(moved.len(), SPILL_AFTER + 5);
-        set_dir(None);
-
-        // The timeline: rows spilled to run files and merged give the same timeline.csv as
-        // rows held in memory.
-        let spilled = tempfile::tempdir().unwrap();
-        let held = tempfile::tempdir().unwrap();
-        set_dir(Some(spilled.path()));
-        let outputs = timeline_outputs();
-        assert!(!outputs[0].timeline_runs().is_empty());
-        assert_eq!(outputs[0].timeline_len(), 2 * TIMELINE_SPILL_AFTER + 7);
-        write_timeline(spilled.path(), &outputs);
-        drop(outputs);
-        set_dir(None);
-        let outputs = timeline_outputs();
-        assert!(outputs[0].timeline_runs().is_empty());
-        write_timeline(held.path(), &outputs);
-        let read =
-            |dir: &tempfile::TempDir| std::fs::read(dir.path().join("timeline.csv")).unwrap();
-        assert_eq!(read(&spilled), read(&held));
-        let names: Vec<_> = std::fs::read_dir(spilled.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["timeline.csv"], "run files are removed");
     }
 
-    /// Two modules' timelines: the first large, in scrambled time order, with duplicates and
-    /// many equal timestamps; the second small, interleaving with it.
-    fn timeline_outputs() -> Vec<crate::ModuleOutput> {
-        let event = |t: usize, module: &str, n: usize| crate::TimelineEvent {
-            timestamp: format!("2024-01-01 00:{:02}:{:02}", t / 60 % 60, t % 60),
-            module: module.into(),
-            event: "e".into(),
-            data: format!("row {n}, \"quoted\",\nsecond line"),
-        };
-        let mut big = crate::ModuleOutput::default();
-        for n in 0..2 * TIMELINE_SPILL_AFTER + 7 {
-            big.push_timeline(event(n * 7919 % 3001, "Big", n));
-            if n % 10 == 0 {
-                big.push_timeline(event(n * 7919 % 3001, "Big", n)); // a duplicate
-            }
+    #[test]
+    fn timeline_rows_spill_into_the_outputs_spool_and_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path());
+        let mut out = crate::ModuleOutput::spilling(Some(&spool));
+        let mut kept = crate::ModuleOutput::default();
+        for n in (0..TIMELINE_SPILL_AFTER + 3).rev() {
+            let row = crate::TimelineEvent {
+                timestamp: format!("2024-01-01 {:08}", n),
+                module: "M".into(),
+                event: "e".into(),
+                data: format!("{n}"),
+            };
+            out.push_timeline(row.clone());
+            kept.push_timeline(row);
         }
-        let mut small = crate::ModuleOutput::default();
-        for n in 0..500 {
-            small.push_timeline(event(n * 6, "Small", n));
-        }
-        vec![big, small]
-    }
-
-    fn write_timeline(dir: &Path, outputs: &[crate::ModuleOutput]) {
-        let out = crate::sink::ResultsDir::create(dir).unwrap();
-        let modules = [("big", &outputs[0]), ("small", &outputs[1])];
-        out.write_check(
-            &crate::Report::default(),
-            &modules,
-            crate::sink::TimeBasis::Utc,
-        )
-        .unwrap();
-        for name in [
-            "alerts.json",
-            "alerts_timeline.csv",
-            "info.json",
-            "report.json",
-            "report.html",
-        ] {
-            std::fs::remove_file(dir.join(name)).unwrap();
-        }
+        assert!(kept.timeline_runs().is_empty());
+        assert_eq!(out.timeline_runs().len(), 1);
+        assert_eq!(out.timeline_len(), TIMELINE_SPILL_AFTER + 3);
+        let run = &out.timeline_runs()[0];
+        assert!(run.path().starts_with(dir.path()));
+        let rows: Vec<_> = run.read().unwrap().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), TIMELINE_SPILL_AFTER);
+        assert!(rows.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
     }
 }

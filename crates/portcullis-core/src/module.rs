@@ -1,9 +1,19 @@
-//! What every artifact module shares, whatever the platform: how it fails, and how a set of
-//! modules runs in parallel so that one failure only loses that module's output.
+//! What every artifact module shares, whatever the platform: the trait, how it fails, and how
+//! a set of modules runs in parallel so that one failure only loses that module's output.
 
-use portcullis_report::ModuleOutput;
+use portcullis_evidence::EvidenceError;
 
-use crate::EvidenceError;
+use crate::ModuleOutput;
+
+/// One artifact: where it lives, how to parse it, what to flag. `C` is what the source gives
+/// its modules (an iOS backup, an Android acquisition…), so one trait serves every source.
+pub trait Module<C: ?Sized>: Sync {
+    /// MVT's class name (timeline "Plugin" column), e.g. `DumpsysAppops`.
+    fn name(&self) -> &'static str;
+    /// MVT's slug (output file names), e.g. `dumpsys_appops`.
+    fn slug(&self) -> &'static str;
+    fn run(&self, ctx: &C) -> Result<ModuleOutput, ModuleError>;
+}
 
 /// Why a module produced nothing.
 #[derive(Debug, thiserror::Error)]
@@ -47,18 +57,17 @@ pub struct ModuleRun {
 
 /// Runs every module in parallel and returns the runs in module order. A module that fails, or
 /// even panics, only loses its own output. `on_done` is told each slug as it finishes (progress).
-pub fn run_parallel<M: ?Sized + Sync>(
-    modules: &[&M],
-    names: impl Fn(&M) -> (&'static str, &'static str) + Sync,
-    run: impl Fn(&M) -> Result<ModuleOutput, ModuleError> + Sync,
+pub fn run_modules<C: Sync + ?Sized>(
+    ctx: &C,
+    modules: &[&dyn Module<C>],
     on_done: &(dyn Fn(&str) + Sync),
 ) -> Vec<ModuleRun> {
     use rayon::prelude::*;
     modules
         .par_iter()
         .map(|m| {
-            let (name, slug) = names(m);
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(m)))
+            let slug = m.slug();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run(ctx)))
                 .unwrap_or_else(|_| {
                     Err(ModuleError::Parse {
                         path: slug.to_string(),
@@ -67,7 +76,7 @@ pub fn run_parallel<M: ?Sized + Sync>(
                 });
             on_done(slug);
             ModuleRun {
-                name,
+                name: m.name(),
                 slug,
                 outcome,
             }
