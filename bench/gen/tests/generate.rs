@@ -82,7 +82,7 @@ fn portcullis_finds_exactly_the_planted_hits() {
         spool: None,
     };
     let modules = portcullis_ios::modules::all();
-    let runs = portcullis_ios::run_modules(&ctx, &modules, &|_| {});
+    let runs = portcullis_ios::run_modules(&ctx, &modules, &Default::default());
     let mut found = BTreeSet::new();
     let mut records = 0;
     for run in &runs {

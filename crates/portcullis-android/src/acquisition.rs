@@ -10,7 +10,7 @@ use portcullis_indicators::Indicators;
 use crate::AndroidModule;
 use crate::backup::{BackupError, open_backup};
 use crate::detect::{AndroidKind, detect, detect_from_name};
-use crate::{Context, Shared, androidqf, backup, bugreport, intrusion, run_modules};
+use crate::{Context, RunControl, Shared, androidqf, backup, bugreport, intrusion, run_modules};
 use portcullis_core::spool::Spool;
 use portcullis_report::MainArtifact;
 
@@ -127,7 +127,7 @@ impl Acquisition {
         indicators: &Indicators,
         options: &Options<'_>,
         spool: Option<&Spool>,
-        on_done: &(dyn Fn(&str) + Sync),
+        control: &RunControl<'_>,
     ) -> AndroidRun {
         let shared = Shared::default();
         let mut ctx = Context {
@@ -144,14 +144,14 @@ impl Acquisition {
             _ => None,
         };
         ctx.timezone = timezone.as_deref();
-        let mut runs = run_modules(&ctx, &self.module_set(), on_done);
+        let mut runs = run_modules(&ctx, &self.module_set(), control);
         let mut hashes = self.evidence.hashes();
         let mut warnings = self.evidence.refused();
         if self.kind == AndroidKind::AndroidQf {
             self.run_nested(
                 &ctx,
                 options,
-                on_done,
+                control,
                 &mut runs,
                 &mut hashes,
                 &mut warnings,
@@ -181,7 +181,7 @@ impl Acquisition {
         &self,
         outer: &Context<'_>,
         options: &Options<'_>,
-        on_done: &(dyn Fn(&str) + Sync),
+        control: &RunControl<'_>,
         runs: &mut Vec<ModuleRun>,
         hashes: &mut Vec<(String, String)>,
         warnings: &mut Vec<String>,
@@ -206,7 +206,7 @@ impl Acquisition {
                 shared: &shared,
                 spool: outer.spool,
             };
-            runs.extend(run_modules(&ctx, &modules, on_done));
+            runs.extend(run_modules(&ctx, &modules, control));
             hashes.extend(
                 evidence
                     .hashes()

@@ -21,7 +21,7 @@ use portcullis_evidence::{Evidence, FileEntry};
 use portcullis_indicators::Indicators;
 use portcullis_report::MainArtifact;
 
-pub use portcullis_core::{Module, ModuleError, ModuleRun};
+pub use portcullis_core::{Module, ModuleError, ModuleRun, RunControl};
 
 /// What a module gets.
 pub struct Context<'a> {
@@ -119,10 +119,10 @@ pub type AndroidModule = dyn for<'a> Module<Context<'a>>;
 pub fn run_modules(
     ctx: &Context<'_>,
     modules: &[&'static AndroidModule],
-    on_done: &(dyn Fn(&str) + Sync),
+    control: &RunControl<'_>,
 ) -> Vec<ModuleRun> {
     let modules: Vec<&dyn Module<Context<'_>>> = modules.iter().map(|m| *m as _).collect();
-    portcullis_core::run_modules(ctx, &modules, on_done)
+    portcullis_core::run_modules(ctx, &modules, control)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 pub mod module;
 pub mod spool;
 
-pub use module::{Module, ModuleError, ModuleRun, run_modules};
+pub use module::{Module, ModuleError, ModuleRun, RunControl, run_modules};
 
 use portcullis_indicators::IndicatorMatch;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,8 @@
 //! What every artifact module shares, whatever the platform: the trait, how it fails, and how
 //! a set of modules runs in parallel so that one failure only loses that module's output.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use portcullis_evidence::EvidenceError;
 
 use crate::ModuleOutput;
@@ -34,6 +36,9 @@ pub enum ModuleError {
     /// is the first reader's error, naming the file.
     #[error("{0}")]
     Shared(String),
+    /// The check was cancelled before this module started.
+    #[error("not run: the check was cancelled")]
+    Cancelled,
 }
 
 impl ModuleError {
@@ -55,26 +60,58 @@ pub struct ModuleRun {
     pub outcome: Result<ModuleOutput, ModuleError>,
 }
 
+/// What the caller of a run can see and do while modules run: be told each module that
+/// finishes (a progress bar), and stop modules that have not started yet (a server cancelling
+/// a check).
+#[derive(Clone, Copy)]
+pub struct RunControl<'a> {
+    pub on_done: &'a (dyn Fn(&str) + Sync),
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+fn nothing(_: &str) {}
+
+impl Default for RunControl<'static> {
+    /// No progress, no cancellation.
+    fn default() -> Self {
+        RunControl {
+            on_done: &nothing,
+            cancel: None,
+        }
+    }
+}
+
+impl RunControl<'_> {
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 /// Runs every module in parallel and returns the runs in module order. A module that fails, or
-/// even panics, only loses its own output. `on_done` is told each slug as it finishes (progress).
+/// even panics, only loses its own output; once `control` is cancelled, modules that have not
+/// started are not run ([`ModuleError::Cancelled`]).
 pub fn run_modules<C: Sync + ?Sized>(
     ctx: &C,
     modules: &[&dyn Module<C>],
-    on_done: &(dyn Fn(&str) + Sync),
+    control: &RunControl<'_>,
 ) -> Vec<ModuleRun> {
     use rayon::prelude::*;
     modules
         .par_iter()
         .map(|m| {
             let slug = m.slug();
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run(ctx)))
-                .unwrap_or_else(|_| {
-                    Err(ModuleError::Parse {
-                        path: slug.to_string(),
-                        reason: "internal error while parsing (please report it)".to_string(),
+            let outcome = if control.cancelled() {
+                Err(ModuleError::Cancelled)
+            } else {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run(ctx)))
+                    .unwrap_or_else(|_| {
+                        Err(ModuleError::Parse {
+                            path: slug.to_string(),
+                            reason: "internal error while parsing (please report it)".to_string(),
+                        })
                     })
-                });
-            on_done(slug);
+            };
+            (control.on_done)(slug);
             ModuleRun {
                 name: m.name(),
                 slug,

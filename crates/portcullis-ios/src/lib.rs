@@ -13,7 +13,7 @@ use portcullis_core::spool::Spool;
 use portcullis_indicators::Indicators;
 
 pub use backup::{Backup, BackupError, ManifestEntry};
-pub use portcullis_core::{Module, ModuleError, ModuleRun};
+pub use portcullis_core::{Module, ModuleError, ModuleRun, RunControl};
 
 /// What a module gets: the backup to read, the indicators to match against, and where large
 /// modules may write their records as they go (the check's results folder; `None` keeps them in
@@ -32,8 +32,8 @@ pub type IosModule = dyn for<'a> Module<Context<'a>>;
 pub fn run_modules(
     ctx: &Context<'_>,
     modules: &[&'static IosModule],
-    on_done: &(dyn Fn(&str) + Sync),
+    control: &RunControl<'_>,
 ) -> Vec<ModuleRun> {
     let modules: Vec<&dyn Module<Context<'_>>> = modules.iter().map(|m| *m as _).collect();
-    portcullis_core::run_modules(ctx, &modules, on_done)
+    portcullis_core::run_modules(ctx, &modules, control)
 }

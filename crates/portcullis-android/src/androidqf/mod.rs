@@ -181,7 +181,7 @@ mod tests {
         modules: &[&'static AndroidModule],
     ) -> (Counts, usize, usize, usize) {
         with_context(evidence, None, |ctx| {
-            let runs = crate::run_modules(ctx, modules, &|_| {});
+            let runs = crate::run_modules(ctx, modules, &Default::default());
             let outputs: Vec<_> = runs
                 .iter()
                 .filter_map(|r| r.outcome.as_ref().ok())

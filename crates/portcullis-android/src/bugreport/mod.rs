@@ -222,7 +222,7 @@ mod tests {
                 Indicators::new()
             };
             let runs = folder_context(&root, &indicators, |ctx| {
-                crate::run_modules(ctx, &modules(), &|_| {})
+                crate::run_modules(ctx, &modules(), &Default::default())
             });
             let mut timeline = 0;
             let mut alerts = Vec::new();

@@ -190,7 +190,7 @@ mod tests {
                         shared: &crate::Shared::default(),
                         spool: None,
                     };
-                    let runs = crate::run_modules(&ctx, &modules(), &|_| {});
+                    let runs = crate::run_modules(&ctx, &modules(), &Default::default());
                     let outs: Vec<_> = runs.iter().map(|r| r.outcome.as_ref().unwrap()).collect();
                     let sizes: Vec<usize> = outs.iter().map(|o| o.results.len()).collect();
                     assert_eq!(sizes, [2, 2, 6]);
