@@ -16,6 +16,7 @@ pub mod reference;
 
 use std::sync::{Mutex, OnceLock};
 
+use portcullis_core::ModuleOutput;
 use portcullis_core::spool::Spool;
 use portcullis_evidence::{Evidence, FileEntry};
 use portcullis_indicators::Indicators;
@@ -109,6 +110,37 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `{path, modified_time}` for each of `files` and an `M---` timeline row each (the
+/// modification-time modules of bugreports and AndroidQF). Times are the listing's (a zip
+/// entry's date and time, a file's mtime) printed as UTC wall clock, "" when unknown.
+pub(crate) fn modification_times<'f>(
+    module: &str,
+    files: impl IntoIterator<Item = &'f FileEntry>,
+    spool: Option<&Spool>,
+) -> ModuleOutput {
+    let mut out = ModuleOutput::spilling(spool);
+    let mut records = Vec::new();
+    for file in files {
+        let modified = modified_iso(file.modified);
+        out.push_timeline(portcullis_core::TimelineEvent {
+            timestamp: modified.clone(),
+            module: module.into(),
+            event: "M---".into(),
+            data: file.path.clone(),
+        });
+        records.push(serde_json::json!({"path": file.path, "modified_time": modified}));
+    }
+    out.results = portcullis_core::Results::List(records);
+    out
+}
+
+/// A listing's modification time (Unix seconds) as ISO time, "" when unknown.
+pub(crate) fn modified_iso(modified: Option<i64>) -> String {
+    modified
+        .and_then(|s| portcullis_report::time::from_unix(s as f64))
+        .unwrap_or_default()
 }
 
 /// An Android module: the workspace's one [`Module`] trait, run on an acquisition.

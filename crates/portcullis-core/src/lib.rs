@@ -8,6 +8,7 @@
 
 pub mod module;
 pub mod spool;
+pub mod text;
 
 pub use module::{Module, ModuleError, ModuleRun, RunControl, run_modules};
 

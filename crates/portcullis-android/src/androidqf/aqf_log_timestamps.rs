@@ -1,7 +1,6 @@
 //! `logs/*`: the modification time of every log file AndroidQF copied, as timeline rows.
 
-use portcullis_core::{ModuleOutput, Results, TimelineEvent};
-use serde_json::json;
+use portcullis_core::ModuleOutput;
 
 use super::depth;
 use crate::{Context, Module, ModuleError};
@@ -34,23 +33,7 @@ impl Module<Context<'_>> for AqfLogTimestamps {
                 "no logs/ folder at the acquisition root or one folder down".into(),
             ));
         }
-        let mut out = ModuleOutput::spilling(ctx.spool);
-        let mut records = Vec::with_capacity(logs.len());
-        for file in logs {
-            let modified = file
-                .modified
-                .and_then(|secs| portcullis_report::time::from_unix(secs as f64))
-                .unwrap_or_default();
-            out.push_timeline(TimelineEvent {
-                timestamp: modified.clone(),
-                module: self.name().into(),
-                event: "M---".into(),
-                data: file.path.clone(),
-            });
-            records.push(json!({"path": file.path, "modified_time": modified}));
-        }
-        out.results = Results::List(records);
-        Ok(out)
+        Ok(crate::modification_times(self.name(), logs, ctx.spool))
     }
 }
 

@@ -8,10 +8,7 @@
 //! (`type` for SMS, `msg_box` for MMS) rather than from `date_sent`, which Android sets on
 //! *received* messages.
 
-use std::sync::LazyLock;
-
 use portcullis_core::{Alert, Level, ModuleOutput, Results, UrlRecord};
-use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::{BackupError, inflate_capped};
@@ -31,9 +28,6 @@ const TELEPHONY: [&str; 2] = [
 pub(crate) fn is_telephony(path: &str) -> bool {
     TELEPHONY.iter().any(|p| crate::glob_match(p, path))
 }
-
-static LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)https?://\S+").expect("valid link pattern"));
 
 /// Dates at or above this are milliseconds, below it seconds (10^11 s is the year 5138;
 /// 10^11 ms is March 1973).
@@ -82,9 +76,9 @@ fn normalise(mut entry: Map<String, Value>) -> Map<String, Value> {
         .get("body")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let links: Vec<Value> = LINK
-        .find_iter(body)
-        .map(|m| Value::String(m.as_str().to_string()))
+    let links: Vec<Value> = portcullis_core::text::find_links(body)
+        .into_iter()
+        .map(Value::String)
         .collect();
     let (blank, empty) = (body.trim().is_empty(), body.is_empty());
     let isodate = int_field(&entry, "date")

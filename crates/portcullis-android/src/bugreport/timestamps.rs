@@ -1,7 +1,6 @@
 //! Modification times of the files the bugreport copied from the phone (`FS/…`).
 
-use portcullis_core::{ModuleOutput, Results, TimelineEvent};
-use serde_json::json;
+use portcullis_core::ModuleOutput;
 
 use crate::{Context, Module, ModuleError};
 
@@ -20,39 +19,21 @@ impl Module<Context<'_>> for BugReportTimestamps {
     /// the archive's recorded time (a zip entry's date and time, a file's mtime) printed as UTC
     /// wall clock; MVT prints a folder's mtimes in the analyst's own time zone.
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let mut out = ModuleOutput::spilling(ctx.spool);
-        let mut records = Vec::new();
-        for file in ctx.find("FS/*") {
-            let modified = modified_iso(file.modified);
-            out.push_timeline(TimelineEvent {
-                timestamp: modified.clone(),
-                module: self.name().into(),
-                event: "M---".into(),
-                data: file.path.clone(),
-            });
-            records.push(json!({"path": file.path, "modified_time": modified}));
-        }
-        if records.is_empty() {
+        let files = ctx.find("FS/*");
+        if files.is_empty() {
             return Err(ModuleError::NotFound(
                 "no FS/ files in the bugreport".into(),
             ));
         }
-        out.results = Results::List(records);
-        Ok(out)
+        Ok(crate::modification_times(self.name(), files, ctx.spool))
     }
-}
-
-/// A listing's modification time (Unix seconds) as ISO time, "" when unknown.
-pub(crate) fn modified_iso(modified: Option<i64>) -> String {
-    modified
-        .and_then(|s| portcullis_report::time::from_unix(s as f64))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bugreport::test_support::*;
+    use crate::modified_iso;
 
     #[test]
     fn every_fs_file() {

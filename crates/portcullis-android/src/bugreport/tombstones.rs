@@ -8,9 +8,9 @@ use portcullis_indicators::Indicators;
 use prost::Message;
 use serde_json::{Value, json};
 
-use super::timestamps::modified_iso;
 use super::tombstone_proto::{ARCHITECTURES, MEMORY_ERRORS, MEMORY_TOOLS, Tombstone, enum_name};
 use super::{text, wall_clock_or_raw};
+use crate::modified_iso;
 use crate::{Context, Module, ModuleError};
 
 /// Line between the sections of a text tombstone.

@@ -2,12 +2,9 @@
 //! extracting links, and turning indicator hits into alerts and records into timeline rows, so
 //! each module only describes its own artifact.
 
-use std::sync::LazyLock;
-
 use portcullis_core::spool::RecordSpool;
 use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent};
 use portcullis_indicators::{IndicatorMatch, Indicators};
-use regex::Regex;
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -136,15 +133,7 @@ pub(crate) fn read_stored_plists(
     Ok(plists)
 }
 
-static LINK: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)https?://\S+").expect("valid link pattern"));
-
-/// Every `http(s)://…` link in a text, up to the next white space (MVT's rule).
-pub(crate) fn find_links(text: &str) -> Vec<String> {
-    LINK.find_iter(text)
-        .map(|m| m.as_str().to_string())
-        .collect()
-}
+pub(crate) use portcullis_core::text::find_links;
 
 /// An indicator matching `field` of `event`, as the CRITICAL alert naming `source` that most
 /// modules raise for a hit.
