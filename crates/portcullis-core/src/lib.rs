@@ -7,6 +7,7 @@
 //! trait, each on its own context type.
 
 pub mod module;
+pub mod net;
 pub mod spool;
 pub mod text;
 

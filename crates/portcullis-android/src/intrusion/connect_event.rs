@@ -1,14 +1,12 @@
 //! `connect_event`: every network connection an app opened, and remote addresses matching
 //! indicators.
 
-use portcullis_core::{ModuleOutput, Results};
+use portcullis_core::ModuleOutput;
+use portcullis_core::net::{NetFields, NetKind, NetObservation};
 use serde_json::Value;
 
-use super::{events, field, package_hit, push_hits, py_str, row};
+use super::{field, network_event, py_str, run_events};
 use crate::{Context, Module, ModuleError};
-
-/// Local addresses never checked against indicators.
-const LOCAL: [&str; 3] = ["::1", "127.0.0.1", "0.0.0.0"];
 
 /// The address Android logs as `host/ip` (`ip6-localhost/::1`, `/198.51.100.1`), without the
 /// host part.
@@ -19,6 +17,12 @@ fn clean_address(value: &Value) -> String {
         None => text,
     }
 }
+
+const FIELDS: NetFields = NetFields {
+    host: "hostname",
+    addresses: "ip_address",
+    app: "package_name",
+};
 
 pub struct ConnectEvent;
 
@@ -32,48 +36,29 @@ impl Module<Context<'_>> for ConnectEvent {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let events = events::load(ctx, "connect_event", 1000, false)?;
-        let mut out = ModuleOutput::spilling(ctx.spool);
-        let mut records = Vec::with_capacity(events.len());
-        for events::Event {
-            mut record,
-            timestamp,
-            source,
-        } in events
-        {
-            let ip = record
-                .get("ip_address")
-                .map(clean_address)
-                .unwrap_or_default();
-            let mut hits = Vec::new();
-            let mut matched = None;
-            if !ip.is_empty()
-                && !LOCAL.contains(&ip.as_str())
-                && let Some(hit) = ctx.indicators.check_url(&ip)
-            {
-                hits.push(("ip_address", hit));
-                matched = Some(ip.clone());
-                record.insert("matched_ip".into(), ip.clone().into());
-            }
-            if let Some(hit) = package_hit(ctx, &record) {
-                hits.push(("package_name", hit));
-            }
-
-            let record = Value::Object(record);
-            let mut data = format!(
-                "Connection to {ip}:{} by {}",
-                field(&record, "port", "0"),
-                field(&record, "package_name", "")
-            );
-            if let Some(matched) = matched {
-                data.push_str(&format!(" [Matched IP: {matched}]"));
-            }
-            out.push_timeline(row(self.name(), &timestamp, "network_connection", data));
-            push_hits(&mut out, self.slug(), hits, &record, &timestamp, &source);
-            records.push(record);
-        }
-        out.results = Results::List(records);
-        Ok(out)
+        run_events(ctx, self, "connect_event", 1000, false, |record, _, _| {
+            let value = Value::Object(record.clone());
+            let observation = NetObservation {
+                kind: NetKind::Connection,
+                host: None,
+                addresses: vec![
+                    record
+                        .get("ip_address")
+                        .map(clean_address)
+                        .unwrap_or_default(),
+                ],
+                port: Some(field(&value, "port", "0")),
+                app: Some(field(&value, "package_name", "")),
+            };
+            network_event(
+                ctx,
+                record,
+                "network_connection",
+                &observation,
+                FIELDS,
+                "matched_ip",
+            )
+        })
     }
 }
 

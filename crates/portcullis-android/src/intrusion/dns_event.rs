@@ -1,11 +1,18 @@
 //! `dns_event`: every DNS lookup an app made, and host names or answered IP addresses matching
 //! indicators.
 
-use portcullis_core::{ModuleOutput, Results};
+use portcullis_core::ModuleOutput;
+use portcullis_core::net::{NetFields, NetKind, NetObservation};
 use serde_json::Value;
 
-use super::{events, field, package_hit, push_hits, py_str, row};
+use super::{field, network_event, py_str, run_events};
 use crate::{Context, Module, ModuleError};
+
+const FIELDS: NetFields = NetFields {
+    host: "hostname",
+    addresses: "ip_addresses",
+    app: "package_name",
+};
 
 pub struct DnsEvent;
 
@@ -20,67 +27,32 @@ impl Module<Context<'_>> for DnsEvent {
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
         // This module also reports what reading the logs met, once for the three modules.
-        let events = events::load(ctx, "dns_event", 1000, true)?;
-        let mut out = ModuleOutput::spilling(ctx.spool);
-        let mut records = Vec::with_capacity(events.len());
-        for events::Event {
-            mut record,
-            timestamp,
-            source,
-        } in events
-        {
-            let mut hits = Vec::new();
-            let hostname = record
-                .get("hostname")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if let Some(hit) = Some(hostname)
-                .filter(|h| !h.is_empty())
-                .and_then(|h| ctx.indicators.check_url(h))
-            {
-                hits.push(("hostname", hit));
-            }
-            let mut shown = Vec::new();
-            let mut matched = Vec::new();
+        run_events(ctx, self, "dns_event", 1000, true, |record, _, _| {
+            let value = Value::Object(record.clone());
             let addresses = record.get("ip_addresses").and_then(Value::as_array);
-            for address in addresses.into_iter().flatten() {
-                let ip = match address {
-                    Value::String(s) => s.trim_start_matches('/').to_string(),
-                    other => py_str(other),
-                };
-                if ip.is_empty() || ip == "0.0.0.0" {
-                    continue;
-                }
-                if let Some(hit) = ctx.indicators.check_url(&ip) {
-                    hits.push(("ip_addresses", hit));
-                    matched.push(ip.clone());
-                }
-                shown.push(ip);
-            }
-            if let Some(hit) = package_hit(ctx, &record) {
-                hits.push(("package_name", hit));
-            }
-            if !matched.is_empty() {
-                record.insert("matched_ips".into(), matched.clone().into());
-            }
-
-            let record = Value::Object(record);
-            let mut data = format!(
-                "DNS query for {} by {}",
-                field(&record, "hostname", ""),
-                field(&record, "package_name", "")
-            );
-            if !matched.is_empty() {
-                data.push_str(&format!(" [Matched IPs: {}]", matched.join(", ")));
-            } else if !shown.is_empty() {
-                data.push_str(&format!(" [IPs: {}]", shown.join(", ")));
-            }
-            out.push_timeline(row(self.name(), &timestamp, "dns_query", data));
-            push_hits(&mut out, self.slug(), hits, &record, &timestamp, &source);
-            records.push(record);
-        }
-        out.results = Results::List(records);
-        Ok(out)
+            let observation = NetObservation {
+                kind: NetKind::DnsQuery,
+                host: Some(field(&value, "hostname", "")),
+                addresses: addresses
+                    .into_iter()
+                    .flatten()
+                    .map(|a| match a {
+                        Value::String(s) => s.trim_start_matches('/').to_string(),
+                        other => py_str(other),
+                    })
+                    .collect(),
+                port: None,
+                app: Some(field(&value, "package_name", "")),
+            };
+            network_event(
+                ctx,
+                record,
+                "dns_query",
+                &observation,
+                FIELDS,
+                "matched_ips",
+            )
+        })
     }
 }
 

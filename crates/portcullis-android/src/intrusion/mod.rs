@@ -10,12 +10,12 @@ mod dns_event;
 mod events;
 mod security_event;
 
-use portcullis_core::{Alert, Level, ModuleOutput, TimelineEvent};
+use portcullis_core::net::{NetFields, NetKind, NetObservation};
+use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::IndicatorMatch;
 use serde_json::{Map, Value};
 
-use crate::AndroidModule;
-use crate::Context;
+use crate::{AndroidModule, Context, ModuleError};
 
 /// Every intrusion-log module, in MVT's order.
 pub fn modules() -> Vec<&'static AndroidModule> {
@@ -126,13 +126,81 @@ fn push_hits<F: AsRef<str>>(
     }
 }
 
-/// The app-id hit on the event's `package_name`.
-fn package_hit(ctx: &Context<'_>, record: &Map<String, Value>) -> Option<IndicatorMatch> {
-    let name = record
-        .get("package_name")?
-        .as_str()
-        .filter(|p| !p.is_empty())?;
-    ctx.indicators.check_app_id(name)
+/// What one event became: its timeline row, its indicator hits (field, hit) and any other
+/// alerts it raised.
+struct Seen {
+    event: String,
+    data: String,
+    hits: Vec<(String, IndicatorMatch)>,
+    alerts: Vec<Alert>,
+}
+
+/// Runs an intrusion-log module: reads the `log` events (see [`events::load`]), asks `see` what
+/// each one is, and builds the records, timeline rows and alerts in order.
+fn run_events(
+    ctx: &Context<'_>,
+    module: &AndroidModule,
+    log: &str,
+    time_unit: i64,
+    report_reading: bool,
+    mut see: impl FnMut(&mut Map<String, Value>, &str, &str) -> Seen,
+) -> Result<ModuleOutput, ModuleError> {
+    let events = events::load(ctx, log, time_unit, report_reading)?;
+    let mut out = ModuleOutput::spilling(ctx.spool);
+    let mut records = Vec::with_capacity(events.len());
+    for events::Event {
+        mut record,
+        timestamp,
+        source,
+    } in events
+    {
+        let seen = see(&mut record, &timestamp, &source);
+        out.push_timeline(row(module.name(), &timestamp, &seen.event, seen.data));
+        out.alerts.extend(seen.alerts);
+        let record = Value::Object(record);
+        push_hits(
+            &mut out,
+            module.slug(),
+            seen.hits,
+            &record,
+            &timestamp,
+            &source,
+        );
+        records.push(record);
+    }
+    out.results = Results::List(records);
+    Ok(out)
+}
+
+/// A network event of the intrusion log as a [`NetObservation`]: checked against the
+/// indicators, with the matched addresses recorded under `matched_key` and described as MVT
+/// does.
+fn network_event(
+    ctx: &Context<'_>,
+    record: &mut Map<String, Value>,
+    event: &str,
+    observation: &NetObservation,
+    fields: NetFields,
+    matched_key: &str,
+) -> Seen {
+    let found = observation.check(ctx.indicators, fields);
+    if !found.matched_addresses.is_empty() {
+        let matched = match observation.kind {
+            NetKind::Connection => Value::from(found.matched_addresses[0].clone()),
+            NetKind::DnsQuery => Value::from(found.matched_addresses.clone()),
+        };
+        record.insert(matched_key.into(), matched);
+    }
+    Seen {
+        event: event.into(),
+        data: observation.describe(&found.matched_addresses),
+        hits: found
+            .hits
+            .into_iter()
+            .map(|(field, hit)| (field.to_string(), hit))
+            .collect(),
+        alerts: Vec::new(),
+    }
 }
 
 /// A timeline row of module `name`.

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use portcullis_core::{Alert, Level, ModuleOutput, Results};
+use portcullis_core::{Alert, Level, ModuleOutput};
 use portcullis_indicators::IndicatorMatch;
 use serde_json::{Map, Value};
 
-use super::{events, field, py_str, row, truthy};
+use super::{Seen, field, py_str, run_events, truthy};
 use crate::{Context, Module, ModuleError};
 
 /// The SecurityLog tags (ids 210001 to 210046) this tool knows.
@@ -390,47 +390,48 @@ impl Module<Context<'_>> for SecurityEvent {
     }
 
     fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        let events = events::load(ctx, "security_event", 1_000_000_000, false)?;
-        let mut out = ModuleOutput::spilling(ctx.spool);
-        let mut records = Vec::with_capacity(events.len());
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for events::Event {
-            record,
-            timestamp,
-            source,
-        } in events
-        {
-            let (event, data) = match tag(&record) {
-                Some(tag) => {
-                    *counts.entry(tag.to_string()).or_default() += 1;
-                    (tag.to_string(), describe(tag, &record[tag]))
+        let out = run_events(
+            ctx,
+            self,
+            "security_event",
+            1_000_000_000,
+            false,
+            |record, timestamp, source| {
+                let (event, data) = match tag(record) {
+                    Some(tag) => {
+                        *counts.entry(tag.to_string()).or_default() += 1;
+                        (tag.to_string(), describe(tag, &record[tag]))
+                    }
+                    None => (
+                        "unknown".to_string(),
+                        super::py_repr(&Value::Object(record.clone())),
+                    ),
+                };
+                let value = Value::Object(record.clone());
+                let alerts = heuristics(record)
+                    .into_iter()
+                    .map(|(message, advice)| {
+                        Alert::heuristic(
+                            Level::Medium,
+                            self.slug(),
+                            message,
+                            timestamp,
+                            value.clone(),
+                        )
+                        .with_field("tag", event.clone())
+                        .with_advice(advice)
+                        .with_source(source)
+                    })
+                    .collect();
+                Seen {
+                    hits: indicator_hits(ctx, record),
+                    event,
+                    data,
+                    alerts,
                 }
-                None => (
-                    "unknown".to_string(),
-                    super::py_repr(&Value::Object(record.clone())),
-                ),
-            };
-            out.push_timeline(row(self.name(), &timestamp, &event, data));
-            let findings = heuristics(&record);
-            let hits = indicator_hits(ctx, &record);
-            let record = Value::Object(record);
-            for (message, advice) in findings {
-                out.alerts.push(
-                    Alert::heuristic(
-                        Level::Medium,
-                        self.slug(),
-                        message,
-                        timestamp.clone(),
-                        record.clone(),
-                    )
-                    .with_field("tag", event.clone())
-                    .with_advice(advice)
-                    .with_source(source.clone()),
-                );
-            }
-            super::push_hits(&mut out, self.slug(), hits, &record, &timestamp, &source);
-            records.push(record);
-        }
+            },
+        )?;
         for (tag, n) in &counts {
             tracing::info!("security events: {tag}: {n}");
         }
@@ -445,7 +446,6 @@ impl Module<Context<'_>> for SecurityEvent {
                 unknown.join(", ")
             );
         }
-        out.results = Results::List(records);
         Ok(out)
     }
 }
