@@ -9,26 +9,7 @@ use portcullis_indicators::Indicators;
 use regex::Regex;
 use serde_json::{Value, json};
 
-use super::{app_id_alert, text, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysAccessibility;
-
-impl Module<Context<'_>> for DumpsysAccessibility {
-    fn name(&self) -> &'static str {
-        "DumpsysAccessibility"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_accessibility"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "accessibility", |section, source| {
-            analyse(section, ctx.indicators, self.slug(), source)
-        })
-    }
-}
+use super::{app_id_alert, text};
 
 static BRACED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{([^{}]+)\}").expect("valid service pattern"));

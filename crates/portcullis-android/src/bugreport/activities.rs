@@ -1,29 +1,8 @@
 //! `dumpsys package`, `Activity Resolver Table`: which app activities answer which intent.
 
-use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
 
 use super::resolver::{non_data_actions, package_of};
-use super::{records_checking_app_ids, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysActivities;
-
-impl Module<Context<'_>> for DumpsysActivities {
-    fn name(&self) -> &'static str {
-        "DumpsysActivities"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_activities"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "package", |section, source| {
-            records_checking_app_ids(parse(section), ctx.indicators, self.slug(), source)
-        })
-    }
-}
 
 /// `{intent, package_name, activity}` for every activity of the `Non-Data Actions` block.
 pub(crate) fn parse(section: &str) -> Vec<Value> {
@@ -40,6 +19,7 @@ pub(crate) fn parse(section: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bugreport::records_checking_app_ids;
     use crate::bugreport::test_support::*;
 
     #[test]

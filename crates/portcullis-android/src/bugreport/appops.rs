@@ -9,31 +9,12 @@ use portcullis_indicators::Indicators;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::{app_id_alert, indent, text, wall_clock_iso, with_section};
-use crate::{Context, Module, ModuleError};
+use super::{app_id_alert, indent, text, wall_clock_iso};
 
 /// Operations that let an app install other apps.
 const RISKY_PERMISSIONS: &[&str] = &["REQUEST_INSTALL_PACKAGES"];
 /// Packages whose every operation is worth a look (the ADB shell).
 const RISKY_PACKAGES: &[&str] = &["com.android.shell"];
-
-pub struct DumpsysAppops;
-
-impl Module<Context<'_>> for DumpsysAppops {
-    fn name(&self) -> &'static str {
-        "DumpsysAppops"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_appops"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "appops", |section, source| {
-            analyse(section, ctx.indicators, self.name(), self.slug(), source)
-        })
-    }
-}
 
 static UID: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Uid (\S+):$").expect("valid uid pattern"));

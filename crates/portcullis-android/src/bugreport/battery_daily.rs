@@ -7,26 +7,7 @@ use portcullis_core::{Alert, Level, ModuleOutput, Results, TimelineEvent};
 use portcullis_indicators::Indicators;
 use serde_json::{Value, json};
 
-use super::{app_id_alert, indent, text, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysBatteryDaily;
-
-impl Module<Context<'_>> for DumpsysBatteryDaily {
-    fn name(&self) -> &'static str {
-        "DumpsysBatteryDaily"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_battery_daily"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "batterystats", |section, source| {
-            analyse(section, ctx.indicators, self.name(), self.slug(), source)
-        })
-    }
-}
+use super::{app_id_alert, indent, text};
 
 /// First 10 characters (the date) of a `YYYY-MM-DD-HH-MM-SS` daily bound.
 fn date_part(s: &str) -> &str {

@@ -1,29 +1,7 @@
 //! `dumpsys batterystats`, battery history: jobs started and stopped, alarm wake-ups and apps
 //! brought to the foreground, with the app behind each.
 
-use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
-
-use super::{records_checking_app_ids, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysBatteryHistory;
-
-impl Module<Context<'_>> for DumpsysBatteryHistory {
-    fn name(&self) -> &'static str {
-        "DumpsysBatteryHistory"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_battery_history"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "batterystats", |section, source| {
-            records_checking_app_ids(parse(section), ctx.indicators, self.slug(), source)
-        })
-    }
-}
 
 /// The value of a `uid:"value"` (or `uid:value`) item: up to the closing quote, or the next
 /// white space when unquoted.
@@ -112,6 +90,7 @@ pub(crate) fn parse(section: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bugreport::records_checking_app_ids;
     use crate::bugreport::test_support::*;
     use crate::bugreport::text;
 

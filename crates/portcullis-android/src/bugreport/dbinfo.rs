@@ -8,26 +8,7 @@ use portcullis_indicators::Indicators;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::{indent, text, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysDbInfo;
-
-impl Module<Context<'_>> for DumpsysDbInfo {
-    fn name(&self) -> &'static str {
-        "DumpsysDBInfo"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dbinfo"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "dbinfo", |section, source| {
-            analyse(section, ctx.indicators, self.slug(), source)
-        })
-    }
-}
+use super::{indent, text};
 
 /// `[(YYYY-)MM-DD HH:MM:SS.mmm] [Pid:(N)]action … sql="…"` (the pid part is optional).
 static OPERATION: LazyLock<Regex> = LazyLock::new(|| {

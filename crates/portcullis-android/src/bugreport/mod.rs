@@ -33,26 +33,155 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::AndroidModule;
-use crate::{Context, ModuleError};
+use crate::{Context, Module, ModuleError};
 
 /// Every bugreport module, in MVT's order.
 pub fn modules() -> Vec<&'static AndroidModule> {
     vec![
-        &accessibility::DumpsysAccessibility,
-        &activities::DumpsysActivities,
-        &appops::DumpsysAppops,
-        &battery_daily::DumpsysBatteryDaily,
-        &battery_history::DumpsysBatteryHistory,
-        &dbinfo::DumpsysDbInfo,
+        &ACCESSIBILITY,
+        &ACTIVITIES,
+        &APPOPS,
+        &BATTERY_DAILY,
+        &BATTERY_HISTORY,
+        &DBINFO,
         &getprop::DumpsysGetProp,
-        &packages::DumpsysPackages,
-        &platform_compat::DumpsysPlatformCompat,
-        &receivers::DumpsysReceivers,
+        &PACKAGES,
+        &PLATFORM_COMPAT,
+        &RECEIVERS,
         &adb_state::DumpsysAdbState,
         &timestamps::BugReportTimestamps,
         &tombstones::Tombstones,
     ]
 }
+
+/// What a `dumpsys` parser is given: the section's text, where it came from, the indicators,
+/// and the module it runs for (its names go into timeline rows and alerts).
+pub(crate) struct Section<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) source: &'a str,
+    pub(crate) indicators: &'a Indicators,
+    pub(crate) name: &'static str,
+    pub(crate) slug: &'static str,
+}
+
+/// A module that reads one `dumpsys` section, declared as data: its names, the service, and the
+/// parser that turns the section into records, timeline rows and alerts.
+pub(crate) struct Dumpsys {
+    name: &'static str,
+    slug: &'static str,
+    service: &'static str,
+    analyse: fn(&Section<'_>) -> ModuleOutput,
+}
+
+impl Module<Context<'_>> for Dumpsys {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn slug(&self) -> &'static str {
+        self.slug
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
+        with_section(ctx, self.service, |text, source| {
+            (self.analyse)(&Section {
+                text,
+                source,
+                indicators: ctx.indicators,
+                name: self.name,
+                slug: self.slug,
+            })
+        })
+    }
+}
+
+/// `dumpsys accessibility`: see [`accessibility`].
+pub(crate) static ACCESSIBILITY: Dumpsys = Dumpsys {
+    name: "DumpsysAccessibility",
+    slug: "dumpsys_accessibility",
+    service: "accessibility",
+    analyse: |s| accessibility::analyse(s.text, s.indicators, s.slug, s.source),
+};
+
+/// `dumpsys package`: see [`activities`].
+pub(crate) static ACTIVITIES: Dumpsys = Dumpsys {
+    name: "DumpsysActivities",
+    slug: "dumpsys_activities",
+    service: "package",
+    analyse: |s| {
+        records_checking_app_ids(activities::parse(s.text), s.indicators, s.slug, s.source)
+    },
+};
+
+/// `dumpsys appops`: see [`appops`].
+pub(crate) static APPOPS: Dumpsys = Dumpsys {
+    name: "DumpsysAppops",
+    slug: "dumpsys_appops",
+    service: "appops",
+    analyse: |s| appops::analyse(s.text, s.indicators, s.name, s.slug, s.source),
+};
+
+/// `dumpsys batterystats`: see [`battery_daily`].
+pub(crate) static BATTERY_DAILY: Dumpsys = Dumpsys {
+    name: "DumpsysBatteryDaily",
+    slug: "dumpsys_battery_daily",
+    service: "batterystats",
+    analyse: |s| battery_daily::analyse(s.text, s.indicators, s.name, s.slug, s.source),
+};
+
+/// `dumpsys batterystats`: see [`battery_history`].
+pub(crate) static BATTERY_HISTORY: Dumpsys = Dumpsys {
+    name: "DumpsysBatteryHistory",
+    slug: "dumpsys_battery_history",
+    service: "batterystats",
+    analyse: |s| {
+        records_checking_app_ids(
+            battery_history::parse(s.text),
+            s.indicators,
+            s.slug,
+            s.source,
+        )
+    },
+};
+
+/// `dumpsys dbinfo`: see [`dbinfo`].
+pub(crate) static DBINFO: Dumpsys = Dumpsys {
+    name: "DumpsysDBInfo",
+    slug: "dbinfo",
+    service: "dbinfo",
+    analyse: |s| dbinfo::analyse(s.text, s.indicators, s.slug, s.source),
+};
+
+/// `dumpsys package`: see [`packages`].
+pub(crate) static PACKAGES: Dumpsys = Dumpsys {
+    name: "DumpsysPackages",
+    slug: "dumpsys_packages",
+    service: "package",
+    analyse: |s| packages::analyse(s.text, s.indicators, s.name, s.slug, s.source),
+};
+
+/// `dumpsys platform_compat`: see [`platform_compat`].
+pub(crate) static PLATFORM_COMPAT: Dumpsys = Dumpsys {
+    name: "DumpsysPlatformCompat",
+    slug: "dumpsys_platform_compat",
+    service: "platform_compat",
+    analyse: |s| {
+        records_checking_app_ids(
+            platform_compat::parse(s.text),
+            s.indicators,
+            s.slug,
+            s.source,
+        )
+    },
+};
+
+/// `dumpsys package`: see [`receivers`].
+pub(crate) static RECEIVERS: Dumpsys = Dumpsys {
+    name: "DumpsysReceivers",
+    slug: "dumpsys_receivers",
+    service: "package",
+    analyse: |s| receivers::analyse(s.text, s.indicators, s.slug, s.source),
+};
 
 /// Runs `analyse` on the text of `dumpsys <service>` with the place it came from
 /// (`<dumpstate path> (dumpsys <service>)`), or says why there is none.

@@ -11,30 +11,11 @@ use portcullis_indicators::Indicators;
 use regex::Regex;
 use serde_json::{Map, Value, json};
 
-use super::{app_id_alert, indent, text, wall_clock_iso, wall_clock_or_raw, with_section};
+use super::{app_id_alert, indent, text, wall_clock_iso, wall_clock_or_raw};
 use crate::reference::{DANGEROUS_PERMISSIONS, ROOT_PACKAGES};
-use crate::{Context, Module, ModuleError};
 
 /// A package with this many of [`DANGEROUS_PERMISSIONS`] is noted in the log.
 const DANGEROUS_PERMISSIONS_THRESHOLD: usize = 10;
-
-pub struct DumpsysPackages;
-
-impl Module<Context<'_>> for DumpsysPackages {
-    fn name(&self) -> &'static str {
-        "DumpsysPackages"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_packages"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "package", |section, source| {
-            analyse(section, ctx.indicators, self.name(), self.slug(), source)
-        })
-    }
-}
 
 static PACKAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Package \[([^\]\s]+)\]").expect("valid package pattern"));
@@ -581,7 +562,10 @@ mod tests {
             .unwrap();
         bytes[cafe] = 0xff;
         let out = with_folder(&[("bugreport-x.txt", &bytes[..])], |root| {
-            folder_context(root, &Indicators::new(), |ctx| DumpsysPackages.run(ctx)).unwrap()
+            folder_context(root, &Indicators::new(), |ctx| {
+                crate::Module::run(&crate::bugreport::PACKAGES, ctx)
+            })
+            .unwrap()
         });
         assert_eq!(
             names(records(&out)),

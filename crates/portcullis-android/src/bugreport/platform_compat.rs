@@ -1,29 +1,7 @@
 //! `dumpsys platform_compat`: the `DOWNSCALED` change's raw overrides, which keep the names of
 //! packages even after they were uninstalled.
 
-use portcullis_core::ModuleOutput;
 use serde_json::{Value, json};
-
-use super::{records_checking_app_ids, with_section};
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysPlatformCompat;
-
-impl Module<Context<'_>> for DumpsysPlatformCompat {
-    fn name(&self) -> &'static str {
-        "DumpsysPlatformCompat"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_platform_compat"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "platform_compat", |section, source| {
-            records_checking_app_ids(parse(section), ctx.indicators, self.slug(), source)
-        })
-    }
-}
 
 /// `{package_name}` for each entry of `rawOverrides={a=…, b=…}` on the
 /// `ChangeId(168419799; name=DOWNSCALED; …)` line.
@@ -52,6 +30,7 @@ pub(crate) fn parse(section: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bugreport::records_checking_app_ids;
     use crate::bugreport::test_support::*;
 
     #[test]

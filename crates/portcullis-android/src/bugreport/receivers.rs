@@ -6,26 +6,6 @@ use portcullis_indicators::Indicators;
 use serde_json::{Map, Value, json};
 
 use super::resolver::{non_data_actions, package_of};
-use super::with_section;
-use crate::{Context, Module, ModuleError};
-
-pub struct DumpsysReceivers;
-
-impl Module<Context<'_>> for DumpsysReceivers {
-    fn name(&self) -> &'static str {
-        "DumpsysReceivers"
-    }
-
-    fn slug(&self) -> &'static str {
-        "dumpsys_receivers"
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> Result<ModuleOutput, ModuleError> {
-        with_section(ctx, "package", |section, source| {
-            analyse(section, ctx.indicators, self.slug(), source)
-        })
-    }
-}
 
 /// Intents whose receivers MVT notes in its log, with what receiving them allows.
 const WATCHED: &[(&str, &str)] = &[
