@@ -1,22 +1,12 @@
 //! The real STIX2 files of ../shared/fixtures: every one loads, with pinned counts per type.
 //! Skipped (with a message) on a clone without the shared folder.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use portcullis_indicators::{Indicators, IocType, MatchRule, indicator_files};
 
 fn fixtures() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    if root.is_dir() {
-        Some(root)
-    } else {
-        // Straight to stderr: the test harness hides what passing tests print.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"skipped: ../shared fixtures not present (conformance test not run)\n",
-        );
-        None
-    }
+    portcullis_testkit::shared_fixture("")
 }
 
 use IocType::*;

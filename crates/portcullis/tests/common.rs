@@ -1,5 +1,5 @@
 //! Helpers shared by the CLI tests.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,40 +9,13 @@ use portcullis_ios::builder::BackupBuilder;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// `../shared/fixtures/<rel>` beside the project, when present (it is absent on a user's clone).
-pub fn shared_fixture(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures")
-        .join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        // Straight to stderr: the test harness hides what passing tests print.
-        let _ = std::io::Write::write_fmt(
-            &mut std::io::stderr(),
-            format_args!(
-                "skipped: ../shared/fixtures/{rel} not present (conformance test not run)\n"
-            ),
-        );
-        None
-    }
-}
+pub use portcullis_testkit::shared_fixture;
 
 /// The equivalent of MVT's test.stix2 (mvt-behaviour.md §6), written into `dir`.
 pub fn mvt_test_stix2(dir: &Path) -> PathBuf {
     let json = portcullis_indicators::test_bundle_json(
         "TestMalware",
-        &[
-            "[domain-name:value = 'example.org']",
-            "[ipv4-addr:value = '198.51.100.1']",
-            "[process:name = 'Launch']",
-            "[file:name = '/var/foobar/txt']",
-            "[email-addr:value = 'foobar@example.org']",
-            "[android-property:name = 'sys.foobar']",
-            "[file:hashes.'SHA-256' = '570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6']",
-            "[file:hashes.'SHA-1' = 'da0611a300a9ce9aa7a09d1a11adbd2bd8de6794']",
-            "[url:value = 'http://example.com/thisisbad']",
-        ],
+        portcullis_testkit::MVT_TEST_PATTERNS,
     );
     let path = dir.join("test.stix2");
     std::fs::write(&path, json).unwrap();

@@ -1,6 +1,6 @@
 //! Helpers shared by the module tests of the AndroidQF, backup and intrusion-log modules.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use portcullis_evidence::Evidence;
 use portcullis_indicators::Indicators;
@@ -15,13 +15,7 @@ use crate::{Context, ModuleError};
 
 /// The shared MVT fixtures folder, or `None` (with a note) where it is absent.
 pub(crate) fn fixtures() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt");
-    if path.exists() {
-        Some(path)
-    } else {
-        println!("skipped: ../shared fixtures not present");
-        None
-    }
+    portcullis_testkit::shared_fixture("mvt")
 }
 
 /// Calls `f` with a context over `evidence` (listed here), no indicators and zone `timezone`.

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use portcullis_core::{ModuleOutput, Results};
-use portcullis_indicators::{Indicators, test_bundle_json};
+use portcullis_indicators::Indicators;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -16,14 +16,7 @@ use crate::{Backup, Context, IosModule, ModuleError};
 /// MVT's test backup, when the shared fixtures are present (otherwise a note and `None`, so the
 /// test is skipped).
 pub(crate) fn fixture() -> Option<PathBuf> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mvt/ios_backup");
-    if path.is_dir() {
-        Some(path)
-    } else {
-        println!("skipped: ../shared fixtures not present");
-        None
-    }
+    portcullis_testkit::shared_fixture("mvt/ios_backup")
 }
 
 /// [`fixture`], opened.
@@ -31,31 +24,7 @@ pub(crate) fn fixture_backup() -> Option<Backup> {
     fixture().map(|path| Backup::open(&path).expect("fixture backup opens"))
 }
 
-/// Indicators made of `patterns` in a "TestMalware" collection.
-pub(crate) fn indicators(patterns: &[&str]) -> Indicators {
-    let mut ind = Indicators::new();
-    ind.load_bundle(
-        test_bundle_json("TestMalware", patterns).as_bytes(),
-        Path::new("test.stix2"),
-    )
-    .expect("test bundle loads");
-    ind
-}
-
-/// MVT's `test.stix2`.
-pub(crate) fn test_stix2() -> Indicators {
-    indicators(&[
-        "[domain-name:value = 'example.org']",
-        "[ipv4-addr:value = '198.51.100.1']",
-        "[process:name = 'Launch']",
-        "[file:name = '/var/foobar/txt']",
-        "[email-addr:value = 'foobar@example.org']",
-        "[android-property:name = 'sys.foobar']",
-        "[file:hashes.'SHA-256' = '570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6']",
-        "[file:hashes.'SHA-1' = 'da0611a300a9ce9aa7a09d1a11adbd2bd8de6794']",
-        "[url:value = 'http://example.com/thisisbad']",
-    ])
-}
+pub(crate) use portcullis_testkit::{indicators, test_stix2};
 
 /// Runs `module` on `backup` with `indicators`.
 pub(crate) fn run(
