@@ -95,46 +95,48 @@ impl Module<Context<'_>> for Dumpsys {
     }
 }
 
-/// `dumpsys accessibility`: see [`accessibility`].
-pub(crate) static ACCESSIBILITY: Dumpsys = Dumpsys {
-    name: "DumpsysAccessibility",
-    slug: "dumpsys_accessibility",
-    service: "accessibility",
-    analyse: |s| accessibility::analyse(s.text, s.indicators, s.slug, s.source),
-};
+impl Dumpsys {
+    const fn new(
+        name: &'static str,
+        slug: &'static str,
+        service: &'static str,
+        analyse: fn(&Section<'_>) -> ModuleOutput,
+    ) -> Dumpsys {
+        Dumpsys {
+            name,
+            slug,
+            service,
+            analyse,
+        }
+    }
+}
 
-/// `dumpsys package`: see [`activities`].
-pub(crate) static ACTIVITIES: Dumpsys = Dumpsys {
-    name: "DumpsysActivities",
-    slug: "dumpsys_activities",
-    service: "package",
-    analyse: |s| {
+// The modules reading one section each (MVT's class name, slug, `dumpsys` service, parser).
+pub(crate) static ACCESSIBILITY: Dumpsys = Dumpsys::new(
+    "DumpsysAccessibility",
+    "dumpsys_accessibility",
+    "accessibility",
+    |s| accessibility::analyse(s.text, s.indicators, s.slug, s.source),
+);
+pub(crate) static ACTIVITIES: Dumpsys =
+    Dumpsys::new("DumpsysActivities", "dumpsys_activities", "package", |s| {
         records_checking_app_ids(activities::parse(s.text), s.indicators, s.slug, s.source)
-    },
-};
-
-/// `dumpsys appops`: see [`appops`].
-pub(crate) static APPOPS: Dumpsys = Dumpsys {
-    name: "DumpsysAppops",
-    slug: "dumpsys_appops",
-    service: "appops",
-    analyse: |s| appops::analyse(s.text, s.indicators, s.name, s.slug, s.source),
-};
-
-/// `dumpsys batterystats`: see [`battery_daily`].
-pub(crate) static BATTERY_DAILY: Dumpsys = Dumpsys {
-    name: "DumpsysBatteryDaily",
-    slug: "dumpsys_battery_daily",
-    service: "batterystats",
-    analyse: |s| battery_daily::analyse(s.text, s.indicators, s.name, s.slug, s.source),
-};
-
-/// `dumpsys batterystats`: see [`battery_history`].
-pub(crate) static BATTERY_HISTORY: Dumpsys = Dumpsys {
-    name: "DumpsysBatteryHistory",
-    slug: "dumpsys_battery_history",
-    service: "batterystats",
-    analyse: |s| {
+    });
+pub(crate) static APPOPS: Dumpsys =
+    Dumpsys::new("DumpsysAppops", "dumpsys_appops", "appops", |s| {
+        appops::analyse(s.text, s.indicators, s.name, s.slug, s.source)
+    });
+pub(crate) static BATTERY_DAILY: Dumpsys = Dumpsys::new(
+    "DumpsysBatteryDaily",
+    "dumpsys_battery_daily",
+    "batterystats",
+    |s| battery_daily::analyse(s.text, s.indicators, s.name, s.slug, s.source),
+);
+pub(crate) static BATTERY_HISTORY: Dumpsys = Dumpsys::new(
+    "DumpsysBatteryHistory",
+    "dumpsys_battery_history",
+    "batterystats",
+    |s| {
         records_checking_app_ids(
             battery_history::parse(s.text),
             s.indicators,
@@ -142,30 +144,19 @@ pub(crate) static BATTERY_HISTORY: Dumpsys = Dumpsys {
             s.source,
         )
     },
-};
-
-/// `dumpsys dbinfo`: see [`dbinfo`].
-pub(crate) static DBINFO: Dumpsys = Dumpsys {
-    name: "DumpsysDBInfo",
-    slug: "dbinfo",
-    service: "dbinfo",
-    analyse: |s| dbinfo::analyse(s.text, s.indicators, s.slug, s.source),
-};
-
-/// `dumpsys package`: see [`packages`].
-pub(crate) static PACKAGES: Dumpsys = Dumpsys {
-    name: "DumpsysPackages",
-    slug: "dumpsys_packages",
-    service: "package",
-    analyse: |s| packages::analyse(s.text, s.indicators, s.name, s.slug, s.source),
-};
-
-/// `dumpsys platform_compat`: see [`platform_compat`].
-pub(crate) static PLATFORM_COMPAT: Dumpsys = Dumpsys {
-    name: "DumpsysPlatformCompat",
-    slug: "dumpsys_platform_compat",
-    service: "platform_compat",
-    analyse: |s| {
+);
+pub(crate) static DBINFO: Dumpsys = Dumpsys::new("DumpsysDBInfo", "dbinfo", "dbinfo", |s| {
+    dbinfo::analyse(s.text, s.indicators, s.slug, s.source)
+});
+pub(crate) static PACKAGES: Dumpsys =
+    Dumpsys::new("DumpsysPackages", "dumpsys_packages", "package", |s| {
+        packages::analyse(s.text, s.indicators, s.name, s.slug, s.source)
+    });
+pub(crate) static PLATFORM_COMPAT: Dumpsys = Dumpsys::new(
+    "DumpsysPlatformCompat",
+    "dumpsys_platform_compat",
+    "platform_compat",
+    |s| {
         records_checking_app_ids(
             platform_compat::parse(s.text),
             s.indicators,
@@ -173,15 +164,11 @@ pub(crate) static PLATFORM_COMPAT: Dumpsys = Dumpsys {
             s.source,
         )
     },
-};
-
-/// `dumpsys package`: see [`receivers`].
-pub(crate) static RECEIVERS: Dumpsys = Dumpsys {
-    name: "DumpsysReceivers",
-    slug: "dumpsys_receivers",
-    service: "package",
-    analyse: |s| receivers::analyse(s.text, s.indicators, s.slug, s.source),
-};
+);
+pub(crate) static RECEIVERS: Dumpsys =
+    Dumpsys::new("DumpsysReceivers", "dumpsys_receivers", "package", |s| {
+        receivers::analyse(s.text, s.indicators, s.slug, s.source)
+    });
 
 /// Runs `analyse` on the text of `dumpsys <service>` with the place it came from
 /// (`<dumpstate path> (dumpsys <service>)`), or says why there is none.
