@@ -62,12 +62,12 @@ impl NetObservation {
             .host
             .as_deref()
             .filter(|h| !h.is_empty())
-            .and_then(|h| indicators.check_url(h))
+            .and_then(|h| indicators.check_host(h))
         {
             out.hits.push((fields.host, hit));
         }
         for address in self.remote_addresses() {
-            if let Some(hit) = indicators.check_url(address) {
+            if let Some(hit) = indicators.check_ip(address) {
                 out.hits.push((fields.addresses, hit));
                 out.matched_addresses.push(address.to_string());
             }

@@ -1259,13 +1259,45 @@ impl Indicators {
             Some(plain) => Host::Name(Cow::Borrowed(plain)),
             None => normalize::host(normalize::host_of(s))?,
         };
+        self.check_parsed_host(url, host)
+    }
+
+    /// A bare host name (a DNS query, a TLS server name, an HTTP Host header) or IP address
+    /// against domain and IP indicators; URL indicators are not consulted.
+    pub fn check_host(&self, host: &str) -> Option<IndicatorMatch> {
+        let s = host.trim();
+        if s.is_empty() {
+            return None;
+        }
+        let parsed = match normalize::plain_host(s) {
+            Some(plain) => Host::Name(Cow::Borrowed(plain)),
+            None => normalize::host(s)?,
+        };
+        self.check_parsed_host(host, parsed)
+    }
+
+    /// An IP address (v4 or v6, optionally in brackets) against IP and CIDR indicators; a
+    /// name is not an address and never matches.
+    pub fn check_ip(&self, address: &str) -> Option<IndicatorMatch> {
+        let s = address.trim();
+        let bare = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(s);
+        match normalize::host(bare)? {
+            Host::Ip(ip) => self.check_parsed_host(address, Host::Ip(ip)),
+            Host::Name(_) => None,
+        }
+    }
+
+    fn check_parsed_host(&self, input: &str, host: Host<'_>) -> Option<IndicatorMatch> {
         match host {
             Host::Ip(ip) => {
                 let ((net, prefix), entry) = self.ips.lookup(ip)?;
                 let shown = ip_display(*net, *prefix);
                 let value = self.value(&shown, entry);
                 Some(self.hit(
-                    url,
+                    input,
                     IocType::IpAddresses,
                     value,
                     entry.collection,
@@ -1288,7 +1320,7 @@ impl Indicators {
                     } else {
                         MatchRule::SubDomain
                     };
-                    Some(self.hit_entry(url, IocType::Domains, found, rule))
+                    Some(self.hit_entry(input, IocType::Domains, found, rule))
                 })
             }
         }

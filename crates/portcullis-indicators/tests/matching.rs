@@ -654,3 +654,41 @@ fn shared_across_threads() {
             .is_some_and(|h| h.input == "https://x.example.org/")
     );
 }
+
+#[test]
+fn hosts_and_addresses_are_checked_on_their_own() {
+    let ind = load(&[
+        "[domain-name:value = 'evil.example']",
+        "[url:value = 'http://good.example/bad']",
+        "[ipv4-addr:value = '198.51.100.0/24']",
+        "[ipv6-addr:value = '2001:db8::1']",
+    ]);
+    let host = ind.check_host("C2.Evil.Example.").unwrap();
+    assert_eq!(
+        (host.value.as_str(), host.rule),
+        ("evil.example", MatchRule::SubDomain)
+    );
+    assert_eq!(host.input, "C2.Evil.Example.");
+    assert_eq!(
+        rule(ind.check_host("evil.example")),
+        Some(MatchRule::Domain)
+    );
+    assert!(ind.check_host("notevil.example").is_none());
+    // A host name is not a URL: URL indicators are not consulted.
+    assert!(ind.check_host("good.example").is_none());
+    assert!(ind.check_url("http://good.example/bad").is_some());
+    // Addresses, in a CIDR, in brackets; a name is never an address.
+    assert_eq!(
+        ind.check_ip("198.51.100.77").unwrap().value,
+        "198.51.100.0/24"
+    );
+    assert_eq!(
+        ind.check_ip("[2001:db8::1]").unwrap().rule,
+        MatchRule::IpAddress
+    );
+    assert!(ind.check_ip("198.51.101.1").is_none());
+    assert!(ind.check_ip("evil.example").is_none());
+    assert!(ind.check_ip("").is_none() && ind.check_host("  ").is_none());
+    // A host check on an address still finds the IP indicator.
+    assert!(ind.check_host("198.51.100.2").is_some());
+}
