@@ -29,17 +29,23 @@ pub enum IndicatorsError {
     #[error("{path}: none of its {files} file(s) is a STIX 2 bundle (see the warnings above)")]
     NoBundle { path: PathBuf, files: usize },
     #[error(
-        "the indicator files given hold no usable indicator (every pattern is unsupported); a \
+        "the indicator files given hold no usable indicator ({left_out} revoked or expired by \
+         their authors, which --include-expired uses; {unsupported} unsupported patterns); a \
          check against them would match nothing"
     )]
-    NoneUsable,
+    NoneUsable { left_out: usize, unsupported: usize },
     #[error(transparent)]
     Load(#[from] LoadError),
 }
 
 /// Loads every indicator path given (a STIX 2.1 file, or a folder searched for them).
-pub fn load(paths: &[PathBuf]) -> Result<LoadedIndicators, IndicatorsError> {
-    let mut loaded = LoadedIndicators::default();
+/// Revoked indicators and those past their `valid_until` are left out (and counted per file)
+/// unless `include_expired`.
+pub fn load(paths: &[PathBuf], include_expired: bool) -> Result<LoadedIndicators, IndicatorsError> {
+    let mut loaded = LoadedIndicators {
+        indicators: Indicators::new().include_expired(include_expired),
+        warnings: Vec::new(),
+    };
     for path in paths {
         load_path(path, &mut loaded)?;
     }
@@ -47,7 +53,14 @@ pub fn load(paths: &[PathBuf]) -> Result<LoadedIndicators, IndicatorsError> {
         tracing::warn!("{w}");
     }
     if !paths.is_empty() && loaded.indicators.is_empty() {
-        return Err(IndicatorsError::NoneUsable);
+        let files = loaded.indicators.files();
+        return Err(IndicatorsError::NoneUsable {
+            left_out: files
+                .iter()
+                .map(|f| f.left_out.revoked + f.left_out.expired)
+                .sum(),
+            unsupported: files.iter().map(|f| f.unsupported.len()).sum(),
+        });
     }
     Ok(loaded)
 }

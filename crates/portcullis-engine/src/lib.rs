@@ -352,6 +352,8 @@ fn build_report(
             indicators: f.indicators,
             collections: f.collections.clone(),
             unsupported_patterns: f.unsupported.len(),
+            left_out_revoked: f.left_out.revoked,
+            left_out_expired: f.left_out.expired,
             unsupported: f
                 .unsupported
                 .iter()

@@ -85,6 +85,97 @@ pub struct IndicatorMatch {
     /// Base name of the STIX2 file the indicator came from.
     pub file: String,
     pub rule: MatchRule,
+    /// The indicator itself: its STIX id, validity, confidence, labels and marking.
+    #[serde(flatten)]
+    pub stix: IndicatorInfo,
+}
+
+/// What a STIX indicator says of itself, kept for every loaded indicator so that an alert
+/// names the very indicator that matched and how far to trust it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorInfo {
+    /// The STIX id (`indicator--…`).
+    #[serde(default)]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub revoked: bool,
+    /// 0–100 (STIX's scale), when the indicator gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The Traffic Light Protocol level of its marking (`TLP:AMBER`…), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tlp: Option<String>,
+    /// Every marking definition it refers to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub markings: Vec<String>,
+}
+
+/// The TLP levels of the marking definitions STIX 2.1 predefines (TLP 1.0) and of the
+/// OASIS TLP 2.0 definitions.
+const TLP_MARKINGS: &[(&str, &str)] = &[
+    (
+        "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+        "TLP:WHITE",
+    ),
+    (
+        "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da",
+        "TLP:GREEN",
+    ),
+    (
+        "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82",
+        "TLP:AMBER",
+    ),
+    (
+        "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+        "TLP:RED",
+    ),
+    (
+        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+        "TLP:CLEAR",
+    ),
+    (
+        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        "TLP:GREEN",
+    ),
+    (
+        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        "TLP:AMBER",
+    ),
+    (
+        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+        "TLP:AMBER+STRICT",
+    ),
+    (
+        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        "TLP:RED",
+    ),
+];
+
+/// The TLP level among `markings`, the most restrictive when there are several.
+fn tlp_of<'m>(markings: impl IntoIterator<Item = &'m str>) -> Option<&'static str> {
+    const ORDER: [&str; 6] = [
+        "TLP:CLEAR",
+        "TLP:WHITE",
+        "TLP:GREEN",
+        "TLP:AMBER",
+        "TLP:AMBER+STRICT",
+        "TLP:RED",
+    ];
+    markings
+        .into_iter()
+        .filter_map(|m| {
+            TLP_MARKINGS
+                .iter()
+                .find(|(id, _)| *id == m)
+                .map(|(_, t)| *t)
+        })
+        .max_by_key(|t| ORDER.iter().position(|o| o == t))
 }
 
 impl IndicatorMatch {
@@ -137,6 +228,16 @@ pub struct IndicatorFile {
     /// Patterns that could not be used (unsupported object path or operator), with the reason.
     pub unsupported: Vec<String>,
     pub collections: Vec<String>,
+    /// Indicators not used because their author revoked them or their `valid_until` has
+    /// passed (see [`Indicators::include_expired`]).
+    pub left_out: LeftOut,
+}
+
+/// Indicators left out of matching, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    pub revoked: usize,
+    pub expired: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,10 +335,12 @@ struct Collection {
 }
 
 /// Where an indicator value came from. Kept small (the tables hold one per value): the value
-/// as written, when it differs from its key, lives in `Indicators::originals`.
+/// as written, when it differs from its key, lives in `Indicators::originals`, and the
+/// indicator's collection and identity in `Indicators::records`.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    collection: u32,
+    /// The indicator, by load order (see [`Records`]).
+    indicator: u32,
     /// Index into `Indicators::originals`, or `NO_ORIGINAL` when the key is the value.
     original: u32,
 }
@@ -246,7 +349,7 @@ const NO_ORIGINAL: u32 = u32::MAX;
 
 impl Entry {
     /// Records `original` in `originals` when it differs from the key.
-    fn new(originals: &mut Vec<Box<str>>, collection: u32, original: &str, key: &str) -> Self {
+    fn new(originals: &mut Vec<Box<str>>, indicator: u32, original: &str, key: &str) -> Self {
         let index = u32::try_from(originals.len())
             .ok()
             .filter(|&i| i != NO_ORIGINAL);
@@ -254,12 +357,12 @@ impl Entry {
             Some(index) if original != key => {
                 originals.push(original.into());
                 Self {
-                    collection,
+                    indicator,
                     original: index,
                 }
             }
             _ => Self {
-                collection,
+                indicator,
                 original: NO_ORIGINAL,
             },
         }
@@ -268,6 +371,193 @@ impl Entry {
 
 /// Normalised value → first indicator (first-loaded collection wins, as MVT iterates them).
 type Table = KeyTable<Entry>;
+
+/// Every loaded indicator, by load order: its collection, and what it says of itself. Kept
+/// compact (a million indicators load in under a second): the strings of all indicators in
+/// one buffer, the rarer properties only for the indicators that have them.
+#[derive(Debug, Default)]
+struct Records {
+    collection: Vec<u32>,
+    /// Each indicator's id, `valid_from` and `valid_until`, one after another.
+    text: String,
+    /// Where each indicator's three strings end in `text`.
+    ends: Vec<[u32; 3]>,
+    extras: FastMap<u32, Extras>,
+}
+
+/// Properties most indicators do not have.
+#[derive(Debug, Default, Clone)]
+struct Extras {
+    revoked: bool,
+    confidence: Option<u8>,
+    labels: Vec<Box<str>>,
+    markings: Vec<Box<str>>,
+}
+
+impl Extras {
+    fn of(lifetime: &stix::Lifetime<'_>) -> Option<Extras> {
+        let extras = Extras {
+            revoked: lifetime.revoked,
+            confidence: lifetime.confidence,
+            labels: lifetime.labels.iter().map(|l| (**l).into()).collect(),
+            markings: lifetime.markings.iter().map(|m| (**m).into()).collect(),
+        };
+        let any = extras.revoked
+            || extras.confidence.is_some()
+            || !extras.labels.is_empty()
+            || !extras.markings.is_empty();
+        any.then_some(extras)
+    }
+}
+
+/// A part's records, before they join [`Records`] (positions relative to the part).
+#[derive(Default)]
+struct PartRecords {
+    text: String,
+    ends: Vec<[u32; 3]>,
+    extras: Vec<(u32, Extras)>,
+    /// Filled by [`KeyedPart::assign`]: the collection of each of the part's indicators.
+    collection: Vec<u32>,
+}
+
+impl PartRecords {
+    fn push(&mut self, ordinal: u32, indicator: &stix::Indicator<'_>) {
+        let mut end = |s: &str| {
+            self.text.push_str(s);
+            u32::try_from(self.text.len()).unwrap_or(u32::MAX)
+        };
+        let lifetime = &indicator.lifetime;
+        let ends = [
+            end(&indicator.id),
+            end(lifetime.valid_from.as_deref().unwrap_or_default()),
+            end(lifetime.valid_until.as_deref().unwrap_or_default()),
+        ];
+        self.ends.push(ends);
+        if let Some(extras) = Extras::of(lifetime) {
+            self.extras.push((ordinal, extras));
+        }
+    }
+}
+
+impl Records {
+    fn len(&self) -> u32 {
+        u32::try_from(self.collection.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Appends a part's records; `base` is its first indicator's position.
+    fn append(&mut self, part: &mut PartRecords, base: u32) {
+        let offset = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(&part.text);
+        self.ends.extend(
+            part.ends
+                .iter()
+                .map(|e| e.map(|end| end.saturating_add(offset))),
+        );
+        for (ordinal, extras) in part.extras.drain(..) {
+            self.extras.insert(base + ordinal, extras);
+        }
+        self.collection.append(&mut part.collection);
+        part.text = String::new();
+        part.ends = Vec::new();
+    }
+
+    fn collection(&self, indicator: u32) -> u32 {
+        self.collection
+            .get(indicator as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    fn info(&self, indicator: u32) -> IndicatorInfo {
+        let i = indicator as usize;
+        let start = i
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .map_or(0, |e| e[2] as usize);
+        let Some(&[id, from, until]) = self.ends.get(i) else {
+            return IndicatorInfo::default();
+        };
+        let text = |a: usize, b: u32| self.text.get(a..b as usize).unwrap_or_default();
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let extras = self.extras.get(&indicator).cloned().unwrap_or_default();
+        IndicatorInfo {
+            id: text(start, id).to_string(),
+            valid_from: some(text(id as usize, from)),
+            valid_until: some(text(from as usize, until)),
+            revoked: extras.revoked,
+            confidence: extras.confidence,
+            labels: extras.labels.iter().map(|l| l.to_string()).collect(),
+            tlp: tlp_of(extras.markings.iter().map(|m| &**m)).map(str::to_string),
+            markings: extras.markings.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+}
+
+/// Which indicators may match: by default those their author revoked and those whose
+/// `valid_until` has passed are left out.
+#[derive(Debug, Clone)]
+struct Validity {
+    include_expired: bool,
+    /// The time of the check, `YYYY-MM-DDTHH:MM:SS` (UTC), compared with `valid_until` as text.
+    now: String,
+}
+
+impl Default for Validity {
+    fn default() -> Self {
+        Validity {
+            include_expired: false,
+            now: now_utc(),
+        }
+    }
+}
+
+/// The current time as STIX writes timestamps (`YYYY-MM-DDTHH:MM:SS`, UTC), to the second.
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+impl Validity {
+    /// Why an indicator must not match, if it must not: revoked, or expired. A `valid_until`
+    /// that is not a STIX timestamp is not trusted to expire anything.
+    fn left_out(&self, lifetime: &stix::Lifetime<'_>) -> Option<fn(&mut LeftOut)> {
+        if self.include_expired {
+            return None;
+        }
+        if lifetime.revoked {
+            return Some(|l| l.revoked += 1);
+        }
+        let until = lifetime.valid_until.as_deref()?;
+        let stamp = until.get(..19)?;
+        let shape = stamp.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T' || b == b't',
+            13 | 16 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+        // Compared as text, `t` read as `T`: both are UTC timestamps of the same shape.
+        let stamp = stamp.bytes().map(|b| if b == b't' { b'T' } else { b });
+        (shape && stamp.lt(self.now.bytes())).then_some(|l: &mut LeftOut| l.expired += 1)
+    }
+}
 
 /// IP indicators, exact or CIDR: looked up once per prefix length in use (usually one).
 #[derive(Debug, Default)]
@@ -431,6 +721,9 @@ pub struct Indicators {
     /// The label counts of the domain indicators, as a set of bits (see [`label_bit`]): a host
     /// is looked up only at the suffix lengths some indicator has.
     domain_label_counts: u64,
+    /// Every indicator's collection and identity, by load order.
+    records: Records,
+    validity: Validity,
 }
 
 fn labels(domain: &str) -> usize {
@@ -597,15 +890,23 @@ struct KeyedPart {
     unsupported: Vec<String>,
     /// Indicators keyed so far.
     indicators: u32,
+    records: PartRecords,
+    left_out: LeftOut,
 }
 
 impl KeyedPart {
-    /// Parses the patterns of `indicators` (the next ones of this part) into keys.
-    fn key(&mut self, indicators: &[stix::Indicator<'_>], tables: &[Table]) {
+    /// Parses the patterns of `indicators` (the next ones of this part) into keys; those
+    /// `validity` leaves out are recorded but not keyed.
+    fn key(&mut self, indicators: &[stix::Indicator<'_>], tables: &[Table], validity: &Validity) {
         let mut atoms = Vec::new();
         for indicator in indicators {
             let ordinal = self.indicators;
             self.indicators = self.indicators.saturating_add(1);
+            self.records.push(ordinal, indicator);
+            if let Some(count) = validity.left_out(&indicator.lifetime) {
+                count(&mut self.left_out);
+                continue;
+            }
             let id = &*indicator.id;
             let Some(pattern) = indicator.pattern.as_deref() else {
                 self.unsupported.push(format!("{id}: no pattern"));
@@ -662,53 +963,44 @@ impl KeyedPart {
         }
     }
 
-    /// Replaces the indicator positions left in the values by collections; `indicators` are
-    /// the ones this part keyed, in order.
-    /// `ids` are those of the bundle from this part's first indicator on; it is left after
-    /// this part's last one (or untouched when every indicator shares one collection: then
-    /// no part reads it).
+    /// Points the values at their indicators' places in [`Records`] (the part's first
+    /// indicator is `base`) and finds each indicator's collection. `ids` are those of the
+    /// bundle from this part's first indicator on; it is left after this part's last one (or
+    /// untouched when every indicator shares one collection: then no part reads it).
     fn assign<'i>(
         &mut self,
-        ids: &mut (impl Iterator<Item = &'i str> + Clone),
+        ids: &mut impl Iterator<Item = &'i str>,
         assigner: &Assigner<'_>,
         default: u32,
+        base: u32,
     ) {
-        if let Some(c) = assigner.uniform() {
-            self.staged
-                .iter_mut()
-                .flatten()
-                .for_each(|(.., e)| e.collection = c);
-            self.ips.iter_mut().for_each(|(ordinal, ..)| *ordinal = c);
-            return;
-        }
-        // Values are in the order of their indicators: one pass over the ids for each list.
-        let collections = |ordinals: &mut dyn Iterator<Item = &mut u32>| {
-            let mut ids = ids.clone().enumerate();
-            let mut current = None;
-            for ordinal in ordinals {
-                while current.is_none_or(|(i, _)| i < *ordinal as usize) {
-                    current = ids.next();
-                    if current.is_none() {
-                        break;
-                    }
-                }
-                *ordinal = current
-                    .filter(|&(i, _)| i == *ordinal as usize)
-                    .and_then(|(_, id)| assigner.collection_of(id))
-                    .unwrap_or(default);
-            }
+        let count = self.indicators as usize;
+        self.records.collection = match assigner.uniform() {
+            Some(c) => vec![c; count],
+            None => ids
+                .by_ref()
+                .take(count)
+                .map(|id| assigner.collection_of(id).unwrap_or(default))
+                .collect(),
         };
-        for staged in &mut self.staged {
-            collections(&mut staged.iter_mut().map(|(.., e)| &mut e.collection));
+        // Indicators without an id left in `ids` (none in a well-formed part) take the default.
+        self.records.collection.resize(count, default);
+        for (.., entry) in self.staged.iter_mut().flatten() {
+            entry.indicator = entry.indicator.saturating_add(base);
         }
-        collections(&mut self.ips.iter_mut().map(|(ordinal, ..)| ordinal));
-        ids.take(self.indicators as usize).for_each(drop);
+        for (ordinal, ..) in &mut self.ips {
+            *ordinal = ordinal.saturating_add(base);
+        }
     }
 }
 
 /// Keys `indicators`, on two threads when there are many; returns what was made of each
 /// share, in order.
-fn key_in_parallel(indicators: &[stix::Indicator<'_>], tables: &[Table]) -> Vec<KeyedPart> {
+fn key_in_parallel(
+    indicators: &[stix::Indicator<'_>],
+    tables: &[Table],
+    validity: &Validity,
+) -> Vec<KeyedPart> {
     let pieces: Vec<&[stix::Indicator<'_>]> = if indicators.len() >= PARALLEL_INDICATORS {
         let (head, tail) = indicators.split_at(indicators.len() / 2);
         vec![head, tail]
@@ -717,7 +1009,7 @@ fn key_in_parallel(indicators: &[stix::Indicator<'_>], tables: &[Table]) -> Vec<
     };
     let key_piece = |i: usize| {
         let mut part = KeyedPart::default();
-        part.key(pieces[i], tables);
+        part.key(pieces[i], tables, validity);
         part
     };
     let key_piece = &key_piece;
@@ -783,7 +1075,14 @@ fn fill_shard(
     mut views: Vec<table::ShardMut<'_, Entry>>,
     parts: &[(Rebase, [Vec<StagedValue>; table::SHARDS])],
     collections: usize,
+    collection_of: &[u32],
 ) -> ShardOutcome {
+    let collection = |e: &Entry| {
+        collection_of
+            .get(e.indicator as usize)
+            .copied()
+            .unwrap_or(u32::MAX)
+    };
     let mut outcome = ShardOutcome {
         new: vec![[0; IocType::ALL.len()]; collections],
         repeats: Vec::new(),
@@ -813,14 +1112,14 @@ fn fill_shard(
         *at += 1;
     }
     for (t, staged, entry) in sorted {
-        let c = entry.collection;
+        let c = collection(&entry);
         match views[t as usize].insert_staged(staged, entry) {
             Inserted::New => {
                 if let Some(counts) = outcome.new.get_mut(c as usize) {
                     counts[t as usize] += 1;
                 }
             }
-            Inserted::Existing(_, e) if e.collection == c => {}
+            Inserted::Existing(_, e) if collection(e) == c => {}
             Inserted::Existing(key, _) => outcome.repeats.push((c, t, key.to_string())),
         }
     }
@@ -843,6 +1142,21 @@ fn excerpt(s: &str) -> String {
 impl Indicators {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Lets revoked indicators and those past their `valid_until` match too (they are left
+    /// out by default, and counted in [`IndicatorFile::left_out`]). Applies to files loaded
+    /// after the call.
+    pub fn include_expired(mut self, include: bool) -> Self {
+        self.validity.include_expired = include;
+        self
+    }
+
+    /// Judges `valid_until` against `now` (`YYYY-MM-DDTHH:MM:SS`, UTC) instead of the current
+    /// time: for re-checking old results as of their date, and for tests.
+    pub fn checked_at(mut self, now: &str) -> Self {
+        self.validity.now = now.get(..19).unwrap_or(now).to_string();
+        self
     }
 
     /// Loads a STIX2 file, or every `*.stix2` / `*.json` file under a folder (recursively).
@@ -906,9 +1220,9 @@ impl Indicators {
             reason,
         };
         // Large bundles are keyed while they are parsed, each piece on its parsing thread.
-        let tables = &self.tables;
+        let (tables, validity) = (&self.tables, &self.validity);
         let key = |part: &mut KeyedPart, indicators: &[stix::Indicator<'_>]| {
-            part.key(indicators, tables);
+            part.key(indicators, tables, validity);
         };
         let (bundle, keyed) = stix::parse(bytes, &key).map_err(invalid)?;
         let first = self.collections.len();
@@ -957,11 +1271,16 @@ impl Indicators {
         // on two threads when large.
         let mut parts = match keyed {
             Some(parts) => parts,
-            None => key_in_parallel(&bundle.unkeyed, &self.tables),
+            None => key_in_parallel(&bundle.unkeyed, &self.tables, &self.validity),
         };
         let mut ids = bundle.ids.iter().map(|id| &**id);
+        let mut base = self.records.len();
+        let mut left_out = LeftOut::default();
         for part in &mut parts {
-            part.assign(&mut ids, &assigner, default);
+            part.assign(&mut ids, &assigner, default, base);
+            base = base.saturating_add(part.indicators);
+            left_out.revoked += part.left_out.revoked;
+            left_out.expired += part.left_out.expired;
         }
         drop(assigner);
 
@@ -991,6 +1310,7 @@ impl Indicators {
                 .iter()
                 .map(|c| c.name.clone())
                 .collect(),
+            left_out,
         };
         info!(
             file = %path.display(),
@@ -1051,6 +1371,7 @@ impl Indicators {
         }
         // String values, each shard of the tables on a thread of its own.
         let collections = self.collections.len();
+        let collection_of = &self.records.collection[..];
         let mut shards: [Vec<table::ShardMut<'_, Entry>>; table::SHARDS] =
             std::array::from_fn(|_| Vec::new());
         for table in &mut self.tables {
@@ -1061,9 +1382,10 @@ impl Indicators {
         let [first, second] = shards;
         let staged = &staged;
         let (mine, theirs) = std::thread::scope(|scope| {
-            let theirs = std::thread::Builder::new()
-                .spawn_scoped(scope, move || fill_shard(1, second, staged, collections));
-            let mine = fill_shard(0, first, staged, collections);
+            let theirs = std::thread::Builder::new().spawn_scoped(scope, move || {
+                fill_shard(1, second, staged, collections, collection_of)
+            });
+            let mine = fill_shard(0, first, staged, collections, collection_of);
             let theirs = theirs.ok().map(|handle| {
                 handle
                     .join()
@@ -1077,7 +1399,7 @@ impl Indicators {
                 let [_, second] = t.shards_mut();
                 second
             });
-            fill_shard(1, views.collect(), staged, collections)
+            fill_shard(1, views.collect(), staged, collections, collection_of)
         });
         for outcome in [mine, theirs] {
             for (c, counts) in outcome.new.iter().enumerate() {
@@ -1105,6 +1427,8 @@ impl Indicators {
             *base = table.append_staged(buffer);
         }
         self.domain_label_counts |= part.domain_label_counts;
+        let base = self.records.len();
+        self.records.append(&mut part.records, base);
         let originals = self.originals.len();
         self.originals.append(&mut part.originals);
         Rebase {
@@ -1113,16 +1437,19 @@ impl Indicators {
         }
     }
 
-    /// Stores one IP value; true when it is new for its collection.
-    fn store_ip(&mut self, c: u32, original: &str, ip: IpAddr, prefix: u8) -> bool {
+    /// Stores one IP value of indicator `indicator`; true when it is new for its collection.
+    fn store_ip(&mut self, indicator: u32, original: &str, ip: IpAddr, prefix: u8) -> bool {
+        let c = self.records.collection(indicator);
         let repeat_key = match self.ips.map.entry((ip, prefix)) {
             hash_map::Entry::Vacant(slot) => {
                 let shown = ip_display(ip, prefix);
-                slot.insert(Entry::new(&mut self.originals, c, original, &shown));
+                slot.insert(Entry::new(&mut self.originals, indicator, original, &shown));
                 self.ips.note_prefix(ip, prefix);
                 None
             }
-            hash_map::Entry::Occupied(e) if e.get().collection == c => return false,
+            hash_map::Entry::Occupied(e) if self.records.collection(e.get().indicator) == c => {
+                return false;
+            }
             hash_map::Entry::Occupied(_) => Some(ip_display(ip, prefix)),
         };
         self.count_new(c, IocType::IpAddresses, repeat_key)
@@ -1196,9 +1523,10 @@ impl Indicators {
         input: &str,
         ioc_type: IocType,
         value: &str,
-        c: u32,
+        entry: &Entry,
         rule: MatchRule,
     ) -> IndicatorMatch {
+        let c = self.records.collection(entry.indicator);
         let (collection, file) = self
             .collections
             .get(c as usize)
@@ -1211,6 +1539,7 @@ impl Indicators {
             collection,
             file,
             rule,
+            stix: self.records.info(entry.indicator),
         }
     }
 
@@ -1222,13 +1551,7 @@ impl Indicators {
         rule: MatchRule,
     ) -> IndicatorMatch {
         let (key, entry) = found;
-        self.hit(
-            input,
-            ioc_type,
-            self.value(key, entry),
-            entry.collection,
-            rule,
-        )
+        self.hit(input, ioc_type, self.value(key, entry), entry, rule)
     }
 
     fn check_exact(&self, input: &str, ioc_type: IocType, key: &str) -> Option<IndicatorMatch> {
@@ -1300,7 +1623,7 @@ impl Indicators {
                     input,
                     IocType::IpAddresses,
                     value,
-                    entry.collection,
+                    entry,
                     MatchRule::IpAddress,
                 ))
             }

@@ -115,6 +115,7 @@ fn sample_report(incident: bool) -> Report {
             collection: "Pegasus".into(),
             file: "pegasus.stix2".into(),
             rule: MatchRule::SubDomain,
+            stix: Default::default(),
         };
         alerts.insert(
             0,
@@ -145,6 +146,8 @@ fn sample_report(incident: bool) -> Report {
                 collections: vec!["Pegasus".into()],
                 unsupported_patterns: 0,
                 unsupported: Vec::new(),
+                left_out_revoked: 0,
+                left_out_expired: 0,
                 date: Some("2021-07-18".into()),
             }],
             hashes: vec![],

@@ -500,9 +500,27 @@ fn alert_card(h: &mut String, a: &Alert, index: usize) {
         );
     }
     if let Some(ind) = &a.indicator {
+        let mut about = Vec::new();
+        if !ind.stix.id.is_empty() {
+            about.push(format!(
+                "<span class=\"mono\">{}</span>",
+                escape(&ind.stix.id)
+            ));
+        }
+        if let Some(c) = ind.stix.confidence {
+            about.push(format!("confidence {c}/100"));
+        }
+        if let Some(tlp) = &ind.stix.tlp {
+            about.push(format!("shared as {}", escape(tlp)));
+        }
+        let about = if about.is_empty() {
+            String::new()
+        } else {
+            format!(" <span class=\"meta\">({})</span>", about.join(", "))
+        };
         let _ = writeln!(
             h,
-            "<p class=\"evidence\">Indicator <code>{}</code> from “{}” ({}).</p>",
+            "<p class=\"evidence\">Indicator <code>{}</code> from “{}” ({}){about}.</p>",
             escape(&ind.value),
             escape(&ind.collection),
             escape(&ind.file)
@@ -780,9 +798,19 @@ fn indicators(h: &mut String, report: &Report) {
                         .join(", ")
                 )
             };
+            let left_out = f.left_out_revoked + f.left_out_expired;
+            let left_out = if left_out > 0 {
+                format!(
+                    " {left_out} left out as revoked or expired by their authors ({} revoked, {} \
+                     expired).",
+                    f.left_out_revoked, f.left_out_expired
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 h,
-                "<li><span class=\"mono\">{}</span>: {} indicators, {date}{collections}. \
+                "<li><span class=\"mono\">{}</span>: {} indicators, {date}{collections}.{left_out} \
                  <span class=\"meta mono\">SHA-256 {}</span></li>",
                 escape(name),
                 f.indicators,

@@ -37,6 +37,12 @@ pub struct IndicatorFileInfo {
     /// Why those patterns were not used (the first ones, when there are many).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsupported: Vec<String>,
+    /// Indicators left out because their author revoked them, or their `valid_until` has
+    /// passed (`--include-expired` uses them).
+    #[serde(default)]
+    pub left_out_revoked: usize,
+    #[serde(default)]
+    pub left_out_expired: usize,
     /// When the indicator set was published or last changed (ISO date or time), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,

@@ -48,6 +48,8 @@ fn report(alerts: Vec<Alert>) -> Report {
                 collections: vec!["Pegasus".into()],
                 unsupported_patterns: 0,
                 unsupported: Vec::new(),
+                left_out_revoked: 0,
+                left_out_expired: 0,
                 date: Some("2021-07-18".into()),
             }],
             hashes: vec![],
@@ -93,6 +95,7 @@ fn critical_hit() -> Alert {
         collection: "Pegasus".into(),
         file: "pegasus.stix2".into(),
         rule: MatchRule::SubDomain,
+        stix: Default::default(),
     };
     Alert::indicator(
         Level::Critical,

@@ -37,6 +37,10 @@ pub struct CheckArgs {
     /// Write into a results folder that already holds files, replacing earlier results.
     #[arg(long)]
     pub force: bool,
+    /// Also match indicators their author revoked or whose valid_until has passed (left out by
+    /// default, and counted in the report).
+    #[arg(long)]
+    pub include_expired: bool,
     /// Print report.json to stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -109,7 +113,7 @@ pub fn exit_code(report: &Report) -> u8 {
 /// the input needs (prompting on a terminal when none was given) and runs the engine.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let input = Input::detect(&args.path)?;
-    let indicators = portcullis_engine::indicators::load(&args.iocs)?;
+    let indicators = portcullis_engine::indicators::load(&args.iocs, args.include_expired)?;
     let output = args
         .output
         .clone()

@@ -92,6 +92,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         output: Some(dir.join("results")),
         // The demo's folder is its own: a second run replaces its earlier results.
         force: true,
+        include_expired: false,
         json: false,
         password: Default::default(),
         age_identity: None,

@@ -51,11 +51,24 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
     let _ = writeln!(s, "Portcullis check of {}", report.info.target_path);
     let _ = writeln!(s, "  Device:     {}", device_line(report));
     let indicators: usize = report.info.ioc_files.iter().map(|f| f.indicators).sum();
-    let _ = writeln!(
+    let left_out: usize = report
+        .info
+        .ioc_files
+        .iter()
+        .map(|f| f.left_out_revoked + f.left_out_expired)
+        .sum();
+    let _ = write!(
         s,
         "  Indicators: {indicators} from {} file(s)",
         report.info.ioc_files.len()
     );
+    if left_out > 0 {
+        let _ = write!(
+            s,
+            "; {left_out} revoked or expired left out (--include-expired uses them)"
+        );
+    }
+    s.push('\n');
     let with_records = report.modules.iter().filter(|m| m.records > 0).count();
     let failed: Vec<_> = report
         .modules
@@ -87,9 +100,14 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
                 let field = alert.matched_field.as_deref().unwrap_or("value");
                 let _ = writeln!(
                     s,
-                    "      matched {field} = {} with indicator \"{}\" from \"{}\" ({})",
+                    "      matched {field} = {} with indicator \"{}\" ({}) from \"{}\" ({})",
                     alert.matched_value.as_deref().unwrap_or(""),
                     ind.value,
+                    if ind.stix.id.is_empty() {
+                        "no id"
+                    } else {
+                        &ind.stix.id
+                    },
                     ind.collection,
                     ind.file
                 );

@@ -143,3 +143,61 @@ fn corrupt_manifest_still_runs_modules_found_by_backup_id() {
     assert!(error.contains("Manifest.db"), "{error}");
     assert_eq!(module_summary(&report, "sms")["records"], 1);
 }
+
+/// The SMS backup's indicator, written as an expired STIX indicator with an id.
+fn expired_stix(dir: &std::path::Path) -> std::path::PathBuf {
+    let json = r#"{"type":"bundle","id":"bundle--1","objects":[
+        {"type":"malware","id":"malware--1","name":"Evil","is_family":true},
+        {"type":"indicator","id":"indicator--0b1d","pattern":"[domain-name:value = 'evil.example.net']",
+         "pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z","valid_until":"2021-01-01T00:00:00Z",
+         "object_marking_refs":["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]},
+        {"type":"relationship","id":"relationship--1","relationship_type":"indicates",
+         "source_ref":"indicator--0b1d","target_ref":"malware--1"},
+        {"type":"indicator","id":"indicator--0c2e","pattern":"[domain-name:value = 'other.example']",
+         "pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"}]}"#;
+    let path = dir.join("expired.stix2");
+    std::fs::write(&path, json).unwrap();
+    path
+}
+
+#[test]
+fn alerts_name_the_indicator_and_expired_ones_are_left_out_unless_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backup, _) = backup_with_sms(tmp.path());
+    let stix = expired_stix(tmp.path());
+    let (code, report) = check_json(&backup, &[&stix], &tmp.path().join("a"));
+    assert_eq!(code, 0, "the matching indicator expired in 2021");
+    let file = &report["info"]["ioc_files"][0];
+    assert_eq!(
+        (
+            file["left_out_expired"].as_u64(),
+            file["left_out_revoked"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+
+    let out = portcullis()
+        .arg("check")
+        .arg(&backup)
+        .arg("--iocs")
+        .arg(&stix)
+        .arg("--include-expired")
+        .arg("--json")
+        .arg("--output")
+        .arg(tmp.path().join("b"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hit = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["level"] == "CRITICAL")
+        .unwrap();
+    assert_eq!(hit["indicator"]["id"], "indicator--0b1d");
+    assert_eq!(hit["indicator"]["valid_until"], "2021-01-01T00:00:00Z");
+    assert_eq!(hit["indicator"]["tlp"], "TLP:GREEN");
+    let html = std::fs::read_to_string(tmp.path().join("b/report.html")).unwrap();
+    assert!(html.contains("indicator--0b1d") && html.contains("shared as TLP:GREEN"));
+}
