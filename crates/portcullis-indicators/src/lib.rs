@@ -377,12 +377,24 @@ type Table = KeyTable<Entry>;
 /// one buffer, the rarer properties only for the indicators that have them.
 #[derive(Debug, Default)]
 struct Records {
-    collection: Vec<u32>,
-    /// Each indicator's id, `valid_from` and `valid_until`, one after another.
+    /// Each indicator's collection, as runs: (first indicator, collection), in order. A
+    /// bundle of one malware is one run, so no per-indicator array is needed.
+    collection: CollectionRuns,
+    /// How many indicators are recorded.
+    count: u32,
+    /// The strings of the indicators, as each keyed part wrote them (taken over, not copied).
+    chunks: Vec<Chunk>,
+    extras: FastMap<u32, Extras>,
+}
+
+/// The ids, `valid_from` and `valid_until` of consecutive indicators, one after another.
+#[derive(Debug, Default)]
+struct Chunk {
+    /// The first indicator's position.
+    first: u32,
     text: String,
     /// Where each indicator's three strings end in `text`.
     ends: Vec<[u32; 3]>,
-    extras: FastMap<u32, Extras>,
 }
 
 /// Properties most indicators do not have.
@@ -396,17 +408,38 @@ struct Extras {
 
 impl Extras {
     fn of(lifetime: &stix::Lifetime<'_>) -> Option<Extras> {
-        let extras = Extras {
+        let any = lifetime.revoked
+            || lifetime.confidence.is_some()
+            || !lifetime.labels.is_empty()
+            || !lifetime.markings.is_empty();
+        any.then(|| Extras {
             revoked: lifetime.revoked,
             confidence: lifetime.confidence,
             labels: lifetime.labels.iter().map(|l| (**l).into()).collect(),
             markings: lifetime.markings.iter().map(|m| (**m).into()).collect(),
-        };
-        let any = extras.revoked
-            || extras.confidence.is_some()
-            || !extras.labels.is_empty()
-            || !extras.markings.is_empty();
-        any.then_some(extras)
+        })
+    }
+}
+
+/// Indicators' collections as runs of equal values.
+#[derive(Debug, Default)]
+struct CollectionRuns(Vec<(u32, u32)>);
+
+impl CollectionRuns {
+    /// Appends the collections of indicators `first..`, in order.
+    fn extend(&mut self, first: u32, collections: &[u32]) {
+        for (i, &c) in (first..).zip(collections) {
+            if self.0.last().is_none_or(|&(_, last)| last != c) {
+                self.0.push((i, c));
+            }
+        }
+    }
+
+    fn of(&self, indicator: u32) -> u32 {
+        let at = self.0.partition_point(|&(first, _)| first <= indicator);
+        at.checked_sub(1)
+            .and_then(|i| self.0.get(i))
+            .map_or(u32::MAX, |&(_, c)| c)
     }
 }
 
@@ -441,43 +474,43 @@ impl PartRecords {
 
 impl Records {
     fn len(&self) -> u32 {
-        u32::try_from(self.collection.len()).unwrap_or(u32::MAX)
+        self.count
     }
 
     /// Appends a part's records; `base` is its first indicator's position.
     fn append(&mut self, part: &mut PartRecords, base: u32) {
-        let offset = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
-        self.text.push_str(&part.text);
-        self.ends.extend(
-            part.ends
-                .iter()
-                .map(|e| e.map(|end| end.saturating_add(offset))),
-        );
         for (ordinal, extras) in part.extras.drain(..) {
             self.extras.insert(base + ordinal, extras);
         }
-        self.collection.append(&mut part.collection);
-        part.text = String::new();
-        part.ends = Vec::new();
+        self.collection.extend(base, &part.collection);
+        let added = u32::try_from(part.collection.len()).unwrap_or(u32::MAX);
+        self.count = self.count.saturating_add(added);
+        part.collection = Vec::new();
+        self.chunks.push(Chunk {
+            first: base,
+            text: std::mem::take(&mut part.text),
+            ends: std::mem::take(&mut part.ends),
+        });
     }
 
     fn collection(&self, indicator: u32) -> u32 {
-        self.collection
-            .get(indicator as usize)
-            .copied()
-            .unwrap_or(u32::MAX)
+        self.collection.of(indicator)
     }
 
     fn info(&self, indicator: u32) -> IndicatorInfo {
-        let i = indicator as usize;
-        let start = i
-            .checked_sub(1)
-            .and_then(|p| self.ends.get(p))
-            .map_or(0, |e| e[2] as usize);
-        let Some(&[id, from, until]) = self.ends.get(i) else {
+        let at = self.chunks.partition_point(|c| c.first <= indicator);
+        let Some(chunk) = at.checked_sub(1).and_then(|c| self.chunks.get(c)) else {
             return IndicatorInfo::default();
         };
-        let text = |a: usize, b: u32| self.text.get(a..b as usize).unwrap_or_default();
+        let i = (indicator - chunk.first) as usize;
+        let start = i
+            .checked_sub(1)
+            .and_then(|p| chunk.ends.get(p))
+            .map_or(0, |e| e[2] as usize);
+        let Some(&[id, from, until]) = chunk.ends.get(i) else {
+            return IndicatorInfo::default();
+        };
+        let text = |a: usize, b: u32| chunk.text.get(a..b as usize).unwrap_or_default();
         let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let extras = self.extras.get(&indicator).cloned().unwrap_or_default();
         IndicatorInfo {
@@ -1075,14 +1108,9 @@ fn fill_shard(
     mut views: Vec<table::ShardMut<'_, Entry>>,
     parts: &[(Rebase, [Vec<StagedValue>; table::SHARDS])],
     collections: usize,
-    collection_of: &[u32],
+    collection_of: &CollectionRuns,
 ) -> ShardOutcome {
-    let collection = |e: &Entry| {
-        collection_of
-            .get(e.indicator as usize)
-            .copied()
-            .unwrap_or(u32::MAX)
-    };
+    let collection = |e: &Entry| collection_of.of(e.indicator);
     let mut outcome = ShardOutcome {
         new: vec![[0; IocType::ALL.len()]; collections],
         repeats: Vec::new(),
@@ -1371,7 +1399,7 @@ impl Indicators {
         }
         // String values, each shard of the tables on a thread of its own.
         let collections = self.collections.len();
-        let collection_of = &self.records.collection[..];
+        let collection_of = &self.records.collection;
         let mut shards: [Vec<table::ShardMut<'_, Entry>>; table::SHARDS] =
             std::array::from_fn(|_| Vec::new());
         for table in &mut self.tables {
