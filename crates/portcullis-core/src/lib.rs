@@ -75,8 +75,10 @@ pub struct Alert {
     /// Slug of the module that raised it (MVT's slug).
     pub module: String,
     pub message: String,
-    /// ISO time of the event (`YYYY-MM-DD HH:MM:SS.ffffff`), empty when unknown.
-    pub timestamp: String,
+    /// ISO time of the event (`YYYY-MM-DD HH:MM:SS.ffffff`), when known. Written as `""` when
+    /// unknown, as MVT writes it, so the output files read the same.
+    #[serde(with = "empty_as_none")]
+    pub timestamp: Option<String>,
     /// Record field that matched, when the alert comes from a specific field.
     pub matched_field: Option<String>,
     /// The value of that field that matched.
@@ -87,6 +89,26 @@ pub struct Alert {
     pub advice: String,
     /// The record that raised the alert.
     pub event: Value,
+}
+
+/// An optional text written as `""` when absent (and read back so), for fields MVT writes
+/// that way.
+mod empty_as_none {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_deref().unwrap_or_default())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        Ok(text.filter(|t| !t.is_empty()))
+    }
+}
+
+/// `Some` unless empty: modules pass `""` for an event without a time.
+fn known_time(timestamp: String) -> Option<String> {
+    (!timestamp.is_empty()).then_some(timestamp)
 }
 
 impl Alert {
@@ -102,7 +124,7 @@ impl Alert {
             level,
             module: module.to_string(),
             message: message.into(),
-            timestamp: timestamp.into(),
+            timestamp: known_time(timestamp.into()),
             matched_field: None,
             matched_value: None,
             indicator: None,
@@ -125,7 +147,7 @@ impl Alert {
             level,
             module: module.to_string(),
             message: hit.message(),
-            timestamp: timestamp.into(),
+            timestamp: known_time(timestamp.into()),
             matched_field: Some(field.to_string()),
             matched_value: Some(hit.input.clone()),
             indicator: Some(hit),

@@ -483,8 +483,8 @@ fn alert_card(h: &mut String, a: &Alert, index: usize) {
         msg = escape(&a.message),
     );
     let mut meta = Vec::new();
-    if !a.timestamp.is_empty() {
-        meta.push(format!("When: {} UTC", escape(&a.timestamp)));
+    if let Some(time) = &a.timestamp {
+        meta.push(format!("When: {} UTC", escape(time)));
     }
     meta.push(format!("Found by: {}", escape(&a.module)));
     if let Some(src) = &a.source {
@@ -599,12 +599,12 @@ fn posture(h: &mut String, report: &Report, incident: bool) {
 }
 
 fn timeline(h: &mut String, report: &Report) {
-    let mut timed: Vec<&Alert> = report
+    let mut timed: Vec<(&str, &Alert)> = report
         .alerts
         .iter()
-        .filter(|a| !a.timestamp.is_empty())
+        .filter_map(|a| Some((a.timestamp.as_deref()?, a)))
         .collect();
-    timed.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+    timed.sort_by(|a, b| a.0.cmp(b.0));
     h.push_str(
         "<section id=\"timeline\" aria-labelledby=\"timeline-h\">\n\
          <h2 id=\"timeline-h\">Timeline of suspicious events</h2>\n",
@@ -613,11 +613,11 @@ fn timeline(h: &mut String, report: &Report) {
         h.push_str("<p>No suspicious event with a date was found.</p>\n");
     } else {
         h.push_str("<ol class=\"timeline\">\n");
-        for a in timed {
+        for (time, a) in timed {
             let _ = writeln!(
                 h,
                 "<li><time>{} UTC</time><span class=\"badge b-{}\">{}</span>{}</li>",
-                escape(&a.timestamp),
+                escape(time),
                 level_class(a.level),
                 level_word(a.level),
                 escape(&a.message)

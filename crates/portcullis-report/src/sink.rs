@@ -159,14 +159,17 @@ impl ResultsDir {
     /// `alerts_timeline.csv`: alerts that carry a time, sorted by it. The Event column holds the
     /// record as JSON.
     pub fn write_alerts_timeline(&self, alerts: &[Alert]) -> Result<(), SinkError> {
-        let mut timed: Vec<&Alert> = alerts.iter().filter(|a| !a.timestamp.is_empty()).collect();
-        timed.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        let mut timed: Vec<(&str, &Alert)> = alerts
+            .iter()
+            .filter_map(|a| Some((a.timestamp.as_deref()?, a)))
+            .collect();
+        timed.sort_by(|a, b| a.0.cmp(b.0));
         self.write_csv(
             "alerts_timeline.csv",
             ["Event Time", "Module", "Message", "Event"],
-            timed.iter().map(|a| {
+            timed.iter().map(|&(time, a)| {
                 [
-                    a.timestamp.clone(),
+                    time.to_string(),
                     a.module.clone(),
                     a.message.clone(),
                     a.event.to_string(),

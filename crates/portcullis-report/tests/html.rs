@@ -195,7 +195,7 @@ fn hostile_values_are_escaped_everywhere() {
         .with_source(evil)
         .with_advice(evil);
     a.event = json!({"text": evil, evil: evil});
-    a.timestamp = evil.into();
+    a.timestamp = Some(evil.into());
     a.matched_value = Some(evil.into());
     a.module = evil.into();
     let mut r = report(vec![a]);

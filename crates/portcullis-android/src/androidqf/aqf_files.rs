@@ -254,7 +254,10 @@ mod tests {
                 ]
             );
             assert_eq!(out.alerts[0].level, Level::High);
-            assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:13:20.000000");
+            assert_eq!(
+                out.alerts[0].timestamp.as_deref(),
+                Some("2023-11-14 22:13:20.000000")
+            );
 
             let ind = indicators(&[
                 "[file:hashes.'SHA-1' = 'da0611a300a9ce9aa7a09d1a11adbd2bd8de6794']",

@@ -245,7 +245,10 @@ mod tests {
             ),
             (1, 2)
         );
-        assert_eq!(out.alerts[0].timestamp, "2022-03-29 23:03:03.763000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2022-03-29 23:03:03.763000")
+        );
         assert_eq!(
             out.alerts[2].message,
             "Package 'org.fdroid.fdroid' had risky permission 'REQUEST_INSTALL_PACKAGES' set to 'Access' at 2022-02-02 23:20:13.096000"

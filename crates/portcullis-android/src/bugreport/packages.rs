@@ -475,7 +475,10 @@ mod tests {
             out.alerts[0].message,
             "Found an installed package related to rooting/jailbreaking: \"com.topjohnwu.magisk\""
         );
-        assert_eq!(out.alerts[0].timestamp, "2023-05-01 08:00:00.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2023-05-01 08:00:00.000000")
+        );
     }
 
     /// Samsung-style: CRLF, tabs, extra per-user fields and two users whose values differ

@@ -90,7 +90,10 @@ mod tests {
             assert_eq!(out.alerts.len(), 1);
             assert_eq!(out.alerts[0].level, Level::Critical);
             assert_eq!(out.alerts[0].matched_value.as_deref(), Some("198.51.100.1"));
-            assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:13:21.000000");
+            assert_eq!(
+                out.alerts[0].timestamp.as_deref(),
+                Some("2023-11-14 22:13:21.000000")
+            );
             assert_eq!(records(&out)[0]["matched_ip"], "198.51.100.1");
             assert_eq!(
                 out.timeline[0].data,

@@ -88,7 +88,10 @@ mod tests {
                 out.alerts[0].message,
                 "Found a known suspicious domain www.example.org matching indicator \"example.org\" from \"TestMalware\""
             );
-            assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:13:20.000000");
+            assert_eq!(
+                out.alerts[0].timestamp.as_deref(),
+                Some("2023-11-14 22:13:20.000000")
+            );
             assert_eq!(out.alerts[1].matched_value.as_deref(), Some("198.51.100.1"));
             assert_eq!(
                 out.alerts[1].message,

@@ -330,7 +330,10 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(out.alerts[2].timestamp, "2021-01-01 00:00:00.000000");
+        assert_eq!(
+            out.alerts[2].timestamp.as_deref(),
+            Some("2021-01-01 00:00:00.000000")
+        );
         assert_eq!(out.alerts[2].source.as_deref(), Some("Info.plist"));
 
         // Heuristics do not depend on indicators being loaded.

@@ -239,7 +239,10 @@ mod tests {
             out.alerts[0].message,
             "Potential Quadream exploit event identified: Q-UUID"
         );
-        assert_eq!(out.alerts[0].timestamp, "2023-03-08 20:10:00.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2023-03-08 20:10:00.000000")
+        );
         assert_eq!(out.alerts[1].level, Level::Critical);
         assert_eq!(
             out.alerts[1].matched_field.as_deref(),

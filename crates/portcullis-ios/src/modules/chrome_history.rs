@@ -100,7 +100,10 @@ mod tests {
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(out.alerts[0].matched_field.as_deref(), Some("url"));
-        assert_eq!(out.alerts[0].timestamp, "2022-06-18 04:26:40.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2022-06-18 04:26:40.000000")
+        );
     }
 
     #[test]

@@ -185,7 +185,10 @@ mod tests {
             out.alerts[0].matched_value.as_deref(),
             Some("foobar@example.org")
         );
-        assert_eq!(out.alerts[0].timestamp, "2020-01-06 10:40:00.500000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2020-01-06 10:40:00.500000")
+        );
         assert_eq!(out.alerts[1].level, Level::High);
         assert_eq!(
             out.alerts[1].message,

@@ -155,7 +155,10 @@ mod tests {
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(out.alerts[0].matched_value.as_deref(), Some("Launch"));
-        assert_eq!(out.alerts[0].timestamp, "2020-09-13 12:36:40.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2020-09-13 12:36:40.000000")
+        );
 
         assert!(
             run(&OsAnalyticsAdDaily, &backup, &Indicators::new())

@@ -244,7 +244,10 @@ mod tests {
             medium[0].message,
             "Redirect took less than a second! (250.0 milliseconds)"
         );
-        assert_eq!(medium[0].timestamp, "2023-03-08 20:26:40.000000");
+        assert_eq!(
+            medium[0].timestamp.as_deref(),
+            Some("2023-03-08 20:26:40.000000")
+        );
         assert_eq!(
             medium[0].matched_value.as_deref(),
             Some("http://news.example.net/")

@@ -235,7 +235,10 @@ see HTTPS://news.example.net/a?b=1 and http://evil.example.org/x', 1, x'040B7374
             warning.message,
             "Apple warning about state-sponsored attack received on 2023-03-08 20:26:40.000000"
         );
-        assert_eq!(warning.timestamp, "2023-03-08 20:26:40.000000");
+        assert_eq!(
+            warning.timestamp.as_deref(),
+            Some("2023-03-08 20:26:40.000000")
+        );
         assert_eq!(
             out.alerts[2].matched_value.as_deref(),
             Some("http://198.51.100.1/p")

@@ -229,7 +229,10 @@ mod tests {
         );
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
-        assert_eq!(out.alerts[0].timestamp, "2023-11-14 22:15:00.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2023-11-14 22:15:00.000000")
+        );
         assert_eq!(out.alerts[0].matched_field.as_deref(), Some("client"));
     }
 

@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(out.alerts[0].matched_field.as_deref(), Some("links"));
-        assert_eq!(out.alerts[0].timestamp, "2023-03-08 20:26:40.000000");
+        assert_eq!(
+            out.alerts[0].timestamp.as_deref(),
+            Some("2023-03-08 20:26:40.000000")
+        );
     }
 
     #[test]
