@@ -17,17 +17,6 @@ pub enum AndroidKind {
     IntrusionLogs,
 }
 
-impl AndroidKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AndroidKind::Bugreport => "android_bugreport",
-            AndroidKind::AndroidQf => "androidqf",
-            AndroidKind::AdbBackup => "android_backup",
-            AndroidKind::IntrusionLogs => "android_intrusion_logs",
-        }
-    }
-}
-
 fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }

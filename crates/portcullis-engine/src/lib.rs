@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use portcullis_android::acquisition::{Acquisition, OpenError, Options as AndroidOptions};
+use portcullis_android::detect::AndroidKind;
 use portcullis_core::spool::Spool;
 use portcullis_core::{ModuleError, ModuleOutput, ModuleRun, RunControl};
 use portcullis_ios::encrypted::Secret;
@@ -20,7 +21,7 @@ use portcullis_ios::{Backup, BackupError, Context};
 use portcullis_posture::{DeviceFacts, Snapshot};
 use portcullis_report::sink::{ResultsDir, SinkError, TimeBasis};
 use portcullis_report::{
-    Coverage, FileHash, IndicatorFileInfo, MainArtifact, ModuleSummary, Report, RunInfo,
+    Coverage, FileHash, IndicatorFileInfo, InputKind, MainArtifact, ModuleSummary, Report, RunInfo,
 };
 
 pub use indicators::{IndicatorsError, LoadedIndicators};
@@ -169,7 +170,7 @@ pub struct Checked {
 
 /// What one platform's run produced, before it becomes a report.
 struct Ran {
-    input_kind: &'static str,
+    input_kind: InputKind,
     root: PathBuf,
     runs: Vec<ModuleRun>,
     /// SHA-256 of every evidence file read, by path relative to `root`.
@@ -250,9 +251,9 @@ fn run_ios(
     let runs = portcullis_ios::run_modules(&ctx, &modules, control);
     Ok(Ran {
         input_kind: if encrypted {
-            "ios_backup_encrypted"
+            InputKind::IosBackupEncrypted
         } else {
-            "ios_backup"
+            InputKind::IosBackup
         },
         root: backup.root().to_path_buf(),
         hashes: backup.evidence().hashes(),
@@ -282,7 +283,12 @@ fn run_android(
     (options.progress)(Progress::Started { total: 0 });
     let ran = acquisition.run(&indicators.indicators, &android, Some(&spool), control);
     Ok(Ran {
-        input_kind: acquisition.kind.as_str(),
+        input_kind: match acquisition.kind {
+            AndroidKind::Bugreport => InputKind::AndroidBugreport,
+            AndroidKind::AndroidQf => InputKind::AndroidQf,
+            AndroidKind::AdbBackup => InputKind::AndroidBackup,
+            AndroidKind::IntrusionLogs => InputKind::AndroidIntrusionLogs,
+        },
         root: path.to_path_buf(),
         facts: portcullis_android::facts::device_facts(&ran.runs),
         runs: ran.runs,
@@ -381,7 +387,7 @@ fn build_report(
             tool: "portcullis".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             target_path: target.display().to_string(),
-            input_kind: ran.input_kind.into(),
+            input_kind: ran.input_kind,
             started,
             finished: portcullis_report::time::now(),
             ioc_files,

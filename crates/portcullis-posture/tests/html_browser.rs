@@ -136,7 +136,7 @@ fn sample_report(incident: bool) -> Report {
             tool: "portcullis".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             target_path: "/evidence/00008030-001A2B3C4D5E6F".into(),
-            input_kind: "ios_backup".into(),
+            input_kind: portcullis_report::InputKind::IosBackup,
             started: "2026-09-01 10:00:00.000000".into(),
             finished: "2026-09-01 10:00:07.000000".into(),
             ioc_files: vec![IndicatorFileInfo {
@@ -167,7 +167,7 @@ fn sample_report(incident: bool) -> Report {
 fn incomplete_report() -> Report {
     let mut report = sample_report(false);
     report.alerts.clear();
-    report.info.input_kind = "android_bugreport".into();
+    report.info.input_kind = portcullis_report::InputKind::AndroidBugreport;
     let module = |name: &str, error: Option<&str>| ModuleSummary {
         name: name.into(),
         records: 0,

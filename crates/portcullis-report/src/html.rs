@@ -217,7 +217,7 @@ pub fn render(report: &Report) -> String {
         escape(&report.info.tool),
         escape(&report.info.version),
         escape(&report.info.target_path),
-        escape(&report.info.input_kind),
+        escape(report.info.input_kind.as_str()),
         escape(&report.info.started),
         escape(&report.info.finished),
     );

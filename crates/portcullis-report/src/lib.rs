@@ -55,13 +55,43 @@ pub struct FileHash {
     pub sha256: String,
 }
 
+/// What kind of acquisition was checked (`info.input_kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// Not recorded (a report made by hand or by an older version).
+    #[default]
+    Unknown,
+    IosBackup,
+    IosBackupEncrypted,
+    AndroidBugreport,
+    #[serde(rename = "androidqf")]
+    AndroidQf,
+    AndroidBackup,
+    AndroidIntrusionLogs,
+}
+
+impl InputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Unknown => "unknown",
+            InputKind::IosBackup => "ios_backup",
+            InputKind::IosBackupEncrypted => "ios_backup_encrypted",
+            InputKind::AndroidBugreport => "android_bugreport",
+            InputKind::AndroidQf => "androidqf",
+            InputKind::AndroidBackup => "android_backup",
+            InputKind::AndroidIntrusionLogs => "android_intrusion_logs",
+        }
+    }
+}
+
 /// The facts about the run written to `info.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunInfo {
     pub tool: String,
     pub version: String,
     pub target_path: String,
-    pub input_kind: String,
+    pub input_kind: InputKind,
     pub started: String,
     pub finished: String,
     pub ioc_files: Vec<IndicatorFileInfo>,

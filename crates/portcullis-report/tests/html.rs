@@ -38,7 +38,7 @@ fn report(alerts: Vec<Alert>) -> Report {
             tool: "portcullis".into(),
             version: "0.1.0".into(),
             target_path: "/evidence/backup".into(),
-            input_kind: "ios_backup".into(),
+            input_kind: portcullis_report::InputKind::IosBackup,
             started: "2026-09-01 10:00:00.000000".into(),
             finished: "2026-09-01 10:00:05.000000".into(),
             ioc_files: vec![IndicatorFileInfo {
