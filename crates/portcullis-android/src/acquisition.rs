@@ -253,7 +253,7 @@ impl Acquisition {
 
 fn failed(name: &'static str, slug: &'static str, error: ModuleError) -> ModuleRun {
     ModuleRun {
-        name,
+        class_name: name,
         slug,
         outcome: Err(error),
     }

@@ -125,7 +125,7 @@ mod tests {
 
     fn run(slug: &'static str, results: Results) -> ModuleRun {
         ModuleRun {
-            name: "X",
+            class_name: "X",
             slug,
             outcome: Ok(ModuleOutput {
                 results,

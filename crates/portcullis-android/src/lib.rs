@@ -126,7 +126,7 @@ pub(crate) fn modification_times<'f>(
         let modified = modified_iso(file.modified);
         out.push_timeline(portcullis_core::TimelineEvent {
             timestamp: modified.clone(),
-            module: module.into(),
+            plugin: module.into(),
             event: "M---".into(),
             data: file.path.clone(),
         });

@@ -183,8 +183,10 @@ impl Alert {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimelineEvent {
     pub timestamp: String,
-    /// The module's MVT class name (e.g. `Datausage`), as MVT's "Plugin" column shows it.
-    pub module: String,
+    /// The module's MVT class name (e.g. `Datausage`): MVT's "Plugin" column. (`module`
+    /// elsewhere always means the slug.)
+    #[serde(rename = "module")]
+    pub plugin: String,
     pub event: String,
     pub data: String,
 }

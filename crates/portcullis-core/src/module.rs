@@ -54,7 +54,7 @@ impl ModuleError {
 /// How one module's run ended.
 pub struct ModuleRun {
     /// MVT's class name (timeline "Plugin" column).
-    pub name: &'static str,
+    pub class_name: &'static str,
     /// MVT's slug (output file names).
     pub slug: &'static str,
     pub outcome: Result<ModuleOutput, ModuleError>,
@@ -113,7 +113,7 @@ pub fn run_modules<C: Sync + ?Sized>(
             };
             (control.on_done)(slug);
             ModuleRun {
-                name: m.name(),
+                class_name: m.name(),
                 slug,
                 outcome,
             }

@@ -201,7 +201,7 @@ impl TimelineRun {
             let out = File::options().write(true).create_new(true).open(&file.0)?;
             let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, out));
             for row in rows.iter() {
-                w.write_record([&row.timestamp, &row.module, &row.event, &row.data])?;
+                w.write_record([&row.timestamp, &row.plugin, &row.event, &row.data])?;
             }
             w.flush()?;
             Ok(())
@@ -230,7 +230,7 @@ impl TimelineRun {
             let field = |i| record.get(i).unwrap_or_default().to_string();
             Ok(crate::TimelineEvent {
                 timestamp: field(0),
-                module: field(1),
+                plugin: field(1),
                 event: field(2),
                 data: field(3),
             })
@@ -307,7 +307,7 @@ mod tests {
         for n in (0..TIMELINE_SPILL_AFTER + 3).rev() {
             let row = crate::TimelineEvent {
                 timestamp: format!("2024-01-01 {:08}", n),
-                module: "M".into(),
+                plugin: "M".into(),
                 event: "e".into(),
                 data: format!("{n}"),
             };

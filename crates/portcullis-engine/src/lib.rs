@@ -305,7 +305,7 @@ fn summarise(runs: &[ModuleRun]) -> (Vec<ModuleSummary>, Vec<portcullis_core::Al
     let mut alerts = Vec::new();
     for run in runs {
         let mut summary = ModuleSummary {
-            name: run.slug.to_string(),
+            slug: run.slug.to_string(),
             records: 0,
             alerts: 0,
             error: None,

@@ -66,7 +66,7 @@ fn two_checks_at_once_write_only_into_their_own_folders() {
                         .report
                         .modules
                         .iter()
-                        .find(|m| m.name == "sms")
+                        .find(|m| m.slug == "sms")
                         .unwrap()
                         .records,
                     MESSAGES

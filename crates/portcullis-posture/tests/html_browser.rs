@@ -168,8 +168,8 @@ fn incomplete_report() -> Report {
     let mut report = sample_report(false);
     report.alerts.clear();
     report.info.input_kind = portcullis_report::InputKind::AndroidBugreport;
-    let module = |name: &str, error: Option<&str>| ModuleSummary {
-        name: name.into(),
+    let module = |slug: &str, error: Option<&str>| ModuleSummary {
+        slug: slug.into(),
         records: 0,
         alerts: 0,
         error: error.map(str::to_string),

@@ -342,7 +342,7 @@ fn not_checked(h: &mut String, report: &Report) {
     let failed: Vec<_> = report
         .modules
         .iter()
-        .filter_map(|m| m.error.as_ref().map(|e| (&m.name, e)))
+        .filter_map(|m| m.error.as_ref().map(|e| (&m.slug, e)))
         .collect();
     let main = report
         .coverage

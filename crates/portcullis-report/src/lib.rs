@@ -15,8 +15,9 @@ use serde_json::Value;
 /// How one module's run ended, for `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModuleSummary {
-    /// The module's slug.
-    pub name: String,
+    /// The module's slug (`name` in report.json, as before).
+    #[serde(rename = "name")]
+    pub slug: String,
     pub records: usize,
     pub alerts: usize,
     /// Why the module could not run, naming the file; `None` when it ran or had no data.

@@ -147,7 +147,7 @@ impl ResultsDir {
             .map_err(err)?;
         for row in rows {
             let e = row?;
-            csv.write_record([&e.timestamp, &e.module, &e.event, &e.data])
+            csv.write_record([&e.timestamp, &e.plugin, &e.event, &e.data])
                 .map_err(err)?;
         }
         csv.flush().map_err(|source| SinkError::Io {
@@ -380,7 +380,7 @@ mod tests {
     fn timeline_outputs(spool: Option<&Spool>) -> Vec<ModuleOutput> {
         let event = |t: usize, module: &str, n: usize| TimelineEvent {
             timestamp: format!("2024-01-01 00:{:02}:{:02}", t / 60 % 60, t % 60),
-            module: module.into(),
+            plugin: module.into(),
             event: "e".into(),
             data: format!("row {n}, \"quoted\",\nsecond line"),
         };
@@ -420,7 +420,7 @@ mod tests {
         for i in 0..1000 {
             out.push_timeline(TimelineEvent {
                 timestamp: format!("t{}", i % 10),
-                module: "M".into(),
+                plugin: "M".into(),
                 event: "e".into(),
                 data: String::new(),
             });
@@ -435,7 +435,7 @@ mod tests {
         let out = ResultsDir::create(&dir.path().join("a/b")).unwrap();
         let ev = |t: &str, d: &str| TimelineEvent {
             timestamp: t.into(),
-            module: "SMS".into(),
+            plugin: "SMS".into(),
             event: "sms_received".into(),
             data: d.into(),
         };

@@ -159,7 +159,7 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
     if !failed.is_empty() {
         let _ = writeln!(s, "\nCould not check (the rest of the check went on):");
         for m in failed {
-            let _ = writeln!(s, "  {}: {}", m.name, m.error.as_deref().unwrap_or(""));
+            let _ = writeln!(s, "  {}: {}", m.slug, m.error.as_deref().unwrap_or(""));
         }
     }
     let verdict = match (report.max_level(), coverage.status) {

@@ -180,7 +180,7 @@ impl Module<Context<'_>> for AqfFiles {
                 macb.push('-');
                 out.push_timeline(TimelineEvent {
                     timestamp: ts.clone(),
-                    module: self.name().into(),
+                    plugin: self.name().into(),
                     event: macb,
                     data: data.clone(),
                 });

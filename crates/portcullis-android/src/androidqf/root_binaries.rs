@@ -37,7 +37,7 @@ impl Module<Context<'_>> for RootBinaries {
             let record = json!({"path": path, "binary_name": binary, "description": description});
             out.push_timeline(TimelineEvent {
                 timestamp: String::new(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "root_binary_found".into(),
                 data: format!("Root binary found: {path} (binary: {binary})"),
             });

@@ -144,7 +144,7 @@ pub(crate) fn analyse(
                     let access = text(e, "access");
                     out.push_timeline(TimelineEvent {
                         timestamp: ts.to_string(),
-                        module: name.to_string(),
+                        plugin: name.to_string(),
                         event: access.to_string(),
                         data: format!("{package} access to {}: {access}", text(perm, "name")),
                     });

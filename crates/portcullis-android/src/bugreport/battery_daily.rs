@@ -166,7 +166,7 @@ pub(crate) fn analyse(
         };
         out.push_timeline(TimelineEvent {
             timestamp: text(record, "from").to_string(),
-            module: name.to_string(),
+            plugin: name.to_string(),
             event: "battery_daily".into(),
             data,
         });

@@ -338,7 +338,7 @@ pub(crate) fn analyse(
         ] {
             out.push_timeline(TimelineEvent {
                 timestamp: wall_clock_or_raw(text(record, key)),
-                module: name.to_string(),
+                plugin: name.to_string(),
                 event: event.into(),
                 data: format!("Install or update of package {package}"),
             });

@@ -324,7 +324,7 @@ fn timeline_row(record: &Value, module: &str) -> TimelineEvent {
     let signal = &record["signal_info"];
     TimelineEvent {
         timestamp: text(record, "timestamp").to_string(),
-        module: module.to_string(),
+        plugin: module.to_string(),
         event: "Tombstone".into(),
         data: format!(
             "Crash in '{}' process running as UID '{}' in file '{}' Crash type '{}' with code '{}'",

@@ -79,7 +79,7 @@ mod tests {
                     "DNS query for github.com by com.example.app [IPs: 140.82.121.4]",
                 ]
             );
-            assert_eq!(out.timeline[0].module, "DnsEvent");
+            assert_eq!(out.timeline[0].plugin, "DnsEvent");
             assert_eq!(out.timeline[0].event, "dns_query");
 
             let out = run_on(&DnsEvent, ev, &test_stix2()).unwrap();

@@ -207,7 +207,7 @@ fn network_event(
 fn row(name: &str, timestamp: &str, event: &str, data: String) -> TimelineEvent {
     TimelineEvent {
         timestamp: timestamp.to_string(),
-        module: name.to_string(),
+        plugin: name.to_string(),
         event: event.to_string(),
         data,
     }

@@ -153,7 +153,7 @@ impl Module<Context<'_>> for Applications {
                 let text = |k: &str| rec.get(k).map(|v| py_str(Some(v))).unwrap_or_default();
                 out.push_timeline(TimelineEvent {
                     timestamp: iso,
-                    module: self.name().into(),
+                    plugin: self.name().into(),
                     event: "app_installed".into(),
                     data: format!(
                         "App {name} version {} from {} installed from {}",

@@ -82,7 +82,7 @@ impl Module<Context<'_>> for Calendar {
                 if !when.is_empty() && when != "None" {
                     out.push_timeline(TimelineEvent {
                         timestamp: when,
-                        module: self.name().to_string(),
+                        plugin: self.name().to_string(),
                         event: date.to_string(),
                         data: data.clone(),
                     });

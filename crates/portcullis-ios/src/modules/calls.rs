@@ -47,7 +47,7 @@ impl Module<Context<'_>> for Calls {
             });
             out.push_timeline(TimelineEvent {
                 timestamp: record["isodate"].as_str().unwrap_or_default().to_string(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "call".into(),
                 data: format!(
                     "From {} using {} during {} seconds",

@@ -96,7 +96,7 @@ mod tests {
             out.timeline[1].data,
             "2 - https://www.example.org/bad (visit ID: 10, redirect source: 9)"
         );
-        assert_eq!(out.timeline[1].module, "ChromeHistory");
+        assert_eq!(out.timeline[1].plugin, "ChromeHistory");
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].level, Level::Critical);
         assert_eq!(out.alerts[0].matched_field.as_deref(), Some("url"));

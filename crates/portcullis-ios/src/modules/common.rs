@@ -257,7 +257,7 @@ pub(crate) fn push_event(
     if let Some(ts) = timestamp.filter(|t| !t.is_empty()) {
         out.push_timeline(TimelineEvent {
             timestamp: ts.to_string(),
-            module: module.to_string(),
+            plugin: module.to_string(),
             event: event.to_string(),
             data,
         });

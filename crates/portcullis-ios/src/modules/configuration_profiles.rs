@@ -55,7 +55,7 @@ impl Module<Context<'_>> for ConfigurationProfiles {
             if !install_date.is_empty() {
                 out.push_timeline(TimelineEvent {
                     timestamp: install_date.clone(),
-                    module: self.name().to_string(),
+                    plugin: self.name().to_string(),
                     event: "configuration_profile_install".into(),
                     data: format!(
                         "{} installed: {} - {}: {}",

@@ -330,7 +330,7 @@ fn timeline(usages: &[Usage], class_name: &str) -> Vec<TimelineEvent> {
     let mut push = |timestamp: &Value, event: &str, data: String| {
         let e = TimelineEvent {
             timestamp: Usage::time(timestamp),
-            module: class_name.to_string(),
+            plugin: class_name.to_string(),
             event: event.to_string(),
             data,
         };
@@ -451,7 +451,7 @@ mod tests {
                 .count(),
             1
         );
-        assert!(out.timeline.iter().all(|t| t.module == "Datausage"));
+        assert!(out.timeline.iter().all(|t| t.plugin == "Datausage"));
     }
 
     #[test]

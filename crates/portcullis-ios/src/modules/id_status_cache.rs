@@ -68,7 +68,7 @@ impl Module<Context<'_>> for IdStatusCache {
             let isodate = record["isodate"].as_str().unwrap_or_default().to_string();
             out.push_timeline(TimelineEvent {
                 timestamp: isodate.clone(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "lookup".into(),
                 data: format!(
                     "Lookup of {user} within {} (Status {})",

@@ -753,7 +753,7 @@ mod tests {
             "First incoming interaction from Bob Example (+14155550101)"
         );
         assert!(data.contains(&"Last incoming interaction from Bob Example (+14155550101)"));
-        assert!(out.timeline.iter().all(|t| t.module == "InteractionC"));
+        assert!(out.timeline.iter().all(|t| t.plugin == "InteractionC"));
         assert!(out.alerts.is_empty());
         assert!(
             run_at(&InteractionC, &path, &test_stix2())

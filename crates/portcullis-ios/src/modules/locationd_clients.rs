@@ -91,7 +91,7 @@ impl Module<Context<'_>> for LocationdClients {
                 if let Some(Value::String(ts)) = rec.get(*key) {
                     out.push_timeline(TimelineEvent {
                         timestamp: ts.clone(),
-                        module: self.name().into(),
+                        plugin: self.name().into(),
                         event: (*key).into(),
                         data: format!("{key} from {package}"),
                     });

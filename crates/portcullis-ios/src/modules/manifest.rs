@@ -144,7 +144,7 @@ fn timeline(r: &Map<String, Value>, class_name: &str) -> Vec<TimelineEvent> {
             .collect();
             TimelineEvent {
                 timestamp: t.to_string(),
-                module: class_name.to_string(),
+                plugin: class_name.to_string(),
                 event: macb,
                 data: data.clone(),
             }

@@ -52,7 +52,7 @@ impl Module<Context<'_>> for OsAnalyticsAdDaily {
             });
             out.push_timeline(TimelineEvent {
                 timestamp: ts.clone(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "osanalytics_addaily".into(),
                 data: format!(
                     "{package} WIFI IN: {}, WIFI OUT: {} - WWAN IN: {}, WWAN OUT: {}",

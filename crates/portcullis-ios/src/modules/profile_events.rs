@@ -38,7 +38,7 @@ impl Module<Context<'_>> for ProfileEvents {
                 );
                 out.push_timeline(TimelineEvent {
                     timestamp: when.clone(),
-                    module: self.name().to_string(),
+                    plugin: self.name().to_string(),
                     event: "profile_operation".into(),
                     data: format!(
                         "Process {process} started operation {operation} of profile {profile}"

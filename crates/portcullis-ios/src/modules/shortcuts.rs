@@ -168,7 +168,7 @@ impl Module<Context<'_>> for Shortcuts {
             ] {
                 out.push_timeline(TimelineEvent {
                     timestamp: timestamp.clone(),
-                    module: self.name().into(),
+                    plugin: self.name().into(),
                     event: event.into(),
                     data: data.clone(),
                 });

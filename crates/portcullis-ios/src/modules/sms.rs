@@ -69,14 +69,14 @@ impl Module<Context<'_>> for Sms {
             );
             out.push_timeline(TimelineEvent {
                 timestamp: isodate.clone(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "sms_received".into(),
                 data: data.clone(),
             });
             if !isodate_read.is_empty() {
                 out.push_timeline(TimelineEvent {
                     timestamp: isodate_read,
-                    module: self.name().into(),
+                    plugin: self.name().into(),
                     event: "sms_read".into(),
                     data,
                 });

@@ -81,7 +81,7 @@ impl Module<Context<'_>> for SmsAttachments {
 
             out.push_timeline(TimelineEvent {
                 timestamp: isodate.clone(),
-                module: self.name().into(),
+                plugin: self.name().into(),
                 event: "sms_attachment".into(),
                 data: format!(
                     "{service}: Attachment '{}' {direction} from {} with {} bytes \

@@ -116,7 +116,7 @@ impl Module<Context<'_>> for Tcc {
                 };
                 out.push_timeline(TimelineEvent {
                     timestamp: when.clone(),
-                    module: self.name().to_string(),
+                    plugin: self.name().to_string(),
                     event: "AccessRequest".into(),
                     data: format!("Access to {service} by {} {value}", text("client")),
                 });
