@@ -144,16 +144,12 @@ impl Alert {
         event: Value,
     ) -> Self {
         Alert {
-            level,
-            module: module.to_string(),
             message: hit.message(),
-            timestamp: known_time(timestamp.into()),
             matched_field: Some(field.to_string()),
             matched_value: Some(hit.input.clone()),
             indicator: Some(hit),
-            source: None,
             advice: level.default_advice(true).to_string(),
-            event,
+            ..Alert::heuristic(level, module, String::new(), timestamp, event)
         }
     }
 

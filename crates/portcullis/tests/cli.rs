@@ -74,12 +74,7 @@ fn self_made_backup_is_checked_and_left_unchanged() {
     assert_eq!(code, 1);
     assert_eq!(module_summary(&report, "sms")["records"], 1);
     assert_eq!(module_summary(&report, "global_preferences")["records"], 1);
-    let hit = report["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["level"] == "CRITICAL")
-        .unwrap();
+    let hit = critical_alert(&report);
     assert_eq!(hit["indicator"]["value"], "evil.example.net");
     assert_eq!(hit["indicator"]["collection"], "Evil");
     assert_eq!(before, tree_digest(&backup), "the evidence folder changed");
@@ -189,12 +184,7 @@ fn alerts_name_the_indicator_and_expired_ones_are_left_out_unless_asked() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let hit = report["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["level"] == "CRITICAL")
-        .unwrap();
+    let hit = critical_alert(&report);
     assert_eq!(hit["indicator"]["id"], "indicator--0b1d");
     assert_eq!(hit["indicator"]["valid_until"], "2021-01-01T00:00:00Z");
     assert_eq!(hit["indicator"]["tlp"], "TLP:GREEN");

@@ -169,6 +169,16 @@ impl Crafted {
     }
 }
 
+/// The first CRITICAL alert of a report.
+pub fn critical_alert(report: &Value) -> &Value {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["level"] == "CRITICAL")
+        .expect("a CRITICAL alert")
+}
+
 /// The summary entry of module `slug` in a report.
 pub fn module_summary<'a>(report: &'a Value, slug: &str) -> &'a Value {
     report["modules"]
