@@ -46,10 +46,7 @@ pub fn detect_from_listing(files: &[FileEntry]) -> Option<AndroidKind> {
     }
     let bugreport_marker = |p: &str| {
         let name = base_name(p);
-        name == "main_entry.txt"
-            || (name.starts_with("dumpstate") && (name.ends_with(".txt") || name.ends_with(".log")))
-            || (name.starts_with("dumpState_") && name.ends_with(".log"))
-            || (name.starts_with("bugreport-") && name.ends_with(".txt"))
+        name == "main_entry.txt" || crate::bugreport::dumpstate::is_dumpstate_name(name)
     };
     if has(&bugreport_marker) {
         return Some(AndroidKind::Bugreport);

@@ -49,10 +49,6 @@ impl Spool {
         }))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.0.dir
-    }
-
     /// A new hidden file name in the folder: `.<stem>.<n>.partial.<extension>`.
     fn file_path(&self, stem: &str, extension: &str) -> PathBuf {
         let n = self.0.next_file.fetch_add(1, Ordering::Relaxed);

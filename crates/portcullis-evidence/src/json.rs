@@ -104,6 +104,30 @@ mod tests {
     }
 
     #[test]
+    fn truncated_or_broken_files_are_errors_naming_the_file_and_still_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"[{"name": "com.example.app", "files": [{"path": "/data/app/base.apk"}]}]"#;
+        for cut in [1, 10, text.len() / 2, text.len() - 1] {
+            std::fs::write(dir.path().join("packages.json"), &text[..cut]).unwrap();
+            let evidence = crate::FolderEvidence::new(dir.path());
+            let err = read_value(&evidence, "packages.json")
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("packages.json: not valid JSON ("), "{err}");
+            assert_eq!(evidence.hashes().len(), 1, "cut at {cut}");
+        }
+        std::fs::write(dir.path().join("packages.json"), b"\xff\xfe[1]").unwrap();
+        let evidence = crate::FolderEvidence::new(dir.path());
+        assert!(read_value(&evidence, "packages.json").is_err());
+        std::fs::write(dir.path().join("packages.json"), text).unwrap();
+        let evidence = crate::FolderEvidence::new(dir.path());
+        assert_eq!(
+            read_value(&evidence, "packages.json").unwrap()[0]["name"],
+            "com.example.app"
+        );
+    }
+
+    #[test]
     fn nesting_is_bounded_by_serde_json() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let err = parse(deep.as_bytes(), MAX_STRING).unwrap_err();

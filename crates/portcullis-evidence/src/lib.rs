@@ -372,9 +372,8 @@ impl Evidence for FolderEvidence {
     fn open_sqlite(&self, path: &str) -> Result<Connection> {
         let (file, full) = self.open_regular(path)?;
         self.hash_file(path, file)?;
-        let wal = sidecar(&full, "-wal");
-        let wal_path = format!("{path}-wal");
-        if std::fs::symlink_metadata(&wal).is_ok() && self.regular_file(&wal_path).is_ok() {
+        // A `-wal` beside it is merged only when it too is a regular file (a link is refused).
+        if let Ok(wal) = self.regular_file(&format!("{path}-wal")) {
             // An uncheckpointed WAL holds recent rows; SQLite would write to apply it, so the
             // database and its WAL are read into memory and merged there instead.
             return open_with_wal(path, &full, &wal);

@@ -68,8 +68,8 @@ enum Backing {
     Bytes(Arc<[u8]>),
 }
 
-/// A cursor over [`Backing`] that reads with positioned I/O, so cloning the `ZipArchive` gives
-/// each read its own position and concurrent module reads never wait on a lock.
+/// A cursor over [`Backing`] that reads with positioned I/O, so each entry reader has its own
+/// clone and position and concurrent module reads never wait on a lock.
 #[derive(Clone)]
 struct SharedReader {
     backing: Backing,

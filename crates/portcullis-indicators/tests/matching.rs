@@ -4,21 +4,11 @@ use std::path::Path;
 
 use portcullis_indicators::{IndicatorMatch, Indicators, IocType, MatchRule, test_bundle_json};
 
-const SHA256: &str = "570cd76bed49cb6ba0ab6e87b5e6fbb20dba3b1d3f4a5e2bd0c6bc0a7b6bdbe6";
-const SHA1: &str = "da0611a300a9ce9aa7a09d1d8b6c5c4e1a1e6794";
+const SHA256: &str = "570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6";
+const SHA1: &str = "da0611a300a9ce9aa7a09d1a11adbd2bd8de6794";
 
-/// The equivalent of MVT's `test.stix2`.
-const MVT_TEST: &[&str] = &[
-    "[domain-name:value = 'example.org']",
-    "[ipv4-addr:value = '198.51.100.1']",
-    "[process:name = 'Launch']",
-    "[file:name = '/var/foobar/txt']",
-    "[email-addr:value = 'foobar@example.org']",
-    "[android-property:name = 'sys.foobar']",
-    "[file:hashes.'SHA-256' = '570cd76bed49cb6ba0ab6e87b5e6fbb20dba3b1d3f4a5e2bd0c6bc0a7b6bdbe6']",
-    "[file:hashes.'SHA-1' = 'da0611a300a9ce9aa7a09d1d8b6c5c4e1a1e6794']",
-    "[url:value = 'http://example.com/thisisbad']",
-];
+/// The equivalent of MVT's `test.stix2` (whose hashes are the two above).
+const MVT_TEST: &[&str] = portcullis_testkit::MVT_TEST_PATTERNS;
 
 fn load(patterns: &[&str]) -> Indicators {
     let mut ind = Indicators::new();

@@ -112,11 +112,6 @@ impl TarEvidence {
         }
     }
 
-    /// Problems met while reading (refused names and links, damage), for the report.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
     /// Keeps a warning for the report (a bounded number: a hostile archive may hold millions).
     fn warn(&mut self, warning: String) {
         tracing::debug!("backup archive: {warning}");
@@ -333,6 +328,7 @@ impl Evidence for TarEvidence {
             .unwrap_or_default()
     }
 
+    /// Problems met while reading (refused names and links, damage), for the report.
     fn refused(&self) -> Vec<String> {
         self.warnings.clone()
     }
@@ -393,7 +389,7 @@ pub(crate) mod tests {
             [(long.clone(), hex::encode(Sha256::digest(b"333")))]
         );
         assert!(ev.open_sqlite("apps/a/f/one").is_err());
-        assert!(ev.warnings().is_empty());
+        assert!(ev.refused().is_empty());
     }
 
     #[test]
@@ -447,7 +443,7 @@ pub(crate) mod tests {
         };
         let ev = TarEvidence::from_tar(&tar[..], &many).unwrap();
         assert_eq!(ev.list().unwrap().len(), 2);
-        assert_eq!(ev.warnings().len(), 1);
+        assert_eq!(ev.refused().len(), 1);
     }
 
     #[test]
@@ -456,7 +452,7 @@ pub(crate) mod tests {
         let ev = TarEvidence::from_tar(&tar[..1500], &TarLimits::default()).unwrap();
         assert_eq!(ev.read("a").unwrap(), b"first");
         assert!(!ev.exists("b"));
-        assert_eq!(ev.warnings().len(), 1, "{:?}", ev.warnings());
+        assert_eq!(ev.refused().len(), 1, "{:?}", ev.refused());
 
         assert!(TarEvidence::from_tar(&tar[..515], &TarLimits::default()).is_err());
         assert!(TarEvidence::from_tar(&[0xFFu8; 512][..], &TarLimits::default()).is_err());

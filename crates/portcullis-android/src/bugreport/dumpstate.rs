@@ -128,6 +128,14 @@ fn index_sections(text: &str) -> HashMap<String, Range<usize>> {
     out
 }
 
+/// Whether a file name is one a bugreport gives its dumpstate (`dumpstate*.txt|.log`,
+/// `dumpState_*.log`, `bugreport-*.txt`).
+pub(crate) fn is_dumpstate_name(name: &str) -> bool {
+    (name.starts_with("dumpstate") && (name.ends_with(".txt") || name.ends_with(".log")))
+        || (name.starts_with("dumpState_") && name.ends_with(".log"))
+        || (name.starts_with("bugreport-") && name.ends_with(".txt"))
+}
+
 fn is_root(path: &str) -> bool {
     !path.contains('/')
 }
@@ -238,10 +246,7 @@ fn read(ctx: &Context<'_>) -> Loaded {
             .into_iter()
             .filter(|r| {
                 let name = base_name(r.split(": ").next().unwrap_or(r));
-                name.starts_with("dumpstate")
-                    || name.starts_with("dumpState_")
-                    || name.starts_with("bugreport-")
-                    || name == "dumpsys.txt"
+                is_dumpstate_name(name) || name == "dumpsys.txt"
             })
             .collect();
         return Loaded::Missing(if refused.is_empty() {
