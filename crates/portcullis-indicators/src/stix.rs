@@ -186,32 +186,29 @@ pub(crate) fn parse<'t, K: Default + Send>(
 
 impl<'a> Bundle<'a> {
     /// Files one object under its type; other types are dropped.
-    fn add(&mut self, obj: RawObject<'a>) {
-        let id = obj.id.0.unwrap_or_default();
-        let named = |id| Named {
-            id,
-            name: obj.name.0,
-            description: obj.description.0,
-        };
+    fn add(&mut self, obj: &mut RawObject<'a>) {
+        let id = obj.id.0.take().unwrap_or_default();
         match obj.kind.0.as_deref() {
             Some("indicator") => {
                 self.ids.push(id.clone());
                 self.unkeyed.push(Indicator {
                     id,
-                    pattern: obj.pattern.0,
-                    pattern_type: obj.pattern_type.0,
+                    pattern: obj.pattern.0.take(),
+                    pattern_type: obj.pattern_type.0.take(),
                     lifetime: Lifetime {
-                        valid_from: obj.valid_from.0,
-                        valid_until: obj.valid_until.0,
+                        valid_from: obj.valid_from.0.take(),
+                        valid_until: obj.valid_until.0.take(),
                         revoked: obj.revoked.0 == Some(true),
                         confidence: obj.confidence.0,
-                        labels: obj.labels.0,
-                        markings: obj.object_marking_refs.0,
+                        labels: std::mem::take(&mut obj.labels.0),
+                        markings: std::mem::take(&mut obj.object_marking_refs.0),
                     },
                 });
             }
             Some("relationship") => {
-                if let (Some(source_ref), Some(target_ref)) = (obj.source_ref.0, obj.target_ref.0) {
+                if let (Some(source_ref), Some(target_ref)) =
+                    (obj.source_ref.0.take(), obj.target_ref.0.take())
+                {
                     let rel = Relationship {
                         source_ref,
                         target_ref,
@@ -221,11 +218,14 @@ impl<'a> Bundle<'a> {
                     }
                 }
             }
-            Some("malware") => self.malware.push(named(id)),
-            Some("report") => self.reports.push(Report {
-                named: named(id),
-                object_refs: obj.object_refs.0,
-            }),
+            Some("malware") => self.malware.push(obj.named(id)),
+            Some("report") => {
+                let named = obj.named(id);
+                self.reports.push(Report {
+                    named,
+                    object_refs: std::mem::take(&mut obj.object_refs.0),
+                })
+            }
             _ => {}
         }
     }
@@ -440,10 +440,18 @@ mod parallel {
         let piece = starts.get(k + 1).unwrap_or(&bytes.len()) - pos;
         bundle.ids.reserve(piece / 300);
         let mut next = k + 1;
+        // One object read into over and over: it is large, and moving it costs.
+        let mut obj = RawObject::default();
         let (next, end) = loop {
-            let (obj, len) =
-                flat::object(bytes, pos).or_else(|| value_at::<RawObject<'_>>(bytes, pos))?;
-            bundle.add(obj);
+            let len = match flat::object(bytes, pos, &mut obj) {
+                Some(len) => len,
+                None => {
+                    let (read, len) = value_at::<RawObject<'_>>(bytes, pos)?;
+                    obj = read;
+                    len
+                }
+            };
+            bundle.add(&mut obj);
             if bundle.unkeyed.len() >= KEY_BATCH {
                 key(&mut keyed, &bundle.unkeyed);
                 bundle.unkeyed.clear();
@@ -600,7 +608,11 @@ mod flat {
 
     /// The object starting at `pos` and its length in bytes. The object is checked to be
     /// UTF-8 once read (its bytes still in the cache), before its strings become `str`.
-    pub(super) fn object(bytes: &[u8], pos: usize) -> Option<(RawObject<'_>, usize)> {
+    pub(super) fn object<'a>(
+        bytes: &'a [u8],
+        pos: usize,
+        obj: &mut RawObject<'a>,
+    ) -> Option<usize> {
         (bytes.get(pos)? == &b'{').then_some(())?;
         // Where the strings Portcullis reads are, as byte ranges of their contents; the
         // lists it reads; `revoked` and `confidence`.
@@ -677,25 +689,52 @@ mod flat {
         };
         let text = std::str::from_utf8(bytes.get(pos..end)?).ok()?;
         let string = |(start, end): (usize, usize)| text.get(start - pos..end - pos);
-        let mut obj = RawObject::default();
-        for (field, range) in found.into_iter().enumerate() {
-            if let (Some(range), Some(slot)) = (range, obj.string_field(field)) {
-                slot.0 = Some(Cow::Borrowed(string(range)?));
+        // Every field is set (the object is reused), in straight-line code: this runs for
+        // every object of a bundle.
+        let mut strings = [None; STRING_FIELDS];
+        for (slot, range) in strings.iter_mut().zip(found) {
+            if let Some(range) = range {
+                *slot = Some(string(range)?);
             }
         }
+        let loose = |s: Option<&'a str>| Loose(s.map(Cow::Borrowed));
+        let [
+            kind,
+            id,
+            name,
+            description,
+            pattern,
+            pattern_type,
+            source,
+            target,
+            _,
+            from,
+            until,
+        ] = strings;
+        obj.kind = loose(kind);
+        obj.id = loose(id);
+        obj.name = loose(name);
+        obj.description = loose(description);
+        obj.pattern = loose(pattern);
+        obj.pattern_type = loose(pattern_type);
+        obj.source_ref = loose(source);
+        obj.target_ref = loose(target);
+        obj.valid_from = loose(from);
+        obj.valid_until = loose(until);
         let [refs, labels, markings] = lists;
         for (list, ranges) in [
             (&mut obj.object_refs, refs),
             (&mut obj.labels, labels),
             (&mut obj.object_marking_refs, markings),
         ] {
+            list.0.clear();
             for range in ranges {
                 list.0.push(Cow::Borrowed(string(range)?));
             }
         }
         obj.revoked = LooseBool(revoked);
         obj.confidence = LooseConfidence(confidence);
-        Some((obj, end - pos))
+        Some(end - pos)
     }
 
     /// The length of the `true`, `false` or `null` that `rest` starts with.
@@ -729,7 +768,7 @@ mod flat {
         }
     }
 
-    /// The fields of [`RawObject`], numbered as [`RawObject::set`] takes them (by length
+    /// The fields of [`RawObject`], numbered as [`object`] stores them (tested by length
     /// first: most keys of a STIX object are fields Portcullis does not read). Each
     /// comparison has a constant length, so it compiles to a few integer compares.
     fn field_index(key: &[u8]) -> Option<usize> {
@@ -789,26 +828,6 @@ mod flat {
             _ => return None,
         };
         Some(key)
-    }
-
-    impl<'a> RawObject<'a> {
-        /// The string field numbered `field` by [`field_index`] (`None` for the lists and
-        /// literals).
-        fn string_field(&mut self, field: usize) -> Option<&mut Loose<'a>> {
-            Some(match field {
-                0 => &mut self.kind,
-                1 => &mut self.id,
-                2 => &mut self.name,
-                3 => &mut self.description,
-                4 => &mut self.pattern,
-                5 => &mut self.pattern_type,
-                6 => &mut self.source_ref,
-                7 => &mut self.target_ref,
-                VALID_FROM => &mut self.valid_from,
-                VALID_UNTIL => &mut self.valid_until,
-                _ => return None,
-            })
-        }
     }
 
     /// The offset of the closing quote of a string whose contents start at `start`, if no
@@ -896,6 +915,17 @@ struct RawObject<'a> {
     object_marking_refs: LooseList<'a>,
 }
 
+impl<'a> RawObject<'a> {
+    /// The collection a `malware` or `report` object names.
+    fn named(&mut self, id: Cow<'a, str>) -> Named<'a> {
+        Named {
+            id,
+            name: self.name.0.take(),
+            description: self.description.0.take(),
+        }
+    }
+}
+
 /// `true` or `false`, or `None` for any other JSON value.
 #[derive(Default)]
 struct LooseBool(Option<bool>);
@@ -940,8 +970,8 @@ impl<'de> Visitor<'de> for ObjectsVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut bundle = Bundle::piece();
-        while let Some(obj) = seq.next_element::<RawObject<'de>>()? {
-            bundle.add(obj);
+        while let Some(mut obj) = seq.next_element::<RawObject<'de>>()? {
+            bundle.add(&mut obj);
         }
         Ok(bundle)
     }
@@ -1404,9 +1434,11 @@ mod tests {
             r#"{"type":"indicator","revoked":"yes","valid_from":["x"]}"#,
         ];
         let mut fast = 0;
+        // One object read into every time, as the parser does: nothing may stay from the last.
+        let mut obj = RawObject::default();
         for text in objects {
             let by_serde = parallel_value(text);
-            if let Some((obj, len)) = flat::object(text.as_bytes(), 0) {
+            if let Some(len) = flat::object(text.as_bytes(), 0, &mut obj) {
                 fast += 1;
                 let (expected, expected_len) =
                     by_serde.unwrap_or_else(|| panic!("serde rejects {text}"));
