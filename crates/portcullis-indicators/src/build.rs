@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{debug, info};
 
-use crate::fasthash::FastMap;
+use crate::FastMap;
 use crate::files::{indicator_files, sha256_hex};
 use crate::identity::{PartRecords, Records, Validity};
 use crate::keys::{Entry, Key, NO_ORIGINAL, Table, ip_display, keyed_value, label_bit, labels};

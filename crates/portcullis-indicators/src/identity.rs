@@ -2,7 +2,7 @@
 //! kept compact: ids as generators write them (`indicator--` and a lower-case UUID) cost 16
 //! bytes, timestamps of STIX's usual shape 8, and anything else is kept as written.
 
-use crate::fasthash::FastMap;
+use crate::FastMap;
 use crate::stix;
 use crate::types::{IndicatorInfo, LeftOut, tlp_of};
 

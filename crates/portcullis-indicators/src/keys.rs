@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use crate::FastMap;
 use crate::build::excerpt;
-use crate::fasthash::FastMap;
 use crate::normalize::Host;
 use crate::table::KeyTable;
 use crate::types::IocType;

@@ -7,7 +7,6 @@
 
 mod build;
 mod bundle;
-mod fasthash;
 mod files;
 mod identity;
 mod keys;
@@ -20,7 +19,7 @@ mod table;
 mod tests;
 mod types;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 pub use bundle::test_bundle_json;
@@ -31,9 +30,15 @@ pub use types::{
 };
 
 use build::Collection;
-use fasthash::{FastMap, FastSet};
 use identity::{Records, Validity};
 use keys::{IpTable, Table};
+
+/// The maps of the tables and of loading: foldhash (a folded multiply, 8 bytes at a time,
+/// seeded at random per map, so keys cannot be chosen in advance to collide); SipHash made
+/// hashing the largest cost of loading a million indicators.
+type FastState = hashbrown::DefaultHashBuilder;
+type FastMap<K, V> = HashMap<K, V, FastState>;
+type FastSet<K> = HashSet<K, FastState>;
 
 /// Every loaded indicator, indexed for fast lookups. Immutable once loaded, shared across threads.
 #[derive(Default)]

@@ -10,7 +10,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
-use crate::fasthash::FastState;
+use crate::FastState;
 
 const REGION_BITS: u32 = 14;
 
