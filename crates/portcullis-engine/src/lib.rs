@@ -377,7 +377,7 @@ fn build_report(
         .as_ref()
         .and_then(|m| snapshot.ios_model_name(&m.value))
     {
-        device.insert("model_name".into(), name.into());
+        device.model_name = Some(name);
     }
     // Indicator warnings go in the report but are not about the evidence's coverage.
     let coverage = Coverage::assess(&modules, ran.warnings.len(), ran.main_artifact.clone());

@@ -5,6 +5,10 @@
 //! have). Extractors never fill in a default: a rule whose fact is `None` reports "unknown".
 //! Each known fact names the evidence file it came from.
 
+use std::collections::BTreeMap;
+
+use portcullis_report::Device;
+pub use portcullis_report::Platform;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -27,23 +31,6 @@ impl<T> Fact<T> {
 /// Shorthand for `Some(Fact::new(value, source))`.
 pub fn known<T>(value: T, source: impl Into<String>) -> Option<Fact<T>> {
     Some(Fact::new(value, source))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    #[default]
-    Ios,
-    Android,
-}
-
-impl Platform {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Ios => "ios",
-            Platform::Android => "android",
-        }
-    }
 }
 
 /// Android 16's Advanced Protection mode (`settings secure advanced_protection_mode`).
@@ -317,34 +304,32 @@ impl DeviceFacts {
         }
     }
 
-    /// The facts for `report.device`: `platform`, then each known scalar fact under its short
-    /// name (`name`, `model`, `os_version`, `build`… as the report has always used), the counts
-    /// of list facts, and `sources` naming the file of each. Unknown facts are left out (the
-    /// HTML report lists them as unknown).
-    pub fn to_summary(&self) -> Map<String, Value> {
+    /// The facts for `report.device`: each known scalar fact under its short name (`name`,
+    /// `model`, `os_version`, `build`… as the report has always used), the counts of list
+    /// facts, and the file of each. Unknown facts are left out (the HTML report lists them as
+    /// unknown).
+    pub fn to_summary(&self) -> Device {
         let all = self.to_json_map();
         let mut out = Map::new();
-        let mut sources = Map::new();
-        out.insert("platform".into(), self.platform.as_str().into());
+        let mut sources = BTreeMap::new();
         let fact = |field: &str| {
             all.get(field)
                 .and_then(Value::as_object)
-                .and_then(|f| Some((f.get("value")?.clone(), f.get("source")?.clone())))
+                .and_then(|f| Some((f.get("value")?.clone(), f.get("source")?.as_str()?)))
         };
         for (field, key) in SUMMARY_FIELDS {
             if let Some((value, source)) = fact(field) {
                 out.insert((*key).into(), value);
-                sources.insert((*key).into(), source);
+                sources.insert((*key).to_string(), source.to_string());
             }
         }
         for (field, key) in COUNTED_FIELDS {
             if let Some((Value::Array(items), source)) = fact(field) {
                 out.insert((*key).into(), items.len().into());
-                sources.insert((*key).into(), source);
+                sources.insert((*key).to_string(), source.to_string());
             }
         }
-        out.insert("sources".into(), Value::Object(sources));
-        out
+        Device::new(self.platform, out, sources)
     }
 }
 
@@ -360,12 +345,26 @@ mod tests {
         f.lockdown_mode = known(false, "0d/0dc9");
         f.apps = known(vec![App::default()], "Info.plist");
         let s = f.to_summary();
-        assert_eq!(s["model"], "iPhone9,3");
-        assert_eq!(s["os_version"], "14.3");
-        assert_eq!(s["lockdown_mode"], false);
-        assert_eq!(s["apps_installed"], 1);
-        assert!(!s.contains_key("passcode_set"));
-        assert_eq!(s["sources"]["lockdown_mode"], "0d/0dc9");
+        assert_eq!(s.platform, Some(Platform::Ios));
+        assert_eq!(s.model.as_deref(), Some("iPhone9,3"));
+        assert_eq!(s.os_version.as_deref(), Some("14.3"));
+        assert_eq!(s.name, None);
+        assert_eq!(s.facts["lockdown_mode"], false);
+        assert_eq!(s.facts["apps_installed"], 1);
+        assert!(!s.facts.contains_key("passcode_set"));
+        assert!(
+            !s.facts.contains_key("model"),
+            "a fact is in one place only"
+        );
+        assert_eq!(s.sources["lockdown_mode"], "0d/0dc9");
+        assert_eq!(s.sources["model"], "Info.plist");
+        // The report's JSON keeps the short names, flat, as it always has.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["model"], "iPhone9,3");
+        assert_eq!(json["platform"], "ios");
+        assert_eq!(json["apps_installed"], 1);
+        assert_eq!(json["sources"]["os_version"], "Info.plist");
+        assert_eq!(serde_json::from_value::<Device>(json).unwrap(), s);
         // Unknown facts serialise as null, never as a default.
         assert_eq!(f.to_json_map()["passcode_set"], Value::Null);
     }

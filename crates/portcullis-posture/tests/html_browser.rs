@@ -95,7 +95,7 @@ fn sample_report(incident: bool) -> Report {
     let posture = evaluate(&facts, &snapshot, jiff::civil::date(2026, 9, 1));
     let mut device = facts.to_summary();
     if let Some(name) = snapshot.ios_model_name("iPhone11,2") {
-        device.insert("model_name".into(), name.into());
+        device.model_name = Some(name);
     }
     let mut alerts = vec![
         Alert::heuristic(

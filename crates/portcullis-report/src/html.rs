@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use crate::{CoverageStatus, PostureFinding, PostureStatus, Report};
+use crate::{CoverageStatus, Platform, PostureFinding, PostureStatus, Report};
 use portcullis_core::{Alert, Level};
 
 /// Most warnings listed in `#not-checked`; report.json has them all.
@@ -120,39 +120,6 @@ fn status_word(status: PostureStatus) -> &'static str {
     }
 }
 
-fn device_str<'a>(report: &'a Report, key: &str) -> Option<&'a str> {
-    report
-        .device
-        .get(key)
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-}
-
-fn device_line(report: &Report) -> String {
-    let mut parts = Vec::new();
-    if let Some(n) = device_str(report, "name") {
-        parts.push(format!("“{}”", escape(n)));
-    }
-    if let Some(m) = device_str(report, "model_name").or_else(|| device_str(report, "model")) {
-        parts.push(escape(m));
-    }
-    let os = match device_str(report, "platform") {
-        Some("android") => "Android",
-        _ => "iOS",
-    };
-    if let Some(v) = device_str(report, "os_version") {
-        let build = device_str(report, "build")
-            .map(|b| format!(" ({})", escape(b)))
-            .unwrap_or_default();
-        parts.push(format!("{os} {}{build}", escape(v)));
-    }
-    if parts.is_empty() {
-        "Unknown device".into()
-    } else {
-        parts.join(", ")
-    }
-}
-
 /// Posture findings sorted for display: to fix, unknown, OK; each by severity.
 fn sorted_posture(report: &Report) -> Vec<&PostureFinding> {
     let rank = |s: PostureStatus| match s {
@@ -182,12 +149,12 @@ pub fn render(report: &Report) -> String {
          style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>Phone check: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
-        device_line(report)
+        escape(&report.device.line())
     );
     let _ = write!(
         h,
         "<header>\n<h1>Phone security check</h1>\n<p class=\"sub\">{} · checked {}</p>\n</header>\n",
-        device_line(report),
+        escape(&report.device.line()),
         escape(
             report
                 .info
@@ -713,16 +680,16 @@ fn device(h: &mut String, report: &Report) {
         "<section id=\"device\" aria-labelledby=\"device-h\">\n\
          <h2 id=\"device-h\">About the phone</h2>\n<dl class=\"facts\">\n",
     );
-    let android = device_str(report, "platform") == Some("android");
+    let android = report.device.platform == Some(Platform::Android);
     let always = if android {
         ALWAYS_SHOWN_ANDROID
     } else {
         ALWAYS_SHOWN
     };
-    let sources = report.device.get("sources").and_then(|s| s.as_object());
+    let sources = &report.device.sources;
     let mut shown = std::collections::BTreeSet::new();
     for (key, label) in DEVICE_LABELS {
-        let value = report.device.get(*key).filter(|v| !v.is_null());
+        let value = report.device.get(key);
         if value.is_none() && !always.contains(key) {
             continue;
         }
@@ -730,8 +697,8 @@ fn device(h: &mut String, report: &Report) {
         let _ = write!(h, "<dt>{}</dt><dd>", escape(label));
         match value {
             Some(v) => {
-                h.push_str(&escape(&value_text(v)));
-                if let Some(src) = sources.and_then(|s| s.get(*key)).and_then(|s| s.as_str()) {
+                h.push_str(&escape(&value_text(&v)));
+                if let Some(src) = sources.get(*key) {
                     let _ = write!(h, "<span class=\"src\">from {}</span>", escape(src));
                 }
             }
@@ -740,8 +707,8 @@ fn device(h: &mut String, report: &Report) {
         h.push_str("</dd>\n");
     }
     // Anything else the input reported.
-    for (key, v) in &report.device {
-        if shown.contains(key.as_str()) || key == "sources" || key == "platform" || v.is_null() {
+    for (key, v) in report.device.known() {
+        if shown.contains(key) || key == "platform" {
             continue;
         }
         if v.is_object() || v.is_array() {
@@ -751,7 +718,7 @@ fn device(h: &mut String, report: &Report) {
             h,
             "<dt>{}</dt><dd>{}</dd>",
             escape(key),
-            escape(&value_text(v))
+            escape(&value_text(&v))
         );
     }
     h.push_str("</dl>\n</section>\n");

@@ -8,6 +8,8 @@ pub mod html;
 pub mod sink;
 pub mod time;
 
+use std::collections::BTreeMap;
+
 use portcullis_core::{Alert, Level};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -99,13 +101,166 @@ pub struct RunInfo {
     pub hashes: Vec<FileHash>,
 }
 
+/// The phone's platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    #[default]
+    Ios,
+    Android,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Ios => "ios",
+            Platform::Android => "android",
+        }
+    }
+}
+
+/// What the evidence showed about the phone, as `report.json`'s `device`: the facts every
+/// reader of a report needs (the summary line, the server's fleet view) as fields, every other
+/// fact by its short name (`passcode_set`, `lockdown_mode`, `apps_installed`…), and the file
+/// each was read from. A fact the evidence did not show is absent, never a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    /// Absent for inputs that are not a phone's (network logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// The name its owner gave it ("Jane's iPhone").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The model identifier (`iPhone10,6`, `Pixel 8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The model's marketing name, from the OS-currency data (`iPhone X`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// Android's security patch level (`2025-03-05`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_patch: Option<String>,
+    /// Every other fact shown, by short name.
+    #[serde(flatten)]
+    pub facts: serde_json::Map<String, Value>,
+    /// The file each fact (by short name) was read from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+}
+
+impl Device {
+    /// The device of `platform` with `facts` by short name: those that have a field of their
+    /// own go there (when they are text), the rest stay in [`Device::facts`].
+    pub fn new(
+        platform: Platform,
+        mut facts: serde_json::Map<String, Value>,
+        sources: BTreeMap<String, String>,
+    ) -> Self {
+        let mut take = |key: &str| match facts.get(key) {
+            Some(Value::String(_)) => facts.shift_remove(key).and_then(|v| match v {
+                Value::String(s) => Some(s),
+                _ => None,
+            }),
+            _ => None,
+        };
+        Device {
+            platform: Some(platform),
+            name: take("name"),
+            model: take("model"),
+            model_name: take("model_name"),
+            os_version: take("os_version"),
+            build: take("build"),
+            security_patch: take("security_patch"),
+            facts,
+            sources,
+        }
+    }
+
+    /// The phone in one line for a person: `“Jane's iPhone”, iPhone X (iPhone10,6), iOS
+    /// 16.7.12 (20H364)`, or "Unknown device".
+    pub fn line(&self) -> String {
+        fn non_empty(s: &Option<String>) -> Option<&str> {
+            s.as_deref().filter(|s| !s.is_empty())
+        }
+        let mut parts = Vec::new();
+        if let Some(name) = non_empty(&self.name) {
+            parts.push(format!("“{name}”"));
+        }
+        match (non_empty(&self.model_name), non_empty(&self.model)) {
+            (Some(name), Some(id)) => parts.push(format!("{name} ({id})")),
+            (Some(model), None) | (None, Some(model)) => parts.push(model.to_string()),
+            (None, None) => {}
+        }
+        if let Some(version) = non_empty(&self.os_version) {
+            let os = match self.platform {
+                Some(Platform::Android) => "Android",
+                _ => "iOS",
+            };
+            let build = non_empty(&self.build).map_or(String::new(), |b| format!(" ({b})"));
+            parts.push(format!("{os} {version}{build}"));
+        }
+        if parts.is_empty() {
+            "Unknown device".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// The text facts that have a field of their own, by short name.
+    fn named(&self) -> [(&'static str, Option<&str>); 7] {
+        [
+            ("platform", self.platform.map(Platform::as_str)),
+            ("name", self.name.as_deref()),
+            ("model", self.model.as_deref()),
+            ("model_name", self.model_name.as_deref()),
+            ("os_version", self.os_version.as_deref()),
+            ("build", self.build.as_deref()),
+            ("security_patch", self.security_patch.as_deref()),
+        ]
+    }
+
+    /// A known fact by short name, whether it has a field of its own or not.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match self.named().into_iter().find(|&(name, _)| name == key) {
+            Some((_, value)) => value.map(Value::from),
+            None => self.facts.get(key).filter(|v| !v.is_null()).cloned(),
+        }
+    }
+
+    /// A known text fact by short name (`None` for an empty one).
+    pub fn text(&self, key: &str) -> Option<String> {
+        match self.get(key)? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Every known fact as (short name, value): the named ones first, then the others.
+    pub fn known(&self) -> impl Iterator<Item = (&str, Value)> {
+        let named = self
+            .named()
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, Value::from(value?))));
+        let others = self
+            .facts
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(key, value)| (key.as_str(), value.clone()));
+        named.chain(others)
+    }
+}
+
 /// What a device check found, as written to `report.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub info: RunInfo,
-    /// Device facts shown in the summary (model, OS version, name…).
-    pub device: serde_json::Map<String, Value>,
+    /// What the evidence showed about the phone (model, OS version, name…).
+    pub device: Device,
     pub modules: Vec<ModuleSummary>,
     pub alerts: Vec<Alert>,
     /// The device's security settings, checked against the posture rules (worst first).

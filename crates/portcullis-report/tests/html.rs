@@ -4,7 +4,8 @@ use portcullis_core::{Alert, Level};
 use portcullis_indicators::{IndicatorMatch, IocType, MatchRule};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
-    IndicatorFileInfo, OsDataInfo, PostureFinding, PostureStatus, Report, RunInfo, html,
+    Device, IndicatorFileInfo, OsDataInfo, Platform, PostureFinding, PostureStatus, Report,
+    RunInfo, html,
 };
 use serde_json::json;
 
@@ -22,16 +23,16 @@ fn finding(id: &str, severity: Level, status: PostureStatus, advice: &str) -> Po
 }
 
 fn report(alerts: Vec<Alert>) -> Report {
-    let mut device = serde_json::Map::new();
-    device.insert("platform".into(), "ios".into());
-    device.insert("name".into(), "Member's iPhone".into());
-    device.insert("model".into(), "iPhone9,3".into());
-    device.insert("os_version".into(), "14.3".into());
-    device.insert("lockdown_mode".into(), false.into());
-    device.insert(
-        "sources".into(),
-        json!({"lockdown_mode": "HomeDomain/Library/Preferences/.GlobalPreferences.plist"}),
-    );
+    let mut facts = serde_json::Map::new();
+    facts.insert("name".into(), "Member's iPhone".into());
+    facts.insert("model".into(), "iPhone9,3".into());
+    facts.insert("os_version".into(), "14.3".into());
+    facts.insert("lockdown_mode".into(), false.into());
+    let sources = [(
+        "lockdown_mode".to_string(),
+        "HomeDomain/Library/Preferences/.GlobalPreferences.plist".to_string(),
+    )];
+    let device = Device::new(Platform::Ios, facts, sources.into_iter().collect());
     Report {
         schema_version: 1,
         info: RunInfo {
@@ -199,8 +200,10 @@ fn hostile_values_are_escaped_everywhere() {
     a.matched_value = Some(evil.into());
     a.module = evil.into();
     let mut r = report(vec![a]);
-    r.device.insert("name".into(), evil.into());
-    r.device.insert(evil.into(), evil.into());
+    r.device.name = Some(evil.into());
+    r.device.model_name = Some(evil.into());
+    r.device.facts.insert(evil.into(), evil.into());
+    r.device.sources.insert("name".into(), evil.into());
     r.info.target_path = evil.into();
     r.info.ioc_files[0].collections = vec![evil.into()];
     r.info.ioc_files[0].path = evil.into();

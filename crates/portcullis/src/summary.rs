@@ -18,38 +18,11 @@ const LEVELS: [Level; 5] = [
     Level::Informational,
 ];
 
-fn device_line(report: &Report) -> String {
-    let get = |k: &str| report.device.get(k).and_then(|v| v.as_str()).unwrap_or("");
-    let mut parts = Vec::new();
-    if !get("name").is_empty() {
-        parts.push(format!("\"{}\"", get("name")));
-    }
-    if !get("model").is_empty() {
-        parts.push(get("model").to_string());
-    }
-    if !get("model_name").is_empty() {
-        parts.push(get("model_name").to_string());
-    }
-    if !get("os_version").is_empty() {
-        let os = if get("platform") == "android" {
-            "Android"
-        } else {
-            "iOS"
-        };
-        parts.push(format!("{os} {} ({})", get("os_version"), get("build")));
-    }
-    if parts.is_empty() {
-        "unknown device".to_string()
-    } else {
-        parts.join(", ")
-    }
-}
-
 /// Renders the summary: device, indicators, modules, alerts by level, where the results are.
 pub fn render(report: &Report, output_dir: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Portcullis check of {}", report.info.target_path);
-    let _ = writeln!(s, "  Device:     {}", device_line(report));
+    let _ = writeln!(s, "  Device:     {}", report.device.line());
     let indicators: usize = report.info.ioc_files.iter().map(|f| f.indicators).sum();
     let left_out: usize = report
         .info
