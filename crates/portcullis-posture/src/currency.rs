@@ -20,10 +20,16 @@ use portcullis_report::OsDataInfo;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::legacy::{LEGACY_SCHEMA, LegacyModel, LegacyRelease, LegacyTable};
 use crate::version::{Version, compare};
 
+/// [`SourceRef::part`] of SOFA's feed (supported models, releases, exploited flaws).
+pub const PART_IOS_FEED: &str = "ios_feed";
+/// [`SourceRef::part`] of the table of models Apple no longer updates.
+pub const PART_IOS_LEGACY: &str = "ios_legacy";
+
 /// The `schema` value of snapshots this build reads and writes.
-pub const SCHEMA: &str = "portcullis-os-currency/1";
+pub const SCHEMA: &str = "portcullis-os-currency/2";
 /// File name of a saved snapshot in the data folder.
 pub const FILE_NAME: &str = "os-currency.json";
 /// File holding the SHA-256 (hex) of [`FILE_NAME`], checked on load.
@@ -36,7 +42,7 @@ const CURATED: &str = include_str!("../data/curated.json");
 #[derive(Deserialize)]
 struct Curated {
     sources: Vec<SourceRef>,
-    ios_legacy: BTreeMap<String, LegacyModel>,
+    ios_legacy: LegacyTable,
     android: AndroidData,
 }
 
@@ -64,6 +70,9 @@ pub type Result<T> = std::result::Result<T, CurrencyError>;
 /// Where a part of the snapshot came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRef {
+    /// Which part of the data it describes ([`PART_IOS_FEED`], [`PART_IOS_LEGACY`], …): each part
+    /// is dated, and can go stale, on its own.
+    pub part: String,
     pub name: String,
     pub url: String,
     /// The date or time the source describes.
@@ -93,13 +102,6 @@ pub struct IosModel {
     pub latest: BTreeMap<u32, String>,
 }
 
-/// A model Apple no longer updates, and the last version it got.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LegacyModel {
-    pub name: String,
-    pub last: String,
-}
-
 /// One release that fixed an actively exploited flaw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fix {
@@ -120,8 +122,8 @@ pub struct ExploitedCve {
 pub struct IosData {
     pub majors: Vec<IosMajor>,
     pub models: BTreeMap<String, IosModel>,
-    #[serde(default)]
-    pub legacy: BTreeMap<String, LegacyModel>,
+    /// Models SOFA no longer lists, with their final releases.
+    pub legacy: LegacyTable,
     pub exploited: Vec<ExploitedCve>,
 }
 
@@ -171,6 +173,9 @@ pub struct IosAssessment {
     pub supported: Option<bool>,
     /// Newest version offered to the model on the device's branch (or its final version).
     pub latest_for_model: Option<String>,
+    /// Newest version with security fixes on that branch: what "behind" is judged against
+    /// (older than `latest_for_model` when a final release only renewed certificates).
+    pub latest_security_for_model: Option<String>,
     pub behind_latest: Option<bool>,
     pub newest_major: Option<u32>,
     pub newer_major_available: Option<bool>,
@@ -255,10 +260,10 @@ impl Snapshot {
                 Version::parse(v).ok_or_else(|| format!("{model}: bad version {v:?}"))?;
             }
         }
-        for (model, entry) in &self.ios.legacy {
-            Version::parse(&entry.last)
-                .ok_or_else(|| format!("{model}: bad version {:?}", entry.last))?;
-        }
+        self.ios
+            .legacy
+            .validate()
+            .map_err(|e| format!("legacy table: {e}"))?;
         for fix in &self.android.exploited {
             crate::version::parse_date(&fix.patch)
                 .ok_or_else(|| format!("bad patch level {:?}", fix.patch))?;
@@ -353,13 +358,8 @@ impl Snapshot {
             fixes.sort_by(|a, b| compare(&b.version, &a.version).unwrap_or(Ordering::Equal));
         }
         let curated = curated();
-        // Models the feed lists again are no longer "legacy".
-        let legacy = curated
-            .ios_legacy
-            .into_iter()
-            .filter(|(m, _)| !models.contains_key(m))
-            .collect();
         let mut sources = vec![SourceRef {
+            part: PART_IOS_FEED.into(),
             name: "SOFA iOS data feed v2 (macadmins/sofa)".into(),
             url: "https://sofafeed.macadmins.io/v2/ios_data_feed.json".into(),
             as_of: feed.last_check.clone(),
@@ -367,14 +367,14 @@ impl Snapshot {
             note: format!("UpdateHash {}", feed.update_hash),
         }];
         sources.extend(curated.sources);
-        let snap = Snapshot {
+        let mut snap = Snapshot {
             schema: SCHEMA.into(),
             date,
             sources,
             ios: IosData {
                 majors,
                 models,
-                legacy,
+                legacy: LegacyTable::default(),
                 exploited: exploited
                     .into_iter()
                     .map(|(cve, fixed_in)| ExploitedCve { cve, fixed_in })
@@ -382,8 +382,27 @@ impl Snapshot {
             },
             android: curated.android,
         };
+        snap.set_legacy(curated.ios_legacy, None);
         snap.validate().map_err(CurrencyError::NotSofa)?;
         Ok(snap)
+    }
+
+    /// Puts `table` in as the legacy part (its source entry too, with the SHA-256 of the file
+    /// it came from). Models the iOS feed lists are left out: Apple updates them again.
+    pub fn set_legacy(&mut self, mut table: LegacyTable, sha256: Option<String>) {
+        table.models.retain(|m, _| !self.ios.models.contains_key(m));
+        let source = SourceRef {
+            part: PART_IOS_LEGACY.into(),
+            name: table.name.clone(),
+            url: table.url.clone(),
+            as_of: table.as_of.clone(),
+            sha256,
+            note: table.note.clone(),
+        };
+        self.sources.retain(|s| s.part != PART_IOS_LEGACY);
+        // Right after the feed's source, as in every snapshot.
+        self.sources.insert(1.min(self.sources.len()), source);
+        self.ios.legacy = table;
     }
 
     /// [`Snapshot::from_sofa_feed`] after checking the feed's SHA-256 (hex, any case).
@@ -496,7 +515,7 @@ impl Snapshot {
             .models
             .get(model)
             .and_then(|m| m.name.clone())
-            .or_else(|| self.ios.legacy.get(model).map(|l| l.name.clone()))
+            .or_else(|| self.ios.legacy.models.get(model).map(|l| l.name.clone()))
     }
 
     /// Whether an identifier like `iPhone19,1` is newer than every model of its family the data
@@ -513,7 +532,7 @@ impl Snapshot {
             .ios
             .models
             .keys()
-            .chain(self.ios.legacy.keys())
+            .chain(self.ios.legacy.models.keys())
             .filter_map(|m| split(m))
             .filter(|(f, _)| *f == family)
             .map(|(_, n)| n)
@@ -543,26 +562,35 @@ impl Snapshot {
             let newest = &entry.latest[&newest_major];
             if let Some(latest) = entry.latest.get(&v.major()) {
                 out.latest_for_model = Some(latest.clone());
+                out.latest_security_for_model = Some(latest.clone());
                 out.behind_latest = Version::parse(latest).map(|l| v < l);
             } else if v.major() > newest_major {
                 // Newer than the data: it cannot be shown to be behind.
                 out.latest_for_model = Some(newest.clone());
+                out.latest_security_for_model = Some(newest.clone());
                 out.behind_latest = Some(false);
             } else {
                 // An older branch no longer offered to this model.
                 out.latest_for_model = Some(newest.clone());
+                out.latest_security_for_model = Some(newest.clone());
                 out.behind_latest = Some(true);
             }
             out.newer_major_available = Some(v.major() < newest_major);
             let majors: BTreeSet<u32> = entry.latest.keys().copied().collect();
             out.missing_exploited = Some(self.missing_exploited(model, &v, &majors));
-        } else if let Some(legacy) = self.ios.legacy.get(model) {
+        } else if let Some(legacy) = self.ios.legacy.models.get(model) {
             out.supported = Some(false);
-            out.latest_for_model = Some(legacy.last.clone());
-            out.newest_major = Version::parse(&legacy.last).map(|l| l.major());
-            if let (Some(v), Some(last)) = (&version, Version::parse(&legacy.last)) {
-                out.behind_latest = Some(*v < last);
-                out.newer_major_available = Some(false);
+            out.latest_for_model = Some(legacy.latest.clone());
+            out.latest_security_for_model = Some(legacy.latest_security.clone());
+            let major = Version::parse(&legacy.latest).map(|l| l.major());
+            out.newest_major = major;
+            if let (Some(v), Some(security), Some(major)) =
+                (&version, Version::parse(&legacy.latest_security), major)
+            {
+                out.behind_latest = Some(*v < security);
+                out.newer_major_available = Some(v.major() < major);
+                out.missing_exploited =
+                    Some(self.missing_exploited(model, v, &BTreeSet::from([major])));
             }
         } else if self.newer_than_known(model) == Some(false) {
             out.supported = Some(false);
@@ -571,32 +599,45 @@ impl Snapshot {
     }
 
     /// Exploited CVEs fixed in a release newer than `v` on a branch the model can run, and not
-    /// fixed on the device's own branch at or below `v`.
+    /// fixed on the device's own branch at or below `v`. The fixes are the feed's and, for a
+    /// legacy model, those of the legacy releases offered to it.
     fn missing_exploited(&self, model: &str, v: &Version, majors: &BTreeSet<u32>) -> Vec<String> {
         let applies = |fix: &Fix| {
             fix.devices
                 .as_ref()
                 .is_none_or(|d| d.iter().any(|m| m == model))
         };
-        let mut out = Vec::new();
+        let mut fixes: BTreeMap<&str, Vec<Version>> = BTreeMap::new();
         for cve in &self.ios.exploited {
-            let fixes: Vec<(Version, &Fix)> = cve
+            let versions = cve
                 .fixed_in
                 .iter()
                 .filter(|f| applies(f))
-                .filter_map(|f| Version::parse(&f.version).map(|pv| (pv, f)))
-                .collect();
-            let fixed_here = fixes
-                .iter()
-                .any(|(pv, _)| pv.major() == v.major() && pv <= v);
-            let offered_newer = fixes
-                .iter()
-                .any(|(pv, _)| majors.contains(&pv.major()) && pv > v);
-            if offered_newer && !fixed_here {
-                out.push(cve.cve.clone());
+                .filter_map(|f| Version::parse(&f.version));
+            fixes.entry(&cve.cve).or_default().extend(versions);
+        }
+        let legacy = &self.ios.legacy;
+        for (pv, rel) in legacy
+            .models
+            .get(model)
+            .into_iter()
+            .flat_map(|m| legacy.releases_for(m))
+        {
+            for cve in &rel.exploited {
+                fixes.entry(cve).or_default().push(pv.clone());
             }
         }
-        out
+        fixes
+            .into_iter()
+            .filter(|(_, versions)| {
+                let fixed_here = versions.iter().any(|pv| pv.major() == v.major() && pv <= v);
+                let offered_newer = versions
+                    .iter()
+                    .any(|pv| majors.contains(&pv.major()) && pv > v);
+                offered_newer && !fixed_here
+            })
+            .map(|(cve, _)| cve.to_string())
+            .collect()
     }
 
     /// Exploited Android flaws fixed at a patch level newer than `patch` (`YYYY-MM-DD`).
@@ -653,7 +694,7 @@ mod tests {
         assert!(crate::version::parse_date(&s.date).is_some());
         assert!(!s.sources.is_empty());
         assert!(s.ios.models.contains_key("iPhone11,2"));
-        assert!(s.ios.legacy.contains_key("iPhone9,3"));
+        assert!(s.ios.legacy.models.contains_key("iPhone9,3"));
         assert!(!s.android.releases.is_empty());
         let info = s.info();
         assert_eq!(info.date, s.date);

@@ -20,6 +20,7 @@ pub const DERIVED: &[&str] = &[
     "model_label",
     "ios_model_supported",
     "ios_latest_for_model",
+    "ios_latest_security_for_model",
     "ios_behind_latest",
     "ios_newest_major",
     "ios_newer_major_available",
@@ -348,6 +349,9 @@ pub fn fact_table(facts: &DeviceFacts, snapshot: &Snapshot, today: Date) -> Fact
         }
         if let Some(l) = a.latest_for_model {
             b.put("ios_latest_for_model", l.into(), src.clone());
+        }
+        if let Some(l) = a.latest_security_for_model {
+            b.put("ios_latest_security_for_model", l.into(), src.clone());
         }
         if let Some(x) = a.behind_latest {
             b.put("ios_behind_latest", x.into(), src.clone());

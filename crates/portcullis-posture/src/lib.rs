@@ -11,6 +11,7 @@
 pub mod currency;
 pub mod derive;
 pub mod facts;
+pub mod legacy;
 pub mod rules;
 pub mod version;
 

@@ -77,11 +77,14 @@ fn currency_cases(snap: &Snapshot) {
     let xs_exposed = ios("iPhone11,2", "18.6");
     assert_eq!(status(snap, &xs_exposed, "IOS-001"), Fail);
 
-    // iPhone 7: no longer updated (its own finding), but on its final iOS it is not "outdated".
-    let seven = ios("iPhone9,3", "15.8.5");
+    // iPhone 7: no longer updated (its own finding), but on its final iOS (15.8.8) it is not
+    // "outdated". On 15.8.5 it misses 15.8.7's fixes for flaws an exploit kit uses.
+    let seven = ios("iPhone9,3", "15.8.8");
     assert_eq!(status(snap, &seven, "IOS-002"), Fail);
     assert_eq!(status(snap, &seven, "IOS-003"), Pass);
     assert_eq!(status(snap, &seven, "IOS-004"), Pass);
+    assert_eq!(status(snap, &seven, "IOS-001"), Pass);
+    assert_eq!(status(snap, &ios("iPhone9,3", "15.8.5"), "IOS-003"), Fail);
     // On an older 15.x it is also behind.
     let seven_old = ios("iPhone9,3", "15.7.2");
     assert_eq!(status(snap, &seven_old, "IOS-003"), Fail);
@@ -106,7 +109,7 @@ fn currency_cases(snap: &Snapshot) {
 
     // An unsupported model never listed by SOFA (iPhone 6s is in the curated table; an iPhone 4
     // identifier is not): both are unsupported.
-    assert_eq!(status(snap, &ios("iPhone8,1", "15.8.5"), "IOS-002"), Fail);
+    assert_eq!(status(snap, &ios("iPhone8,1", "15.8.8"), "IOS-002"), Fail);
     assert_eq!(status(snap, &ios("iPhone3,1", "7.1.2"), "IOS-002"), Fail);
     // A model newer than the data is unknown, not unsupported.
     assert_eq!(status(snap, &ios("iPhone99,1", "27.0"), "IOS-002"), Unknown);
@@ -145,4 +148,190 @@ fn sofa_update_is_checked_by_hash_and_saved() {
     let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     v.as_object_mut().unwrap().remove("OSVersions");
     assert!(Snapshot::from_sofa_feed(&serde_json::to_vec(&v).unwrap()).is_err());
+}
+
+/// The legacy table as `../shared/reference/ios-legacy-releases.md` gives it (checked
+/// 2026-12-01): identifiers, newest release, newest release with security fixes.
+const REFERENCE: &[(&[&str], &str, &str)] = &[
+    (&["iPhone4,1"], "9.3.6", "9.3.6"),
+    (&["iPhone5,1", "iPhone5,2"], "10.3.4", "10.3.4"),
+    (&["iPhone5,3", "iPhone5,4"], "10.3.3", "10.3.3"),
+    (
+        &[
+            "iPhone6,1",
+            "iPhone6,2",
+            "iPhone7,1",
+            "iPhone7,2",
+            "iPad4,1",
+            "iPad4,2",
+            "iPad4,3",
+            "iPad4,4",
+            "iPad4,5",
+            "iPad4,6",
+            "iPad4,7",
+            "iPad4,8",
+            "iPad4,9",
+            "iPod7,1",
+        ],
+        "12.5.8",
+        "12.5.7",
+    ),
+    (
+        &[
+            "iPhone8,1",
+            "iPhone8,2",
+            "iPhone8,4",
+            "iPhone9,1",
+            "iPhone9,2",
+            "iPhone9,3",
+            "iPhone9,4",
+            "iPad5,1",
+            "iPad5,2",
+            "iPad5,3",
+            "iPad5,4",
+            "iPod9,1",
+        ],
+        "15.8.8",
+        "15.8.8",
+    ),
+    (
+        &[
+            "iPhone10,1",
+            "iPhone10,2",
+            "iPhone10,3",
+            "iPhone10,4",
+            "iPhone10,5",
+            "iPhone10,6",
+            "iPad6,3",
+            "iPad6,4",
+            "iPad6,7",
+            "iPad6,8",
+            "iPad6,11",
+            "iPad6,12",
+        ],
+        "16.7.16",
+        "16.7.16",
+    ),
+    // iPad 4th generation: cellular 10.3.4, Wi-Fi 10.3.3 (inferred).
+    (&["iPad3,5", "iPad3,6"], "10.3.4", "10.3.4"),
+    (&["iPad3,4"], "10.3.3", "10.3.3"),
+    // iPad 2, iPad 3, iPad mini: cellular 9.3.6, Wi-Fi 9.3.5 (unconfirmed).
+    (
+        &[
+            "iPad2,2", "iPad2,3", "iPad3,2", "iPad3,3", "iPad2,6", "iPad2,7",
+        ],
+        "9.3.6",
+        "9.3.6",
+    ),
+    (
+        &["iPad2,1", "iPad2,4", "iPad3,1", "iPad2,5"],
+        "9.3.5",
+        "9.3.5",
+    ),
+];
+
+fn legacy_table_cases(snap: &Snapshot) {
+    let table = &snap.ios.legacy;
+    let mut listed = 0;
+    for (ids, latest, security) in REFERENCE {
+        for id in *ids {
+            let row = table
+                .models
+                .get(*id)
+                .unwrap_or_else(|| panic!("{id} missing"));
+            assert_eq!(row.latest, *latest, "{id} latest");
+            assert_eq!(row.latest_security, *security, "{id} latest_security");
+            assert!(
+                !row.source.is_empty() && row.url.is_some(),
+                "{id} cites no source"
+            );
+            listed += 1;
+        }
+    }
+    assert_eq!(table.models.len(), listed, "rows not in the reference");
+    // What the reference marks as inferred or unconfirmed stays marked.
+    let note = |id: &str| table.models[id].note.clone().unwrap_or_default();
+    assert!(note("iPad3,4").contains("inferred"), "{}", note("iPad3,4"));
+    assert!(
+        note("iPad2,1").contains("unconfirmed"),
+        "{}",
+        note("iPad2,1")
+    );
+    // The exploited CVEs of each legacy release, with its advisory.
+    let release = |v: &str| table.releases.iter().find(|r| r.version == v).unwrap();
+    let kit = [
+        "CVE-2023-41974",
+        "CVE-2023-43000",
+        "CVE-2024-23222",
+        "CVE-2023-43010",
+    ];
+    for (v, advisory) in [
+        ("16.7.15", "APPLE-SA-03-11-2026-2"),
+        ("15.8.7", "APPLE-SA-03-11-2026-2"),
+    ] {
+        assert_eq!(release(v).exploited, kit, "{v}");
+        assert_eq!(release(v).source, advisory, "{v}");
+    }
+    assert_eq!(release("16.7.12").exploited, ["CVE-2025-43300"]);
+    assert_eq!(release("16.7.12").source, "APPLE-SA-09-15-2025-3");
+    assert_eq!(release("15.8.5").exploited, ["CVE-2025-43300"]);
+    assert_eq!(release("15.8.5").source, "APPLE-SA-09-15-2025-4");
+    assert_eq!(release("12.5.7").exploited, ["CVE-2022-42856"]);
+}
+
+/// Unsupported models are judged by their own final releases: the exploited-flaws rule fires
+/// for a phone missing them, and "behind" means missing security fixes.
+fn legacy_currency_cases(snap: &Snapshot) {
+    use PostureStatus::*;
+    let today = jiff::civil::date(2026, 12, 1);
+    let exploited = |model: &str, version: &str| {
+        evaluate(&ios(model, version), snap, today)
+            .into_iter()
+            .find(|f| f.id == "IOS-001")
+            .unwrap()
+    };
+    for (model, exposed, patched) in [
+        ("iPhone9,1", "15.8.5", "15.8.8"),
+        ("iPhone9,3", "15.8.5", "15.8.8"),
+        ("iPhone10,3", "16.7.12", "16.7.16"),
+        ("iPhone10,6", "16.7.12", "16.7.16"),
+    ] {
+        let f = exploited(model, exposed);
+        assert_eq!(f.status, Fail, "{model} on {exposed}");
+        for cve in ["CVE-2023-41974", "CVE-2023-43000"] {
+            assert!(f.evidence.contains(cve), "{model}: {}", f.evidence);
+        }
+        // Fixed on 15.8.5/16.7.12 itself.
+        assert!(!f.evidence.contains("CVE-2025-43300"), "{}", f.evidence);
+        assert_eq!(
+            exploited(model, patched).status,
+            Pass,
+            "{model} on {patched}"
+        );
+        assert_eq!(status(snap, &ios(model, exposed), "IOS-003"), Fail);
+        assert_eq!(status(snap, &ios(model, patched), "IOS-003"), Pass);
+    }
+    // Before 16.7.12 CVE-2025-43300 is missing too; 15.8.7 already has the kit's fixes.
+    let f = exploited("iPhone10,1", "16.7.11");
+    assert!(f.evidence.contains("CVE-2025-43300"), "{}", f.evidence);
+    assert_eq!(exploited("iPad5,3", "15.8.7").status, Pass);
+    // iPhone 6: 12.5.8 only renewed certificates, so 12.5.7 has every security fix.
+    assert_eq!(exploited("iPhone7,2", "12.5.6").status, Fail);
+    assert_eq!(exploited("iPhone7,2", "12.5.7").status, Pass);
+    let six = ios("iPhone7,2", "12.5.7");
+    assert_eq!(status(snap, &six, "IOS-003"), Pass);
+    assert_eq!(status(snap, &six, "IOS-004"), Pass);
+    // Models with no exploited-flaw release in the table have nothing to miss.
+    assert_eq!(exploited("iPhone5,1", "10.3.3").status, Pass);
+    assert_eq!(status(snap, &ios("iPhone5,1", "10.3.3"), "IOS-003"), Fail);
+}
+
+#[test]
+fn legacy_table_against_the_reference() {
+    legacy_table_cases(&Snapshot::bundled());
+    if let Some(snap) = sofa() {
+        legacy_table_cases(&snap);
+        legacy_currency_cases(&snap);
+    }
+    legacy_currency_cases(&Snapshot::bundled());
 }
