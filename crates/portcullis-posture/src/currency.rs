@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use portcullis_report::OsDataInfo;
+use portcullis_report::{OsDataInfo, OsDataPart};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -27,6 +27,10 @@ use crate::version::{Version, compare};
 pub const PART_IOS_FEED: &str = "ios_feed";
 /// [`SourceRef::part`] of the table of models Apple no longer updates.
 pub const PART_IOS_LEGACY: &str = "ios_legacy";
+
+/// A part of the data older than this many days at the time of a check is flagged as stale:
+/// Apple and Google ship security releases about monthly, so a quarter-old table misses some.
+pub const STALE_AFTER_DAYS: i64 = 90;
 
 /// The `schema` value of snapshots this build reads and writes.
 pub const SCHEMA: &str = "portcullis-os-currency/2";
@@ -158,8 +162,10 @@ pub struct AndroidData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub schema: String,
-    /// The date the data describes (`YYYY-MM-DD`).
+    /// The date the iOS feed describes (`YYYY-MM-DD`); each part's own date is its source's
+    /// `as_of`.
     pub date: String,
+    /// One per part of the data, feed first.
     pub sources: Vec<SourceRef>,
     pub ios: IosData,
     pub android: AndroidData,
@@ -494,8 +500,28 @@ impl Snapshot {
         }
     }
 
-    /// Date, origin and hash of the data, for the report.
+    /// Date, origin and hash of the data, for a report made today.
     pub fn info(&self) -> OsDataInfo {
+        self.info_on(crate::today())
+    }
+
+    /// Date, origin and hash of the data, and each part's date and age on `today`.
+    pub fn info_on(&self, today: jiff::civil::Date) -> OsDataInfo {
+        let parts = self
+            .sources
+            .iter()
+            .map(|s| {
+                let age_days = crate::version::parse_date(&s.as_of)
+                    .map(|d| crate::version::days_between(d, today));
+                OsDataPart {
+                    part: s.part.clone(),
+                    name: s.name.clone(),
+                    as_of: s.as_of.get(..10).unwrap_or(&s.as_of).to_string(),
+                    age_days,
+                    stale: age_days.is_none_or(|d| d > STALE_AFTER_DAYS),
+                }
+            })
+            .collect();
         let source = self
             .sources
             .iter()
@@ -506,6 +532,7 @@ impl Snapshot {
             date: self.date.clone(),
             source,
             sha256: sha256_hex(self.to_json().as_bytes()),
+            parts,
         }
     }
 

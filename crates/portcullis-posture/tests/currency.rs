@@ -335,3 +335,37 @@ fn legacy_table_against_the_reference() {
     }
     legacy_currency_cases(&Snapshot::bundled());
 }
+
+#[test]
+fn each_part_is_dated_and_an_old_one_is_stale() {
+    let part = |snap: &Snapshot, today, name: &str| {
+        snap.info_on(today)
+            .parts
+            .into_iter()
+            .find(|p| p.part == name)
+            .unwrap_or_else(|| panic!("no part {name}"))
+    };
+    let snap = Snapshot::bundled();
+    let dec = jiff::civil::date(2026, 12, 1);
+    let legacy = part(&snap, dec, "ios_legacy");
+    assert_eq!((legacy.as_of.as_str(), legacy.stale), ("2026-12-01", false));
+    let feed = part(&snap, dec, "ios_feed");
+    assert_eq!(feed.as_of, "2026-08-22");
+    assert_eq!((feed.age_days, feed.stale), (Some(101), true));
+    let sept = jiff::civil::date(2026, 9, 1);
+    assert!(!part(&snap, sept, "ios_feed").stale);
+    for name in [
+        "android_releases",
+        "android_exploited",
+        "android_models_eol",
+    ] {
+        part(&snap, dec, name);
+    }
+    // A table as old as the one issue 13 found is flagged.
+    let mut old = snap.clone();
+    let mut table = old.ios.legacy.clone();
+    table.as_of = "2025-09-15".into();
+    old.set_legacy(table, None);
+    let legacy = part(&old, dec, "ios_legacy");
+    assert_eq!((legacy.age_days, legacy.stale), (Some(442), true));
+}

@@ -797,6 +797,30 @@ fn indicators(h: &mut String, report: &Report) {
                 escape(&d.source),
                 escape(&d.sha256)
             );
+            // Each part is dated on its own: a fresh iOS feed says nothing of an old table.
+            if !d.parts.is_empty() {
+                h.push_str("<ul class=\"plain\">\n");
+                for p in &d.parts {
+                    let stale = if p.stale {
+                        format!(
+                            " <strong>Out of date: {} days old. Newer updates and newly exploited \
+                             flaws are not known to this part; ask the security office to update \
+                             the data (portcullis data update) before relying on it.</strong>",
+                            p.age_days.unwrap_or_default()
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(
+                        h,
+                        "<li data-part=\"{}\">{}: as of <strong>{}</strong>.{stale}</li>",
+                        escape(&p.part),
+                        escape(&p.name),
+                        escape(&p.as_of)
+                    );
+                }
+                h.push_str("</ul>\n");
+            }
         }
         None => h.push_str("<p class=\"unknown\">No OS update data was used.</p>\n"),
     }

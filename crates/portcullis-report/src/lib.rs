@@ -465,6 +465,26 @@ pub struct OsDataInfo {
     /// Where it came from (e.g. "bundled" or the SOFA feed).
     pub source: String,
     pub sha256: String,
+    /// Each part of the data (iOS feed, legacy-model table, Android tables) with its own date:
+    /// one stale part makes its verdicts stale whatever the other parts' dates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<OsDataPart>,
+}
+
+/// One separately dated part of the OS-currency data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OsDataPart {
+    /// `ios_feed`, `ios_legacy`, `android_releases`, `android_exploited`, `android_models_eol`.
+    pub part: String,
+    pub name: String,
+    /// The date the part describes (`YYYY-MM-DD`).
+    pub as_of: String,
+    /// Days from `as_of` to the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<i64>,
+    /// Older than the project's limit (90 days) at the time of the check.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 impl Report {

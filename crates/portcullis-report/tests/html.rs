@@ -4,8 +4,8 @@ use portcullis_core::{Alert, Level};
 use portcullis_indicators::{IndicatorMatch, IocType, MatchRule};
 use portcullis_report::sink::{ResultsDir, TimeBasis};
 use portcullis_report::{
-    Device, IndicatorFileInfo, OsDataInfo, Platform, PostureFinding, PostureStatus, Report,
-    RunInfo, html,
+    Device, IndicatorFileInfo, OsDataInfo, OsDataPart, Platform, PostureFinding, PostureStatus,
+    Report, RunInfo, html,
 };
 use serde_json::json;
 
@@ -82,6 +82,13 @@ fn report(alerts: Vec<Alert>) -> Report {
             date: "2026-08-22".into(),
             source: "SOFA iOS data feed v2".into(),
             sha256: "cd".repeat(32),
+            parts: vec![OsDataPart {
+                part: "ios_feed".into(),
+                name: "SOFA iOS data feed v2".into(),
+                as_of: "2026-08-22".into(),
+                age_days: Some(10),
+                stale: false,
+            }],
         }),
         warnings: Vec::new(),
         coverage: Default::default(),
@@ -186,6 +193,27 @@ fn report_shows_dates_sources_and_limits() {
     // Timeline of the suspicious events.
     let t = position(&html, "id=\"timeline\"");
     assert!(html[t..].contains("2021-07-01 12:00:00.000000"));
+}
+
+#[test]
+fn each_os_data_part_is_dated_and_an_old_one_is_flagged() {
+    let mut r = report(vec![]);
+    let html = html::render(&r);
+    assert!(html.contains("SOFA iOS data feed v2: as of <strong>2026-08-22</strong>."));
+    assert!(!html.contains("Out of date"));
+    r.os_data.as_mut().unwrap().parts.push(OsDataPart {
+        part: "ios_legacy".into(),
+        name: "Unsupported iOS models".into(),
+        as_of: "2025-09-15".into(),
+        age_days: Some(351),
+        stale: true,
+    });
+    let html = html::render(&r);
+    let legacy = position(&html, "data-part=\"ios_legacy\"");
+    assert!(html[legacy..].starts_with(
+        "data-part=\"ios_legacy\">Unsupported iOS models: as of <strong>2025-09-15</strong>. \
+         <strong>Out of date: 351 days old."
+    ));
 }
 
 #[test]

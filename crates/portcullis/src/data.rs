@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use portcullis_posture::Snapshot;
-use portcullis_posture::currency::sha256_hex;
+use portcullis_posture::currency::{STALE_AFTER_DAYS, sha256_hex};
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
@@ -88,10 +88,21 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
             } else {
                 "bundled with this program".to_string()
             };
-            println!(
-                "OS data: {} ({origin})\nSources: {}\nSHA-256: {}",
-                info.date, info.source, info.sha256
-            );
+            println!("OS data: {} ({origin})", info.date);
+            for p in &info.parts {
+                let age = p
+                    .age_days
+                    .map_or_else(String::new, |d| format!(" ({d} days old)"));
+                println!("  {} ({}): as of {}{age}", p.part, p.name, p.as_of);
+                if p.stale {
+                    println!(
+                        "    WARNING: {} is older than {STALE_AFTER_DAYS} days: checks may miss newer \
+                         releases and newly exploited flaws; update the data",
+                        p.part
+                    );
+                }
+            }
+            println!("SHA-256: {}", info.sha256);
         }
     }
     Ok(ExitCode::SUCCESS)

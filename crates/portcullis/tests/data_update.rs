@@ -25,7 +25,16 @@ fn bad_feeds_are_refused_and_the_bundled_data_stays() {
         .args(["data", "show"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("bundled"));
+        .stdout(predicate::str::contains("bundled"))
+        // Each part with its own date; the bundled feed (2026-08-22) is past 90 days by now.
+        .stdout(
+            predicate::str::contains("ios_legacy (")
+                .and(predicate::str::contains("): as of 2026-12-01")),
+        )
+        .stdout(predicate::str::contains(
+            "WARNING: ios_feed is older than 90 days",
+        ))
+        .stdout(predicate::str::contains("android_models_eol ("));
 }
 
 #[test]
