@@ -38,6 +38,10 @@ pub const SCHEMA: &str = "portcullis-os-currency/2";
 pub const FILE_NAME: &str = "os-currency.json";
 /// File holding the SHA-256 (hex) of [`FILE_NAME`], checked on load.
 pub const HASH_FILE_NAME: &str = "os-currency.json.sha256";
+/// File name of a saved legacy-model table in the data folder (the file as published).
+pub const LEGACY_FILE_NAME: &str = "ios-legacy.json";
+/// File holding the SHA-256 (hex) of [`LEGACY_FILE_NAME`], checked on load.
+pub const LEGACY_HASH_FILE_NAME: &str = "ios-legacy.json.sha256";
 
 const BUNDLED: &str = include_str!("../data/os-currency.json");
 /// The hand-curated tables SOFA does not carry, merged into every snapshot built from a feed.
@@ -58,6 +62,8 @@ fn curated() -> Curated {
 pub enum CurrencyError {
     #[error("not a SOFA iOS data feed (v2): {0}")]
     NotSofa(String),
+    #[error("not a legacy-model table ({LEGACY_SCHEMA}): {0}")]
+    NotLegacy(String),
     #[error("the data does not match its expected SHA-256: expected {expected}, got {actual}")]
     HashMismatch { expected: String, actual: String },
     #[error("{path}: {reason}")]
@@ -433,55 +439,55 @@ impl Snapshot {
     /// Writes the snapshot into `data_dir` (created if missing) with its SHA-256 beside it.
     /// Returns the snapshot file's path.
     pub fn save(&self, data_dir: &Path) -> Result<PathBuf> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| CurrencyError::Io { path, source }
-        };
-        std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
-        let json = self.to_json();
-        let path = data_dir.join(FILE_NAME);
-        let hash_path = data_dir.join(HASH_FILE_NAME);
-        // Write to temporary names first so a crash never leaves a half-written snapshot.
-        let tmp = data_dir.join(format!("{FILE_NAME}.tmp"));
-        std::fs::write(&tmp, &json).map_err(io(&tmp))?;
-        std::fs::write(&hash_path, format!("{}\n", sha256_hex(json.as_bytes())))
-            .map_err(io(&hash_path))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        Ok(path)
+        save_with_hash(
+            data_dir,
+            FILE_NAME,
+            HASH_FILE_NAME,
+            self.to_json().as_bytes(),
+        )
     }
 
     /// The snapshot saved in `data_dir`, if there is one. Errors when it is there but damaged:
     /// its SHA-256 does not match, or it does not parse as this schema.
     pub fn load_override(data_dir: &Path) -> Result<Option<Snapshot>> {
-        let path = data_dir.join(FILE_NAME);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CurrencyError::Io { path, source }),
+        let Some(bytes) = load_with_hash(data_dir, FILE_NAME, HASH_FILE_NAME)? else {
+            return Ok(None);
         };
-        let hash_path = data_dir.join(HASH_FILE_NAME);
-        let expected = std::fs::read_to_string(&hash_path).map_err(|source| CurrencyError::Io {
-            path: hash_path.clone(),
-            source,
-        })?;
-        let expected = expected
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_lowercase();
-        let actual = sha256_hex(&bytes);
-        if expected != actual {
-            return Err(CurrencyError::HashMismatch { expected, actual });
-        }
         Snapshot::from_json(&bytes)
             .map(Some)
-            .map_err(|reason| CurrencyError::Invalid { path, reason })
+            .map_err(|reason| CurrencyError::Invalid {
+                path: data_dir.join(FILE_NAME),
+                reason,
+            })
     }
 
     /// The saved snapshot in `data_dir` when it is valid and not older than the bundled one;
     /// otherwise the bundled snapshot (a damaged saved one is logged, not fatal).
+    /// The newest legacy table known wins: the saved one, else this build's (a snapshot saved
+    /// by an older build carries that build's table).
     pub fn load_or_bundled(data_dir: &Path) -> Snapshot {
         let bundled = Snapshot::bundled();
+        let mut snap = Snapshot::load_feed_or(data_dir, bundled.clone());
+        if bundled.ios.legacy.as_of > snap.ios.legacy.as_of {
+            snap.set_legacy(bundled.ios.legacy, None);
+        }
+        match load_legacy_override(data_dir) {
+            Ok(Some((table, sha))) if table.as_of >= snap.ios.legacy.as_of => {
+                snap.set_legacy(table, Some(sha));
+            }
+            Ok(Some((table, _))) => tracing::info!(
+                "saved legacy table of {} is older than the one of {}; using the newer",
+                table.as_of,
+                snap.ios.legacy.as_of
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("ignoring saved legacy table: {e}"),
+        }
+        snap
+    }
+
+    /// The saved snapshot when valid and not older than `bundled`, else `bundled`.
+    fn load_feed_or(data_dir: &Path, bundled: Snapshot) -> Snapshot {
         match Snapshot::load_override(data_dir) {
             Ok(Some(saved)) if saved.date >= bundled.date => saved,
             Ok(Some(saved)) => {
@@ -708,6 +714,81 @@ impl Snapshot {
             .1;
         Some(crate::version::parse_date(eol)? <= today)
     }
+}
+
+/// Checks a legacy-model table published in this project's format and saves it, as given,
+/// into `data_dir` with its SHA-256 beside it. Returns the table and the saved file's path.
+pub fn save_legacy(bytes: &[u8], data_dir: &Path) -> Result<(LegacyTable, PathBuf)> {
+    let table = LegacyTable::from_json(bytes).map_err(CurrencyError::NotLegacy)?;
+    let path = save_with_hash(data_dir, LEGACY_FILE_NAME, LEGACY_HASH_FILE_NAME, bytes)?;
+    Ok((table, path))
+}
+
+/// The legacy table saved in `data_dir` and its SHA-256, if there is one; errors when it is
+/// there but damaged (hash or schema).
+pub fn load_legacy_override(data_dir: &Path) -> Result<Option<(LegacyTable, String)>> {
+    let Some(bytes) = load_with_hash(data_dir, LEGACY_FILE_NAME, LEGACY_HASH_FILE_NAME)? else {
+        return Ok(None);
+    };
+    let table = LegacyTable::from_json(&bytes).map_err(|reason| CurrencyError::Invalid {
+        path: data_dir.join(LEGACY_FILE_NAME),
+        reason,
+    })?;
+    Ok(Some((table, sha256_hex(&bytes))))
+}
+
+/// Whether `bytes` claim to be a legacy-model table (by their `schema`, any version), so an
+/// update can tell one from a SOFA feed.
+pub fn is_legacy_table(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: String,
+    }
+    let prefix = LEGACY_SCHEMA.split('/').next().unwrap_or(LEGACY_SCHEMA);
+    serde_json::from_slice::<Schema>(bytes).is_ok_and(|s| s.schema.starts_with(prefix))
+}
+
+/// Writes `bytes` as `name` in `data_dir` (created if missing) and their SHA-256 as `hash_name`.
+fn save_with_hash(data_dir: &Path, name: &str, hash_name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CurrencyError::Io { path, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+    let path = data_dir.join(name);
+    let hash_path = data_dir.join(hash_name);
+    // Write to a temporary name first so a crash never leaves a half-written file.
+    let tmp = data_dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::write(&hash_path, format!("{}\n", sha256_hex(bytes))).map_err(io(&hash_path))?;
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    Ok(path)
+}
+
+/// The bytes of `name` in `data_dir` when they match the SHA-256 in `hash_name`; `None` when
+/// there is no such file.
+fn load_with_hash(data_dir: &Path, name: &str, hash_name: &str) -> Result<Option<Vec<u8>>> {
+    let path = data_dir.join(name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(CurrencyError::Io { path, source }),
+    };
+    let hash_path = data_dir.join(hash_name);
+    let expected = std::fs::read_to_string(&hash_path).map_err(|source| CurrencyError::Io {
+        path: hash_path.clone(),
+        source,
+    })?;
+    let expected = expected
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let actual = sha256_hex(&bytes);
+    if expected != actual {
+        return Err(CurrencyError::HashMismatch { expected, actual });
+    }
+    Ok(Some(bytes))
 }
 
 #[cfg(test)]

@@ -369,3 +369,65 @@ fn each_part_is_dated_and_an_old_one_is_stale() {
     let legacy = part(&old, dec, "ios_legacy");
     assert_eq!((legacy.age_days, legacy.stale), (Some(442), true));
 }
+
+/// A legacy table from the bundled one, re-dated (the format an office publishes).
+fn legacy_file(as_of: &str) -> Vec<u8> {
+    let mut table = Snapshot::bundled().ios.legacy;
+    table.as_of = as_of.into();
+    table.models.get_mut("iPhone10,3").unwrap().latest = "16.7.17".into();
+    table.models.get_mut("iPhone10,3").unwrap().latest_security = "16.7.17".into();
+    serde_json::to_vec_pretty(&table).unwrap()
+}
+
+#[test]
+fn legacy_update_is_checked_by_schema_and_hash_and_saved() {
+    use portcullis_posture::currency::{
+        LEGACY_FILE_NAME, is_legacy_table, load_legacy_override, save_legacy, sha256_hex,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = legacy_file("2027-02-01");
+    assert!(is_legacy_table(&bytes));
+    let (table, path) = save_legacy(&bytes, dir.path()).unwrap();
+    // Saved as published, with its SHA-256, which the report's source names.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let (_, sha) = load_legacy_override(dir.path()).unwrap().unwrap();
+    assert_eq!(sha, sha256_hex(&bytes));
+    let snap = Snapshot::load_or_bundled(dir.path());
+    assert_eq!(snap.ios.legacy, table);
+    assert_eq!(snap.ios.legacy.models["iPhone10,3"].latest, "16.7.17");
+    let source = snap
+        .sources
+        .iter()
+        .find(|s| s.part == "ios_legacy")
+        .unwrap();
+    assert_eq!(
+        (source.as_of.as_str(), source.sha256.as_deref()),
+        ("2027-02-01", Some(sha.as_str()))
+    );
+    let x = ios("iPhone10,3", "16.7.16");
+    assert_eq!(status(&snap, &x, "IOS-003"), PostureStatus::Fail);
+
+    // Tampering is detected and the bundled table is used instead.
+    std::fs::write(dir.path().join(LEGACY_FILE_NAME), legacy_file("2027-02-02")).unwrap();
+    assert!(load_legacy_override(dir.path()).is_err());
+    assert_eq!(
+        Snapshot::load_or_bundled(dir.path()).ios.legacy,
+        Snapshot::bundled().ios.legacy
+    );
+    // An older table than the bundled one is ignored.
+    save_legacy(&legacy_file("2025-09-15"), dir.path()).unwrap();
+    assert_eq!(
+        Snapshot::load_or_bundled(dir.path()).ios.legacy.as_of,
+        "2026-12-01"
+    );
+    // Schema and content are checked.
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["schema"] = "portcullis-ios-legacy/9".into();
+    let other = serde_json::to_vec(&v).unwrap();
+    assert!(is_legacy_table(&other));
+    assert!(save_legacy(&other, dir.path()).is_err());
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["models"]["iPhone9,3"]["latest_security"] = "16.0".into();
+    assert!(save_legacy(&serde_json::to_vec(&v).unwrap(), dir.path()).is_err());
+    assert!(!is_legacy_table(b"{\"Version\": \"2.0\"}"));
+}

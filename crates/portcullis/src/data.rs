@@ -1,5 +1,6 @@
 //! `portcullis data`: the OS-currency reference data ("is this iOS current?"), bundled in the
-//! binary and replaceable by a newer SOFA feed, checked by schema and SHA-256.
+//! binary and replaceable by a newer SOFA feed or legacy-model table, checked by schema and
+//! SHA-256.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,12 +8,16 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use portcullis_posture::Snapshot;
-use portcullis_posture::currency::{STALE_AFTER_DAYS, sha256_hex};
+use portcullis_posture::currency::{
+    STALE_AFTER_DAYS, is_legacy_table, load_legacy_override, save_legacy, sha256_hex,
+};
 
 #[derive(Subcommand, Debug)]
 pub enum DataCommand {
-    /// Replace the OS-currency data with a SOFA iOS feed (v2 JSON), from a file or a URL.
-    /// Only this command contacts the network, and only when given a URL.
+    /// Replace the OS-currency data with a SOFA iOS feed (v2 JSON), or the table of models
+    /// Apple no longer updates with a newer one (schema portcullis-ios-legacy/1, see the data
+    /// README), from a file or a URL. Only this command contacts the network, and only when
+    /// given a URL.
     Update {
         /// A saved feed file, or an https:// URL to download it from.
         source: String,
@@ -36,7 +41,7 @@ pub fn data_dir() -> PathBuf {
     base.join("portcullis")
 }
 
-/// Most bytes accepted from a feed (the real one is ~200 KB).
+/// Most bytes accepted from a feed or table (the real feed is ~200 KB).
 const MAX_FEED: u64 = 32 << 20;
 
 fn fetch(source: &str) -> Result<Vec<u8>> {
@@ -68,6 +73,9 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
             {
                 bail!("{source}: SHA-256 is {digest}, not the expected {expected}");
             }
+            if is_legacy_table(&bytes) {
+                return update_legacy(source, &bytes, &digest);
+            }
             let snapshot = Snapshot::from_sofa_feed(&bytes)
                 .with_context(|| format!("{source} is not a valid SOFA iOS feed"))?;
             let saved = snapshot.save(&data_dir())?;
@@ -82,13 +90,23 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
         DataCommand::Show => {
             let dir = data_dir();
             let updated = matches!(Snapshot::load_override(&dir), Ok(Some(_)));
-            let info = Snapshot::load_or_bundled(&dir).info();
-            let origin = if updated {
-                format!("updated copy in {}", dir.display())
-            } else {
-                "bundled with this program".to_string()
+            let snapshot = Snapshot::load_or_bundled(&dir);
+            let info = snapshot.info();
+            let origin = |updated: bool| {
+                if updated {
+                    format!("updated copy in {}", dir.display())
+                } else {
+                    "bundled with this program".to_string()
+                }
             };
-            println!("OS data: {} ({origin})", info.date);
+            let legacy_updated = matches!(load_legacy_override(&dir),
+                Ok(Some((t, _))) if t.as_of == snapshot.ios.legacy.as_of);
+            println!("OS data: {} ({})", info.date, origin(updated));
+            println!(
+                "Legacy-model table: {} ({})",
+                snapshot.ios.legacy.as_of,
+                origin(legacy_updated)
+            );
             for p in &info.parts {
                 let age = p
                     .age_days
@@ -105,5 +123,29 @@ pub fn run(cmd: &DataCommand) -> Result<ExitCode> {
             println!("SHA-256: {}", info.sha256);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Saves a newer legacy-model table; one older than the table in use is refused, so a newer
+/// saved table is never overwritten by mistake.
+fn update_legacy(source: &str, bytes: &[u8], digest: &str) -> Result<ExitCode> {
+    let dir = data_dir();
+    let in_use = Snapshot::load_or_bundled(&dir).ios.legacy.as_of;
+    let table = portcullis_posture::legacy::LegacyTable::from_json(bytes)
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("{source} is not a valid legacy-model table"))?;
+    if table.as_of < in_use {
+        bail!(
+            "{source}: the table is of {}, older than the one in use ({in_use}); not saved",
+            table.as_of
+        );
+    }
+    let (table, saved) = save_legacy(bytes, &dir)?;
+    println!(
+        "Legacy-model table updated: {} ({} models), SHA-256 {digest}, saved to {}",
+        table.as_of,
+        table.models.len(),
+        saved.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
