@@ -145,6 +145,10 @@ pub struct AndroidRelease {
     /// Last bulletin that covered it (`YYYY-MM-DD`); `None` while still covered.
     #[serde(default)]
     pub eol: Option<String>,
+    /// The bulletin (or page) the row was checked against.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A patch level that fixed actively exploited flaws.
@@ -153,15 +157,30 @@ pub struct AndroidExploitedFix {
     /// Security patch level (`YYYY-MM-01` or `YYYY-MM-05`).
     pub patch: String,
     pub cves: Vec<String>,
+    /// The monthly bulletin that flags them.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The end of a model's guaranteed security updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelEol {
+    /// `YYYY-MM-DD`.
+    pub eol: String,
+    /// The maker's page the date was checked against.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AndroidData {
     pub releases: Vec<AndroidRelease>,
     pub exploited: Vec<AndroidExploitedFix>,
-    /// `ro.product.model` → end of guaranteed security updates (`YYYY-MM-DD`).
+    /// `ro.product.model` → end of guaranteed security updates.
     #[serde(default)]
-    pub models_eol: BTreeMap<String, String>,
+    pub models_eol: BTreeMap<String, ModelEol>,
 }
 
 /// The OS-currency data a posture check is judged against.
@@ -276,9 +295,24 @@ impl Snapshot {
             .legacy
             .validate()
             .map_err(|e| format!("legacy table: {e}"))?;
+        // Every Android row cites where it was checked.
+        let cited = |what: String, source: &str| {
+            (!source.trim().is_empty())
+                .then_some(())
+                .ok_or_else(|| format!("{what}: no source"))
+        };
         for fix in &self.android.exploited {
             crate::version::parse_date(&fix.patch)
                 .ok_or_else(|| format!("bad patch level {:?}", fix.patch))?;
+            cited(format!("patch level {}", fix.patch), &fix.source)?;
+        }
+        for r in &self.android.releases {
+            cited(format!("Android {}", r.release), &r.source)?;
+        }
+        for (model, e) in &self.android.models_eol {
+            crate::version::parse_date(&e.eol)
+                .ok_or_else(|| format!("{model}: bad date {:?}", e.eol))?;
+            cited(model.clone(), &e.source)?;
         }
         Ok(())
     }
@@ -712,7 +746,7 @@ impl Snapshot {
             .iter()
             .find(|(m, _)| m.eq_ignore_ascii_case(model.trim()))?
             .1;
-        Some(crate::version::parse_date(eol)? <= today)
+        Some(crate::version::parse_date(&eol.eol)? <= today)
     }
 }
 

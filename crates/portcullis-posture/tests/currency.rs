@@ -431,3 +431,30 @@ fn legacy_update_is_checked_by_schema_and_hash_and_saved() {
     assert!(save_legacy(&serde_json::to_vec(&v).unwrap(), dir.path()).is_err());
     assert!(!is_legacy_table(b"{\"Version\": \"2.0\"}"));
 }
+
+#[test]
+fn every_android_row_cites_a_source() {
+    let snap = Snapshot::bundled();
+    let a = &snap.android;
+    let bulletin = "https://source.android.com/docs/security/bulletin/";
+    for r in &a.releases {
+        assert!(r.source.starts_with(bulletin), "Android {}", r.release);
+    }
+    for f in &a.exploited {
+        // The bulletin of the patch level's month.
+        let month = &f.patch[..7];
+        assert_eq!(f.source, format!("{bulletin}{month}-01"), "{}", f.patch);
+    }
+    for (model, e) in &a.models_eol {
+        assert!(e.source.starts_with("https://"), "{model}");
+    }
+    // Corrections of the check against the bulletins and Google's Pixel page.
+    let dec = jiff::civil::date(2026, 12, 1);
+    assert_eq!(snap.android_model_past_eol("Pixel 6", dec), Some(true));
+    assert_eq!(snap.android_model_past_eol("Pixel 7a", dec), Some(false));
+    let missing = snap.android_missing_exploited("2025-04-05").unwrap();
+    for cve in ["CVE-2025-27363", "CVE-2025-21479", "CVE-2025-27038"] {
+        assert!(missing.iter().any(|c| c == cve), "{cve}: {missing:?}");
+    }
+    assert_eq!(snap.android_release_supported(31, dec), Some(false));
+}
