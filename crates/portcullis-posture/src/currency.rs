@@ -212,6 +212,12 @@ pub struct IosAssessment {
     pub newer_major_available: Option<bool>,
     /// Actively exploited flaws fixed in a release the device could install but has not.
     pub missing_exploited: Option<Vec<String>>,
+    /// The release of the model's branch that renewed the certificates iMessage, FaceTime and
+    /// activation need after January 2027 (unsupported models only).
+    pub certificate_release: Option<String>,
+    /// The device runs an iOS older than that, so those services stop in January 2027. False
+    /// for supported models on a current branch; unknown for old models without such a release.
+    pub below_certificate_release: Option<bool>,
 }
 
 /// SOFA's v2 iOS feed, as far as the snapshot needs it (missing fields are schema errors).
@@ -645,6 +651,12 @@ impl Snapshot {
             out.newer_major_available = Some(v.major() < newest_major);
             let majors: BTreeSet<u32> = entry.latest.keys().copied().collect();
             out.missing_exploited = Some(self.missing_exploited(model, &v, &majors));
+            // The January 2026 renewals were for iOS 12, 15 and 16; a branch the feed still
+            // carries is current.
+            let oldest_current = self.ios.majors.iter().map(|m| m.major).min();
+            if oldest_current.is_some_and(|m| v.major() >= m) {
+                out.below_certificate_release = Some(false);
+            }
         } else if let Some(legacy) = self.ios.legacy.models.get(model) {
             out.supported = Some(false);
             out.latest_for_model = Some(legacy.latest.clone());
@@ -658,6 +670,10 @@ impl Snapshot {
                 out.newer_major_available = Some(v.major() < major);
                 out.missing_exploited =
                     Some(self.missing_exploited(model, v, &BTreeSet::from([major])));
+            }
+            if let Some((cert, release)) = self.ios.legacy.certificate_release(legacy) {
+                out.certificate_release = Some(release.version.clone());
+                out.below_certificate_release = version.as_ref().map(|v| *v < cert);
             }
         } else if self.newer_than_known(model) == Some(false) {
             out.supported = Some(false);

@@ -25,6 +25,8 @@ pub const DERIVED: &[&str] = &[
     "ios_newest_major",
     "ios_newer_major_available",
     "ios_missing_exploited_fixes",
+    "ios_certificate_release",
+    "ios_below_certificate_release",
     "effective_patch",
     "patch_age_days",
     "patch_missing_exploited_fixes",
@@ -364,6 +366,12 @@ pub fn fact_table(facts: &DeviceFacts, snapshot: &Snapshot, today: Date) -> Fact
         }
         if let Some(x) = a.missing_exploited {
             b.put("ios_missing_exploited_fixes", json!(x), src.clone());
+        }
+        if let Some(x) = a.certificate_release {
+            b.put("ios_certificate_release", x.into(), src.clone());
+        }
+        if let Some(x) = a.below_certificate_release {
+            b.put("ios_below_certificate_release", x.into(), src.clone());
         }
     }
 

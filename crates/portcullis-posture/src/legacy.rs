@@ -142,10 +142,9 @@ impl LegacyTable {
     }
 
     /// The first certificate-renewal release offered to `model`, if it got one.
-    pub fn certificate_release(&self, model: &LegacyModel) -> Option<Version> {
+    pub fn certificate_release(&self, model: &LegacyModel) -> Option<(Version, &LegacyRelease)> {
         self.releases_for(model)
             .filter(|(_, r)| r.certificate)
-            .map(|(v, _)| v)
-            .min()
+            .min_by(|a, b| a.0.cmp(&b.0))
     }
 }

@@ -458,3 +458,44 @@ fn every_android_row_cites_a_source() {
     }
     assert_eq!(snap.android_release_supported(31, dec), Some(false));
 }
+
+/// Below the January 2026 certificate releases, iMessage, FaceTime and activation stop after
+/// the January 2027 expiry: a finding with plain advice.
+#[test]
+fn old_models_below_the_certificate_releases_are_warned() {
+    use PostureStatus::*;
+    let snap = Snapshot::bundled();
+    let cert = |model: &str, version: &str| status(&snap, &ios(model, version), "IOS-023");
+    for (model, below, at) in [
+        ("iPhone7,2", "12.5.7", "12.5.8"),
+        ("iPod7,1", "12.5.7", "12.5.8"),
+        ("iPhone9,3", "15.8.5", "15.8.6"),
+        ("iPad5,3", "15.7", "15.8.8"),
+        ("iPhone10,3", "16.7.12", "16.7.13"),
+        ("iPad6,11", "16.7.11", "16.7.16"),
+    ] {
+        assert_eq!(cert(model, below), Fail, "{model} on {below}");
+        assert_eq!(cert(model, at), Pass, "{model} on {at}");
+    }
+    // An older branch than the renewal's is below it too.
+    assert_eq!(cert("iPhone9,3", "14.3"), Fail);
+    // Supported models on a current branch are not affected; models that got no renewal are
+    // unknown, not a silent pass.
+    assert_eq!(cert("iPhone11,2", "18.7.10"), Pass);
+    assert_eq!(cert("iPhone5,1", "10.3.4"), Unknown);
+    let f = evaluate(
+        &ios("iPhone10,6", "16.7.12"),
+        &snap,
+        jiff::civil::date(2026, 12, 1),
+    )
+    .into_iter()
+    .find(|f| f.id == "IOS-023")
+    .unwrap();
+    assert!(
+        f.evidence.contains("older than iOS 16.7.13"),
+        "{}",
+        f.evidence
+    );
+    assert!(f.title.contains("January 2027"), "{}", f.title);
+    assert!(f.advice.contains("before January 2027"), "{}", f.advice);
+}

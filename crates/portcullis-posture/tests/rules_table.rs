@@ -281,6 +281,14 @@ fn ios_cases() -> Vec<(&'static str, Change, Change)> {
             |f| f.acquired = known(s("2025-01-01 00:00:00.000000"), "Info.plist"),
             none,
         ),
+        (
+            "IOS-023",
+            |f| {
+                f.model = known(s("iPhone9,3"), "Info.plist");
+                f.os_version = known(s("15.8.5"), "Info.plist");
+            },
+            none,
+        ),
     ]
 }
 
