@@ -310,15 +310,22 @@ pub fn fact_table(facts: &DeviceFacts, snapshot: &Snapshot, today: Date) -> Fact
     }
     b.put("platform", facts.platform.as_str().into(), "input");
     b.put("today", today.to_string().into(), "analysis date");
-    let os_data = format!("OS data of {}", snapshot.date);
-    b.put(
-        "os_data_date",
-        snapshot.date.clone().into(),
-        os_data.clone(),
-    );
-
     let model = facts.model.as_ref().map(|m| m.value.as_str());
     let version = facts.os_version.as_ref().map(|v| v.value.as_str());
+    // A model Apple no longer updates is judged by the legacy table: its date, not the
+    // feed's, is the one the verdicts quote.
+    let legacy = &snapshot.ios.legacy;
+    let (os_data, data_date) = match model {
+        Some(m) if facts.platform == Platform::Ios && legacy.models.contains_key(m) => (
+            format!("legacy-model table of {}", legacy.as_of),
+            legacy.as_of.clone(),
+        ),
+        _ => (
+            format!("OS data of {}", snapshot.date),
+            snapshot.date.clone(),
+        ),
+    };
+    b.put("os_data_date", data_date.into(), os_data.clone());
 
     // Model in words.
     if let Some(m) = model {

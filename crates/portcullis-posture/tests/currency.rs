@@ -60,6 +60,37 @@ fn status(snap: &Snapshot, facts: &DeviceFacts, id: &str) -> PostureStatus {
         .status
 }
 
+/// A verdict on a model Apple no longer updates quotes the legacy table's date, not the feed's.
+#[test]
+fn legacy_verdicts_name_the_legacy_table() {
+    let snap = Snapshot::bundled();
+    let today = jiff::civil::date(2026, 12, 2);
+    let finding = |facts: &DeviceFacts, id: &str| {
+        evaluate(facts, &snap, today)
+            .into_iter()
+            .find(|f| f.id == id)
+            .unwrap_or_else(|| panic!("{id} not evaluated"))
+    };
+    let legacy = finding(&ios("iPhone10,6", "16.7.12"), "IOS-001");
+    let table = format!("legacy-model table of {}", snap.ios.legacy.as_of);
+    assert!(legacy.evidence.contains(&table), "{}", legacy.evidence);
+    assert!(
+        !legacy
+            .evidence
+            .contains(&format!("OS data of {}", snap.date)),
+        "{}",
+        legacy.evidence
+    );
+    let supported = finding(&ios("iPhone11,2", "18.0"), "IOS-001");
+    assert!(
+        supported
+            .evidence
+            .contains(&format!("OS data of {}", snap.date)),
+        "{}",
+        supported.evidence
+    );
+}
+
 /// Checks shared by the fixture-derived and the bundled snapshot.
 fn currency_cases(snap: &Snapshot) {
     use PostureStatus::*;
