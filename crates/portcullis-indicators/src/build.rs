@@ -16,10 +16,10 @@ use crate::table::{Inserted, Staged};
 use crate::types::{IndicatorFile, IocType, LeftOut, LoadError};
 use crate::{Indicators, pattern, stix, table};
 
-pub(crate) const DEFAULT_COLLECTION: &str = "Default collection";
-pub(crate) const UNNAMED_COLLECTION: &str = "Unnamed collection";
+const DEFAULT_COLLECTION: &str = "Default collection";
+const UNNAMED_COLLECTION: &str = "Unnamed collection";
 /// Longest excerpt of a pattern quoted in an "unsupported" note.
-pub(crate) const EXCERPT_CHARS: usize = 120;
+const EXCERPT_CHARS: usize = 120;
 
 #[derive(Debug)]
 pub(crate) struct Collection {
@@ -34,7 +34,7 @@ pub(crate) struct Collection {
 
 /// Which collection an indicator belongs to, as MVT decides: the first report listing it,
 /// else the first relationship from it to a malware (else the default collection).
-pub(crate) struct Assigner<'b> {
+struct Assigner<'b> {
     by_report: FastMap<&'b str, u32>,
     by_malware: FastMap<&'b str, u32>,
     /// The collection every indicator belongs to, when the bundle has a single malware or
@@ -107,7 +107,7 @@ impl<'b> Assigner<'b> {
 }
 
 /// A string value copied into its type's table, waiting to be inserted.
-pub(crate) type StagedValue = (IocType, Staged, Entry);
+type StagedValue = (IocType, Staged, Entry);
 
 /// What one thread made of its share of a bundle's indicators: string values already hashed
 /// and copied into a buffer per type (appended to the tables afterwards), IP values, the long
@@ -236,7 +236,7 @@ impl KeyedPart {
 
 /// Keys `indicators`, on two threads when there are many; returns what was made of each
 /// share, in order.
-pub(crate) fn key_in_parallel(
+fn key_in_parallel(
     indicators: &[stix::Indicator<'_>],
     tables: &[Table],
     validity: &Validity,
@@ -278,7 +278,7 @@ pub(crate) fn key_in_parallel(
 
 /// Where the keys and originals of a part went when it joined the tables (see
 /// [`Indicators::join`]): its staged values are pointed there as they are inserted.
-pub(crate) struct Rebase {
+struct Rebase {
     /// Per type, where the part's key buffer starts in its table's (`None`: the table could
     /// not take it, past 4 GiB of keys, and its values are dropped).
     keys: [Option<u32>; IocType::ALL.len()],
@@ -300,7 +300,7 @@ impl Rebase {
 
 /// What filling one shard of the tables found: new values per collection and type, and
 /// the values another collection stored first (which count once per collection).
-pub(crate) struct ShardOutcome {
+struct ShardOutcome {
     new: Vec<[usize; IocType::ALL.len()]>,
     repeats: Vec<(u32, IocType, String)>,
 }
@@ -310,7 +310,7 @@ pub(crate) struct ShardOutcome {
 /// [`KeyTable::region`]), each region in file order, so that of two equal values the
 /// first in the file is still stored first. The regions are sorted by counting: linear in
 /// the values.
-pub(crate) fn fill_shard(
+fn fill_shard(
     shard: usize,
     mut views: Vec<table::ShardMut<'_, Entry>>,
     parts: &[(Rebase, [Vec<StagedValue>; table::SHARDS])],
@@ -362,7 +362,7 @@ pub(crate) fn fill_shard(
 }
 
 /// From this size on, a bundle's SHA-256 is computed on a thread of its own.
-pub(crate) const HASH_BESIDE_FROM: usize = 4 << 20;
+const HASH_BESIDE_FROM: usize = 4 << 20;
 
 /// From this many indicators on, patterns are parsed on two threads.
 pub(crate) const PARALLEL_INDICATORS: usize = 50_000;

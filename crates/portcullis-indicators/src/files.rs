@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::types::LoadError;
 
 /// Deepest folder level searched by [`indicator_files`]; guards against pathological trees.
-pub(crate) const MAX_FOLDER_DEPTH: usize = 64;
+const MAX_FOLDER_DEPTH: usize = 64;
 
 /// The files a path stands for: the path itself, or every `*.stix2` / `*.json` file under a
 /// folder (recursively, sorted; symbolic links to folders are not followed, to avoid loops).
@@ -26,7 +26,7 @@ pub fn indicator_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(found)
 }
 
-pub(crate) fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,

@@ -72,8 +72,7 @@ impl Records {
         }
         self.collection.extend(base, &part.collection);
         self.parts.push((base, part.identities));
-        let added = u32::try_from(part.collection.len()).unwrap_or(u32::MAX);
-        self.count = self.count.saturating_add(added);
+        self.count = self.count.saturating_add(part.count);
     }
 
     pub(crate) fn collection(&self, indicator: u32) -> u32 {
@@ -329,7 +328,7 @@ impl Packing for Stamp {
 
 /// Properties most indicators do not have.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Extras {
+struct Extras {
     revoked: bool,
     confidence: Option<u8>,
     labels: Vec<Box<str>>,
@@ -353,7 +352,7 @@ impl Extras {
 
 /// Indicators' collections as runs of equal values.
 #[derive(Debug, Default)]
-pub(crate) struct CollectionRuns(Vec<(u32, u32)>);
+struct CollectionRuns(Vec<(u32, u32)>);
 
 impl CollectionRuns {
     /// Appends the collections of indicators `first..`, in order.
@@ -392,7 +391,7 @@ impl Default for Validity {
 }
 
 /// The current time as STIX writes timestamps (`YYYY-MM-DDTHH:MM:SS`, UTC), to the second.
-pub(crate) fn now_utc() -> String {
+fn now_utc() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S")
         .to_string()

@@ -58,8 +58,8 @@ pub(crate) type Table = KeyTable<Entry>;
 pub(crate) struct IpTable {
     pub(crate) map: FastMap<(IpAddr, u8), Entry>,
     /// Prefix lengths in use per family, longest (most specific) first.
-    pub(crate) v4_prefixes: Vec<u8>,
-    pub(crate) v6_prefixes: Vec<u8>,
+    v4_prefixes: Vec<u8>,
+    v6_prefixes: Vec<u8>,
 }
 
 impl IpTable {
@@ -154,7 +154,7 @@ pub(crate) fn hash_type(hash: &str) -> IocType {
 }
 
 /// The key an indicator value is stored under (lookups normalise the same way).
-pub(crate) fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
+fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
     let value = normalize::trim(raw);
     if value.is_empty() {
         return Err("empty value");

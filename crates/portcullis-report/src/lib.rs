@@ -160,12 +160,9 @@ impl Device {
         mut facts: serde_json::Map<String, Value>,
         sources: BTreeMap<String, String>,
     ) -> Self {
-        let mut take = |key: &str| match facts.get(key) {
-            Some(Value::String(_)) => facts.shift_remove(key).and_then(|v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            }),
-            _ => None,
+        let mut take = |key: &str| {
+            facts.get(key)?.is_string().then_some(())?;
+            facts.shift_remove(key)?.as_str().map(str::to_string)
         };
         Device {
             platform: Some(platform),
