@@ -13,6 +13,8 @@ pub struct LoadedIndicators {
     pub indicators: Indicators,
     /// Files skipped (not a bundle…), each named, for the report's warnings.
     pub warnings: Vec<String>,
+    /// Where the indicators came from, or that there were none, for the summary and report.
+    pub note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +47,7 @@ pub fn load(paths: &[PathBuf], include_expired: bool) -> Result<LoadedIndicators
     let mut loaded = LoadedIndicators {
         indicators: Indicators::new().include_expired(include_expired),
         warnings: Vec::new(),
+        note: None,
     };
     for path in paths {
         load_path(path, &mut loaded)?;

@@ -391,6 +391,7 @@ fn build_report(
             started,
             finished: portcullis_report::time::now(),
             ioc_files,
+            indicators_note: indicators.note.clone(),
             hashes,
         },
         device,

@@ -150,6 +150,7 @@ fn sample_report(incident: bool) -> Report {
                 left_out_expired: 0,
                 date: Some("2021-07-18".into()),
             }],
+            indicators_note: None,
             hashes: vec![],
         },
         device,

@@ -734,7 +734,11 @@ fn indicators(h: &mut String, report: &Report) {
             "<p><strong>No spyware indicators were loaded</strong>: only built-in warning rules \
              and the settings checklist ran.</p>\n",
         );
-    } else {
+    }
+    if let Some(note) = &report.info.indicators_note {
+        let _ = writeln!(h, "<p class=\"indicators-note\">{}</p>", escape(note));
+    }
+    if !report.info.ioc_files.is_empty() {
         let total: usize = report.info.ioc_files.iter().map(|f| f.indicators).sum();
         let _ = writeln!(
             h,

@@ -98,6 +98,10 @@ pub struct RunInfo {
     pub started: String,
     pub finished: String,
     pub ioc_files: Vec<IndicatorFileInfo>,
+    /// Where the indicators came from, in words (installed collections, files given), or
+    /// that there were none and only the built-in heuristics ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicators_note: Option<String>,
     pub hashes: Vec<FileHash>,
 }
 

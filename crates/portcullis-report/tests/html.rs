@@ -53,6 +53,7 @@ fn report(alerts: Vec<Alert>) -> Report {
                 left_out_expired: 0,
                 date: Some("2021-07-18".into()),
             }],
+            indicators_note: None,
             hashes: vec![],
         },
         device,

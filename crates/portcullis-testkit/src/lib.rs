@@ -2,6 +2,8 @@
 //! (present beside a developer's checkout, absent on a user's clone), indicators built from
 //! patterns, and folders of files made on the fly. A dev-dependency only.
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 
 use portcullis_indicators::{Indicators, test_bundle_json};

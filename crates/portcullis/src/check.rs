@@ -37,6 +37,10 @@ pub struct CheckArgs {
     /// Write into a results folder that already holds files, replacing earlier results.
     #[arg(long)]
     pub force: bool,
+    /// Leave out the collections installed with `portcullis iocs` (used by default, with any
+    /// --iocs).
+    #[arg(long)]
+    pub no_installed: bool,
     /// Also match indicators their author revoked or whose valid_until has passed (left out by
     /// default, and counted in the report).
     #[arg(long)]
@@ -109,11 +113,45 @@ pub fn exit_code(report: &Report) -> u8 {
     }
 }
 
+/// The installed collections (unless `--no-installed`) and every `--iocs` path, with a note
+/// for the summary and report saying which, or that only the heuristics run.
+fn load_indicators(args: &CheckArgs) -> Result<portcullis_engine::LoadedIndicators> {
+    let store = crate::iocs::store();
+    let installed = if args.no_installed {
+        0
+    } else {
+        store.installed_files().len()
+    };
+    let mut paths = Vec::new();
+    if installed > 0 {
+        // As a folder: a damaged installed file is skipped with a warning, not fatal.
+        paths.push(store.collections_dir());
+    }
+    paths.extend(args.iocs.iter().cloned());
+    let mut loaded = portcullis_engine::indicators::load(&paths, args.include_expired)?;
+    loaded.note = Some(match (installed, args.iocs.len()) {
+        (0, 0) if args.no_installed => "No indicators: --no-installed left out the installed \
+            collections and none was given with --iocs; only the built-in heuristics ran."
+            .to_string(),
+        (0, 0) => "No indicator collection is installed and none was given with --iocs: only \
+            the built-in heuristics ran. Run `portcullis iocs update` to install the public \
+            collections."
+            .to_string(),
+        (0, given) => format!("From {given} path(s) given with --iocs (no installed collection)."),
+        (n, 0) => format!("From the {n} installed collection(s) (`portcullis iocs list`)."),
+        (n, given) => format!(
+            "From the {n} installed collection(s) (`portcullis iocs list`) and {given} path(s) \
+             given with --iocs."
+        ),
+    });
+    Ok(loaded)
+}
+
 /// Checks the acquisition at `args.path` and writes the results folder: gathers the secrets
 /// the input needs (prompting on a terminal when none was given) and runs the engine.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let input = Input::detect(&args.path)?;
-    let indicators = portcullis_engine::indicators::load(&args.iocs, args.include_expired)?;
+    let indicators = load_indicators(args)?;
     let output = args
         .output
         .clone()

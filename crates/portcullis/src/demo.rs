@@ -92,6 +92,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         output: Some(dir.join("results")),
         // The demo's folder is its own: a second run replaces its earlier results.
         force: true,
+        // Its own planted collection only, so the demo reads the same on every machine.
+        no_installed: true,
         include_expired: false,
         json: false,
         password: Default::default(),

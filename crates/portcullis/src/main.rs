@@ -5,6 +5,7 @@ mod check;
 mod data;
 mod decrypt;
 mod demo;
+mod iocs;
 mod secret;
 mod summary;
 
@@ -37,6 +38,10 @@ enum Command {
     /// Manage the reference data Portcullis uses offline (OS currency).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Indicator collections: install and update the public ones, add your own, look up a
+    /// value.
+    #[command(subcommand)]
+    Iocs(iocs::IocsCommand),
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => decrypt::run_decrypt(&args),
         Command::ExtractKey(args) => decrypt::run_extract_key(&args),
         Command::Data(cmd) => data::run(&cmd),
+        Command::Iocs(cmd) => iocs::run(&cmd),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {

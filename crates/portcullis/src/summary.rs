@@ -42,6 +42,9 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         );
     }
     s.push('\n');
+    if let Some(note) = &report.info.indicators_note {
+        let _ = writeln!(s, "              {note}");
+    }
     let with_records = report.modules.iter().filter(|m| m.records > 0).count();
     let failed: Vec<_> = report
         .modules

@@ -22,8 +22,16 @@ pub fn mvt_test_stix2(dir: &Path) -> PathBuf {
     path
 }
 
+/// The CLI, with a data folder of its own that holds nothing (a test that needs one sets
+/// `PORTCULLIS_DATA_DIR` again): collections installed on the developer's machine must not
+/// change what a check finds.
 pub fn portcullis() -> Command {
-    Command::cargo_bin("portcullis").unwrap()
+    let mut cmd = Command::cargo_bin("portcullis").unwrap();
+    cmd.env(
+        "PORTCULLIS_DATA_DIR",
+        std::env::temp_dir().join(format!("portcullis-test-empty-{}", std::process::id())),
+    );
+    cmd
 }
 
 /// Runs `portcullis check --json` and returns (exit code, report.json). Every call also proves
