@@ -46,15 +46,13 @@ const MAX_FEED: u64 = 32 << 20;
 
 fn fetch(source: &str) -> Result<Vec<u8>> {
     if source.starts_with("https://") || source.starts_with("http://") {
-        let mut response = ureq::get(source)
-            .call()
-            .with_context(|| format!("downloading {source}"))?;
-        return response
-            .body_mut()
-            .with_config()
-            .limit(MAX_FEED)
-            .read_to_vec()
-            .with_context(|| format!("reading {source}"));
+        let agent = portcullis_feeds::http::agent();
+        return match portcullis_feeds::http::get(&agent, source, Default::default(), MAX_FEED)? {
+            portcullis_feeds::http::Fetched::Body { bytes, .. } => Ok(bytes),
+            portcullis_feeds::http::Fetched::NotModified => {
+                bail!("{source}: answered 304 to a plain request")
+            }
+        };
     }
     let bytes = std::fs::read(source).with_context(|| format!("reading {source}"))?;
     if bytes.len() as u64 > MAX_FEED {
