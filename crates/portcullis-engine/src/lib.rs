@@ -7,6 +7,7 @@
 //! obtained and how progress is shown are the caller's business, passed in [`CheckOptions`].
 
 pub mod indicators;
+pub mod recheck;
 pub mod results;
 
 use std::path::{Path, PathBuf};
@@ -348,27 +349,7 @@ fn build_report(
             sha256: sha256.clone(),
         })
         .collect();
-    let ioc_files = indicators
-        .indicators
-        .files()
-        .iter()
-        .map(|f| IndicatorFileInfo {
-            path: f.path.display().to_string(),
-            sha256: f.sha256.clone(),
-            indicators: f.indicators,
-            collections: f.collections.clone(),
-            unsupported_patterns: f.unsupported.len(),
-            left_out_revoked: f.left_out.revoked,
-            left_out_expired: f.left_out.expired,
-            unsupported: f
-                .unsupported
-                .iter()
-                .take(MAX_UNSUPPORTED_LISTED)
-                .cloned()
-                .collect(),
-            date: None,
-        })
-        .collect();
+    let ioc_files = ioc_files(indicators);
     let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut device = ran.facts.to_summary();
     if let Some(name) = ran
@@ -406,5 +387,31 @@ fn build_report(
             .cloned()
             .collect(),
         coverage,
+        recheck: None,
     }
+}
+
+/// The indicator files of a check, for `info.ioc_files`.
+fn ioc_files(indicators: &LoadedIndicators) -> Vec<IndicatorFileInfo> {
+    indicators
+        .indicators
+        .files()
+        .iter()
+        .map(|f| IndicatorFileInfo {
+            path: f.path.display().to_string(),
+            sha256: f.sha256.clone(),
+            indicators: f.indicators,
+            collections: f.collections.clone(),
+            unsupported_patterns: f.unsupported.len(),
+            left_out_revoked: f.left_out.revoked,
+            left_out_expired: f.left_out.expired,
+            unsupported: f
+                .unsupported
+                .iter()
+                .take(MAX_UNSUPPORTED_LISTED)
+                .cloned()
+                .collect(),
+            date: None,
+        })
+        .collect()
 }

@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use crate::{CoverageStatus, Platform, PostureFinding, PostureStatus, Report};
+use crate::{CoverageStatus, Platform, PostureFinding, PostureStatus, Recheck, Report};
 use portcullis_core::{Alert, Level};
 
 /// Most warnings listed in `#not-checked`; report.json has them all.
@@ -70,6 +70,7 @@ ol.steps li,ul.plain li{margin:.4rem 0}
 .badge{display:inline-block;font-size:.8rem;font-weight:700;letter-spacing:.02em;padding:.05rem .45rem;border-radius:.25rem;color:#fff;margin-right:.35rem;vertical-align:.1em}
 .b-critical{background:var(--crit)}.b-high{background:var(--high)}.b-medium{background:var(--med)}.b-low{background:var(--low)}.b-informational{background:var(--unk)}
 .b-fail{background:var(--crit)}.b-unknown{background:var(--unk)}.b-pass{background:var(--ok)}
+.b-new{background:#1d4ed8;margin-left:.3em}
 .meta{color:var(--muted);font-size:.9rem;margin:.25rem 0}
 .advice{margin:.4rem 0 0;font-weight:600}
 .evidence{margin:.35rem 0 0}
@@ -163,6 +164,9 @@ pub fn render(report: &Report) -> String {
                 .unwrap_or(&report.info.finished)
         ),
     );
+    if let Some(recheck) = &report.recheck {
+        recheck_section(&mut h, recheck);
+    }
     verdict(&mut h, report, incident);
     not_checked(&mut h, report);
     if incident {
@@ -304,6 +308,72 @@ fn verdict(h: &mut String, report: &Report, incident: bool) {
     h.push_str("</section>\n");
 }
 
+/// What a re-check of earlier results found that the earlier check had not.
+fn recheck_section(h: &mut String, r: &Recheck) {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let _ = write!(
+        h,
+        "<section id=\"recheck\" aria-labelledby=\"recheck-h\">\n\
+         <h2 id=\"recheck-h\">Re-check of an earlier check</h2>\n\
+         <p>The records saved by an earlier check (by {by}{when}, in <span class=\"mono\">{dir}\
+         </span>) were matched again against today's indicators, without the phone. \
+         <strong>{new} warning{new_s} {new_are} new since then</strong>; the earlier check \
+         raised {old} alert{old_s} of its own (its report still holds them).</p>\n",
+        by = escape(&r.written_by),
+        when = r
+            .checked_at
+            .as_deref()
+            .map(|t| format!(" on {}", escape(t.get(..16).unwrap_or(t))))
+            .unwrap_or_default(),
+        dir = escape(&r.results_dir),
+        new = r.new_alerts,
+        new_s = plural(r.new_alerts),
+        new_are = if r.new_alerts == 1 { "is" } else { "are" },
+        old = r.earlier_alerts,
+        old_s = plural(r.earlier_alerts),
+    );
+    let _ = writeln!(
+        h,
+        "<p>Since the earlier check, {} indicator{} were published and {} withdrawn (revoked \
+         or expired) in the files used today.</p>",
+        r.indicators_added,
+        plural(r.indicators_added),
+        r.indicators_withdrawn
+    );
+    if !r.added_and_matched.is_empty() {
+        h.push_str("<p>New indicators that matched:</p>\n<ul class=\"plain\">\n");
+        for c in &r.added_and_matched {
+            let _ = writeln!(
+                h,
+                "<li><code>{}</code> published {} (<span class=\"mono\">{}</span>, {})</li>",
+                escape(&c.pattern),
+                escape(c.when.get(..10).unwrap_or(&c.when)),
+                escape(&c.id),
+                escape(&c.file)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    if !r.withdrawn_alerts.is_empty() {
+        h.push_str(
+            "<p>Earlier warnings no longer backed by an indicator (each may have been a false \
+             alarm; ask the security office before dismissing it):</p>\n<ul class=\"plain\">\n",
+        );
+        for w in &r.withdrawn_alerts {
+            let _ = writeln!(
+                h,
+                "<li>{}: {} (<code>{}</code>: {})</li>",
+                escape(&w.module),
+                escape(&w.message),
+                escape(&w.indicator),
+                escape(&w.why)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    h.push_str("</section>\n");
+}
+
 /// Modules that failed and files refused, so a reader knows what the verdict does not cover.
 fn not_checked(h: &mut String, report: &Report) {
     let failed: Vec<_> = report
@@ -440,13 +510,18 @@ fn hardening(h: &mut String, report: &Report) {
     h.push_str("</section>\n");
 }
 
-fn alert_card(h: &mut String, a: &Alert, index: usize) {
+fn alert_card(h: &mut String, a: &Alert, index: usize, new: bool) {
     let _ = write!(
         h,
         "<article class=\"card alert sev-{cls}\" id=\"alert-{index}\">\n\
-         <h3><span class=\"badge b-{cls}\">{word}</span>{msg}</h3>\n",
+         <h3><span class=\"badge b-{cls}\">{word}</span>{new}{msg}</h3>\n",
         cls = level_class(a.level),
         word = level_word(a.level),
+        new = if new {
+            "<span class=\"badge b-new\">NEW since the earlier check</span>"
+        } else {
+            ""
+        },
         msg = escape(&a.message),
     );
     let mut meta = Vec::new();
@@ -520,8 +595,9 @@ fn alerts(h: &mut String, report: &Report) {
             sorted.len(),
             if sorted.len() == 1 { "" } else { "s" }
         );
+        let new = report.recheck.as_ref().map_or(0, |r| r.new_alerts);
         for (i, a) in sorted {
-            alert_card(h, a, i + 1);
+            alert_card(h, a, i + 1, i < new);
         }
     }
     h.push_str("</section>\n");

@@ -72,6 +72,8 @@ pub enum InputKind {
     AndroidQf,
     AndroidBackup,
     AndroidIntrusionLogs,
+    /// An earlier results folder, re-checked without the evidence (`portcullis recheck`).
+    Results,
 }
 
 impl InputKind {
@@ -84,6 +86,7 @@ impl InputKind {
             InputKind::AndroidQf => "androidqf",
             InputKind::AndroidBackup => "android_backup",
             InputKind::AndroidIntrusionLogs => "android_intrusion_logs",
+            InputKind::Results => "results",
         }
     }
 }
@@ -278,6 +281,65 @@ pub struct Report {
     /// How much of the input the check could read: the verdict means only as much.
     #[serde(default)]
     pub coverage: Coverage,
+    /// Set when this report re-checks an earlier results folder: what is new since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Recheck>,
+}
+
+/// A re-check of an earlier check's saved records against the indicators of today. The
+/// report's `alerts` are the indicator hits of the re-check: the first `new_alerts` of them
+/// were not in the earlier results, the rest were already reported.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recheck {
+    /// The earlier results folder.
+    pub results_dir: String,
+    /// Which tool wrote it: `portcullis` or `mvt`.
+    pub written_by: String,
+    /// When the earlier check ran, as it recorded it (MVT records local time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// The indicator files the earlier check used.
+    #[serde(default)]
+    pub earlier_indicator_files: Vec<String>,
+    /// Alerts of any kind the earlier check raised.
+    pub earlier_alerts: usize,
+    pub new_alerts: usize,
+    /// Indicators now loaded that were created after the earlier check (their STIX `created`).
+    pub indicators_added: usize,
+    /// Indicators revoked, or past their `valid_until`, since the earlier check.
+    pub indicators_withdrawn: usize,
+    /// The indicators behind the new alerts that were added since the earlier check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_and_matched: Vec<IndicatorChange>,
+    /// Earlier indicator alerts whose indicator is now revoked, expired or gone: each may have
+    /// been a false alarm.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn_alerts: Vec<WithdrawnAlert>,
+}
+
+/// An indicator that changed since the earlier check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndicatorChange {
+    pub id: String,
+    /// Its STIX pattern.
+    pub pattern: String,
+    /// Its `created` (added) or `modified` (withdrawn) time.
+    pub when: String,
+    /// The indicator file it is in.
+    pub file: String,
+}
+
+/// An earlier alert no longer backed by an indicator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawnAlert {
+    pub module: String,
+    pub message: String,
+    /// The indicator's value, and its id when the earlier results recorded it.
+    pub indicator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicator_id: Option<String>,
+    /// Revoked, expired, or not in today's indicators.
+    pub why: String,
 }
 
 /// The artifact an acquisition's check depends on (an iOS backup's Manifest.db, a bugreport's

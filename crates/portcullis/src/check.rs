@@ -27,9 +27,8 @@ pub struct CheckArgs {
     /// (zip or folder), an AndroidQF acquisition (folder, .zip or .zip.age), an adb backup (.ab,
     /// or its extracted folder) or an Android intrusion-logging export.
     pub path: PathBuf,
-    /// STIX 2.1 indicators: a file, or a folder searched for *.stix2 and *.json (repeatable).
-    #[arg(short, long = "iocs", value_name = "PATH")]
-    pub iocs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub indicators: IndicatorArgs,
     /// Results folder (default: a new timestamped folder under ./portcullis-results/). It must
     /// be empty or new, and outside the evidence.
     #[arg(short, long, value_name = "DIR")]
@@ -37,14 +36,6 @@ pub struct CheckArgs {
     /// Write into a results folder that already holds files, replacing earlier results.
     #[arg(long)]
     pub force: bool,
-    /// Leave out the collections installed with `portcullis iocs` (used by default, with any
-    /// --iocs).
-    #[arg(long)]
-    pub no_installed: bool,
-    /// Also match indicators their author revoked or whose valid_until has passed (left out by
-    /// default, and counted in the report).
-    #[arg(long)]
-    pub include_expired: bool,
     /// Print report.json to stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -57,6 +48,22 @@ pub struct CheckArgs {
     /// acquisition does not record it.
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
+}
+
+/// Which indicators a check (or re-check) matches against.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IndicatorArgs {
+    /// STIX 2.1 indicators: a file, or a folder searched for *.stix2 and *.json (repeatable).
+    #[arg(short, long = "iocs", value_name = "PATH")]
+    pub iocs: Vec<PathBuf>,
+    /// Leave out the collections installed with `portcullis iocs` (used by default, with any
+    /// --iocs).
+    #[arg(long)]
+    pub no_installed: bool,
+    /// Also match indicators their author revoked or whose valid_until has passed (left out by
+    /// default, and counted in the report).
+    #[arg(long)]
+    pub include_expired: bool,
 }
 
 /// A new folder under `./portcullis-results/` named after the time (UTC) and `name`.
@@ -115,7 +122,7 @@ pub fn exit_code(report: &Report) -> u8 {
 
 /// The installed collections (unless `--no-installed`) and every `--iocs` path, with a note
 /// for the summary and report saying which, or that only the heuristics run.
-fn load_indicators(args: &CheckArgs) -> Result<portcullis_engine::LoadedIndicators> {
+pub fn load_indicators(args: &IndicatorArgs) -> Result<portcullis_engine::LoadedIndicators> {
     let store = crate::iocs::store();
     let installed = if args.no_installed {
         0
@@ -151,7 +158,7 @@ fn load_indicators(args: &CheckArgs) -> Result<portcullis_engine::LoadedIndicato
 /// the input needs (prompting on a terminal when none was given) and runs the engine.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
     let input = Input::detect(&args.path)?;
-    let indicators = load_indicators(args)?;
+    let indicators = load_indicators(&args.indicators)?;
     let output = args
         .output
         .clone()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use portcullis_ios::builder::BackupBuilder;
 
-use crate::check::{CheckArgs, exit_code};
+use crate::check::{CheckArgs, IndicatorArgs, exit_code};
 
 /// The planted indicator: a domain in an SMS link, as in real Pegasus/Predator lures.
 const PLANTED_DOMAIN: &str = "tracking-parcel-update.example";
@@ -88,13 +88,15 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     );
     let args = CheckArgs {
         path: backup,
-        iocs: vec![bundle],
+        // Its own planted collection only, so the demo reads the same on every machine.
+        indicators: IndicatorArgs {
+            iocs: vec![bundle],
+            no_installed: true,
+            include_expired: false,
+        },
         output: Some(dir.join("results")),
         // The demo's folder is its own: a second run replaces its earlier results.
         force: true,
-        // Its own planted collection only, so the demo reads the same on every machine.
-        no_installed: true,
-        include_expired: false,
         json: false,
         password: Default::default(),
         age_identity: None,

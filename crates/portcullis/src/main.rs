@@ -6,6 +6,7 @@ mod data;
 mod decrypt;
 mod demo;
 mod iocs;
+mod recheck;
 mod secret;
 mod summary;
 
@@ -42,6 +43,9 @@ enum Command {
     /// value.
     #[command(subcommand)]
     Iocs(iocs::IocsCommand),
+    /// Match the records saved by earlier checks (Portcullis' or MVT's results folders)
+    /// against today's indicators, without the phone, and say which alerts are new.
+    Recheck(recheck::RecheckArgs),
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::ExtractKey(args) => decrypt::run_extract_key(&args),
         Command::Data(cmd) => data::run(&cmd),
         Command::Iocs(cmd) => iocs::run(&cmd),
+        Command::Recheck(args) => recheck::run(&args),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {
