@@ -4,6 +4,7 @@
 //! <data>/iocs/collections/<name>.stix2   the STIX files a check loads (nothing else lives here)
 //! <data>/iocs/manifest.json              provenance of each: source, times, SHA-256, licence…
 //! <data>/iocs/incoming/                  downloads being written; never loaded
+//! <data>/iocs/cache/                     the collections compiled, for a fast start
 //! <data>/iocs/lock                       held while the store changes
 //! ```
 //!
@@ -163,6 +164,17 @@ impl Store {
     /// The folder a check loads: installed STIX files only.
     pub fn collections_dir(&self) -> PathBuf {
         self.root.join("collections")
+    }
+
+    /// The compiled cache of the collections folder (one per choice of `--include-expired`):
+    /// rebuilt by a check when a file changed, never loaded as a collection.
+    pub fn cache_path(&self, include_expired: bool) -> PathBuf {
+        let name = if include_expired {
+            "indicators-all.bin"
+        } else {
+            "indicators.bin"
+        };
+        self.root.join("cache").join(name)
     }
 
     fn manifest_path(&self) -> PathBuf {

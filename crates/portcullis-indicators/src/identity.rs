@@ -101,6 +101,118 @@ impl Records {
     }
 }
 
+use crate::cache::{CacheError, Reader, Writer};
+
+impl Records {
+    /// The earliest `valid_until` after `now` of the indicators held (`YYYY-MM-DDTHH:MM:SS`):
+    /// when a cache of them stops holding.
+    pub(crate) fn earliest_valid_until(&self, now: &str) -> Option<String> {
+        self.parts
+            .iter()
+            .flat_map(|(_, identities)| {
+                let column = &identities.valid_until;
+                let len = column.packed.len() as u32;
+                let packed = (0..len).filter_map(|at| column.get(at));
+                let odd = column.odd.values().map(|t| t.to_string());
+                packed.chain(odd).collect::<Vec<_>>()
+            })
+            .filter_map(|until| until.get(..19).map(str::to_string))
+            .filter(|until| until.as_str() > now)
+            .min()
+    }
+
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        w.len(self.collection.0.len());
+        for &(first, collection) in &self.collection.0 {
+            w.u32(first);
+            w.u32(collection);
+        }
+        w.u32(self.count);
+        w.len(self.parts.len());
+        for (base, identities) in &self.parts {
+            w.u32(*base);
+            identities.ids.encode(w, |w, v| w.u128(v.0));
+            identities.valid_from.encode(w, |w, v| w.u64(v.0));
+            identities.valid_until.encode(w, |w, v| w.u64(v.0));
+        }
+        let mut extras: Vec<_> = self.extras.iter().collect();
+        extras.sort_unstable_by_key(|e| *e.0);
+        w.len(extras.len());
+        for (&at, e) in extras {
+            w.u32(at);
+            w.bool(e.revoked);
+            w.bool(e.confidence.is_some());
+            w.u8(e.confidence.unwrap_or(0));
+            w.strs(&e.labels);
+            w.strs(&e.markings);
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Records, CacheError> {
+        let mut records = Records::default();
+        for _ in 0..r.len()? {
+            records.collection.0.push((r.u32()?, r.u32()?));
+        }
+        records.count = r.u32()?;
+        for _ in 0..r.len()? {
+            let base = r.u32()?;
+            let identities = Identities {
+                ids: Column::decode(r, |r| Ok(Uuid(r.u128()?)))?,
+                valid_from: Column::decode(r, |r| Ok(Stamp(r.u64()?)))?,
+                valid_until: Column::decode(r, |r| Ok(Stamp(r.u64()?)))?,
+            };
+            records.parts.push((base, identities));
+        }
+        for _ in 0..r.len()? {
+            let at = r.u32()?;
+            let revoked = r.bool()?;
+            let has_confidence = r.bool()?;
+            let confidence = r.u8()?;
+            let text = |list: Vec<String>| list.into_iter().map(String::into_boxed_str).collect();
+            let extras = Extras {
+                revoked,
+                confidence: has_confidence.then_some(confidence),
+                labels: text(r.strings()?),
+                markings: text(r.strings()?),
+            };
+            records.extras.insert(at, extras);
+        }
+        Ok(records)
+    }
+}
+
+impl<P: Packing> Column<P> {
+    fn encode(&self, w: &mut Writer, value: fn(&mut Writer, P)) {
+        w.len(self.packed.len());
+        for block in &self.packed.0 {
+            for &v in block {
+                value(w, v);
+            }
+        }
+        let mut odd: Vec<_> = self.odd.iter().collect();
+        odd.sort_unstable_by_key(|e| *e.0);
+        w.len(odd.len());
+        for (&at, text) in odd {
+            w.u32(at);
+            w.str(text);
+        }
+    }
+
+    fn decode(
+        r: &mut Reader<'_>,
+        value: fn(&mut Reader<'_>) -> Result<P, CacheError>,
+    ) -> Result<Self, CacheError> {
+        let mut column = Column::default();
+        for _ in 0..r.len()? {
+            column.packed.push(value(r)?);
+        }
+        for _ in 0..r.len()? {
+            column.odd.insert(r.u32()?, r.string()?.into_boxed_str());
+        }
+        Ok(column)
+    }
+}
+
 /// A string property stored compactly: `P` where the text packs, else the text itself.
 trait Packing: Copy + Default + PartialEq {
     /// `None` when the text does not have the shape `P` holds (never packs to the default).

@@ -87,6 +87,36 @@ impl IpTable {
     }
 }
 
+impl IpTable {
+    pub(crate) fn encode(&self, w: &mut crate::cache::Writer) {
+        let mut entries: Vec<_> = self.map.iter().collect();
+        entries.sort_unstable_by_key(|e| *e.0);
+        w.len(entries.len());
+        for (&(ip, prefix), entry) in entries {
+            w.ip(ip);
+            w.u8(prefix);
+            w.u32(entry.indicator);
+            w.u32(entry.original);
+        }
+    }
+
+    pub(crate) fn decode(
+        r: &mut crate::cache::Reader<'_>,
+    ) -> Result<Self, crate::cache::CacheError> {
+        let mut table = IpTable::default();
+        for _ in 0..r.len()? {
+            let (ip, prefix) = (r.ip()?, r.u8()?);
+            let entry = Entry {
+                indicator: r.u32()?,
+                original: r.u32()?,
+            };
+            table.note_prefix(ip, prefix);
+            table.map.insert((ip, prefix), entry);
+        }
+        Ok(table)
+    }
+}
+
 pub(crate) fn ip_display(ip: IpAddr, prefix: u8) -> String {
     let full = if ip.is_ipv4() { 32 } else { 128 };
     if prefix == full {

@@ -7,6 +7,7 @@
 
 mod build;
 mod bundle;
+mod cache;
 mod files;
 mod identity;
 mod keys;
@@ -23,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 pub use bundle::test_bundle_json;
+pub use cache::{CacheError, CacheHeader, CacheSource};
 pub use files::indicator_files;
 pub use types::{
     CollectionSummary, IndicatorFile, IndicatorInfo, IndicatorMatch, IocType, LeftOut, LoadError,
@@ -84,6 +86,11 @@ impl Indicators {
     pub fn include_expired(mut self, include: bool) -> Self {
         self.validity.include_expired = include;
         self
+    }
+
+    /// Whether revoked and expired indicators are used (see [`Indicators::include_expired`]).
+    pub fn includes_expired(&self) -> bool {
+        self.validity.include_expired
     }
 
     /// Judges `valid_until` against `now` (`YYYY-MM-DDTHH:MM:SS`, UTC) instead of the current

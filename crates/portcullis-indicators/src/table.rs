@@ -189,6 +189,59 @@ impl<V: Copy> KeyTable<V> {
     }
 }
 
+impl KeyTable<crate::keys::Entry> {
+    /// The keys and each slot's key and entry (see [`crate::cache`]).
+    pub(crate) fn encode(&self, w: &mut crate::cache::Writer) {
+        w.str(&self.keys);
+        // In key order, so that the same indicators always give the same bytes.
+        let mut slots: Vec<_> = self.shards.iter().flat_map(HashTable::iter).collect();
+        slots.sort_unstable_by_key(|slot| slot.start);
+        w.len(slots.len());
+        for slot in slots {
+            for n in [
+                slot.start,
+                slot.len,
+                slot.value.indicator,
+                slot.value.original,
+            ] {
+                w.u32(n);
+            }
+        }
+    }
+
+    /// The table [`KeyTable::encode`] wrote, hashed again with a seed of its own.
+    pub(crate) fn decode(
+        r: &mut crate::cache::Reader<'_>,
+    ) -> Result<Self, crate::cache::CacheError> {
+        let mut table = Self {
+            keys: r.string()?,
+            ..Self::default()
+        };
+        let slots = r.len()?;
+        table.reserve(slots, 0);
+        for _ in 0..slots {
+            let (start, len) = (r.u32()?, r.u32()?);
+            let value = crate::keys::Entry {
+                indicator: r.u32()?,
+                original: r.u32()?,
+            };
+            let key = table
+                .keys
+                .get(start as usize..start as usize + len as usize)
+                .ok_or(crate::cache::CacheError::Damaged("key"))?;
+            let hash = table.state.hash_one(key);
+            let staged = Staged { hash, start, len };
+            let Self {
+                state,
+                keys,
+                shards,
+            } = &mut table;
+            insert(state, keys, &mut shards[shard(hash)], staged, value);
+        }
+        Ok(table)
+    }
+}
+
 fn region<V>(slots: &HashTable<Slot<V>>, hash: u64) -> usize {
     let buckets = (slots.capacity() * 8 / 7).next_power_of_two();
     let bucket = hash as usize & (buckets - 1);

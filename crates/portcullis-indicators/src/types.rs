@@ -197,7 +197,7 @@ impl IndicatorMatch {
 }
 
 /// One loaded STIX2 file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndicatorFile {
     pub path: PathBuf,
     pub sha256: String,

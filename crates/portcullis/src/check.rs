@@ -129,13 +129,18 @@ pub fn load_indicators(args: &IndicatorArgs) -> Result<portcullis_engine::Loaded
     } else {
         store.installed_files().len()
     };
-    let mut paths = Vec::new();
-    if installed > 0 {
-        // As a folder: a damaged installed file is skipped with a warning, not fatal.
-        paths.push(store.collections_dir());
-    }
-    paths.extend(args.iocs.iter().cloned());
-    let mut loaded = portcullis_engine::indicators::load(&paths, args.include_expired)?;
+    // As a folder: a damaged installed file is skipped with a warning, not fatal.
+    let folder = store.collections_dir();
+    let cache = store.cache_path(args.include_expired);
+    let installed_folder = (installed > 0).then_some(portcullis_engine::indicators::Installed {
+        folder: &folder,
+        cache: &cache,
+    });
+    let mut loaded = portcullis_engine::indicators::load_with_installed(
+        installed_folder,
+        &args.iocs,
+        args.include_expired,
+    )?;
     loaded.note = Some(match (installed, args.iocs.len()) {
         (0, 0) if args.no_installed => "No indicators: --no-installed left out the installed \
             collections and none was given with --iocs; only the built-in heuristics ran."
