@@ -14,6 +14,8 @@ pub enum IocType {
     Domains,
     IpAddresses,
     Urls,
+    /// URL paths (`/hass/upload-log.php`): `url:value` indicators without a scheme or host.
+    UrlPaths,
     Processes,
     Emails,
     FileNames,
@@ -43,6 +45,8 @@ pub enum MatchRule {
     TruncatedProcess,
     /// A path starts with a path indicator.
     PathPrefix,
+    /// A URL's path (on any host) is a URL-path indicator, or below one.
+    UrlPath,
     /// A path's last component equals a file-name indicator.
     FileName,
     /// One `/`-separated component of a path equals a process indicator.
@@ -180,6 +184,7 @@ impl IndicatorMatch {
             (IocType::Domains, _) => url_like("known suspicious domain"),
             (IocType::IpAddresses, _) => url_like("known suspicious IP address"),
             (IocType::Urls, _) => url_like("known suspicious URL"),
+            (IocType::UrlPaths, _) => url_like("known suspicious URL path"),
             (IocType::Emails, _) => named("email address"),
             (IocType::FileNames, MatchRule::FileName) | (IocType::FilePaths, _) => {
                 named("file path")
@@ -231,10 +236,11 @@ pub enum LoadError {
 
 impl IocType {
     /// Every type, in declaration order (the index of a type is its position here).
-    pub const ALL: [IocType; 14] = [
+    pub const ALL: [IocType; 15] = [
         IocType::Domains,
         IocType::IpAddresses,
         IocType::Urls,
+        IocType::UrlPaths,
         IocType::Processes,
         IocType::Emails,
         IocType::FileNames,
@@ -254,6 +260,7 @@ impl IocType {
             IocType::Domains => "domains",
             IocType::IpAddresses => "ip_addresses",
             IocType::Urls => "urls",
+            IocType::UrlPaths => "url_paths",
             IocType::Processes => "processes",
             IocType::Emails => "emails",
             IocType::FileNames => "file_names",
