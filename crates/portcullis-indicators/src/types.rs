@@ -201,6 +201,20 @@ impl IndicatorMatch {
     }
 }
 
+/// One loaded value, as [`crate::Indicators::values`] lists them for exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedValue<'a> {
+    /// The value as written in its file (trimmed).
+    pub value: std::borrow::Cow<'a, str>,
+    pub ioc_type: IocType,
+    /// The collection's name (malware, report or "Default collection").
+    pub collection: &'a str,
+    /// The STIX id of the indicator holding it.
+    pub id: String,
+    /// The TLP level of the indicator's markings (`TLP:AMBER`…), when it has one.
+    pub tlp: Option<&'static str>,
+}
+
 /// One loaded STIX2 file.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndicatorFile {
