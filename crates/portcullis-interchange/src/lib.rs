@@ -11,6 +11,7 @@ mod model;
 mod stix;
 
 pub mod csv;
+pub mod export;
 pub mod iran;
 pub mod misp;
 pub mod plain;

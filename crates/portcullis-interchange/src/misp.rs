@@ -16,36 +16,9 @@
 
 use serde_json::Value;
 
+use crate::export::Tlp;
 use crate::model::{Actors, Indicator, Observable, stix_time};
 use crate::{ImportError, ImportOptions, Imported};
-
-/// The TLP 2.0 marking definitions (OASIS), by MISP tag level.
-pub const TLP_MARKINGS: &[(&str, &str)] = &[
-    (
-        "clear",
-        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    ),
-    (
-        "white",
-        "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
-    ),
-    (
-        "green",
-        "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
-    ),
-    (
-        "amber",
-        "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
-    ),
-    (
-        "amber+strict",
-        "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
-    ),
-    (
-        "red",
-        "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
-    ),
-];
 
 /// Most attributes read from one event.
 const MAX_ATTRIBUTES: usize = 1_000_000;
@@ -150,9 +123,9 @@ fn tags(v: &Value) -> (Vec<String>, Vec<String>) {
         let tlp = name
             .get(..4)
             .filter(|p| p.eq_ignore_ascii_case("tlp:"))
-            .map(|_| name[4..].trim().to_ascii_lowercase());
-        match tlp.and_then(|level| TLP_MARKINGS.iter().find(|(l, _)| *l == level)) {
-            Some((_, id)) => crate::model::extend_unique(&mut markings, [id.to_string()]),
+            .and_then(|_| Tlp::parse(name));
+        match tlp {
+            Some(level) => crate::model::extend_unique(&mut markings, [level.marking().into()]),
             None if !name.is_empty() => {
                 crate::model::extend_unique(&mut labels, [name.to_string()])
             }
