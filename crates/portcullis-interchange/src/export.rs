@@ -8,7 +8,7 @@
 //! | `suricata-dataset` | one Suricata dataset (`dataset:…, load FILE`), one value per line, of the kind asked for: `domains` (type `string`, so base64 as Suricata wants it: for `dns.query`, `tls.sni`, `http.host`), `url-paths` (type `string`, base64, for `http.uri`), `ips` (type `ip`; CIDR networks cannot be in a dataset and are left out), `md5` and `sha256` (hex, for `filemd5`-style file matching) |
 //! | `hosts` | `0.0.0.0 domain` per domain, for a DNS sinkhole or a hosts file |
 //! | `csv` | `value,type,collection,indicator_id` (RFC 4180 quoting) |
-//! | `stix2` | one merged STIX 2.1 bundle: a `malware` per collection, an indicator per value (id as an import would make it), `indicates` relationships |
+//! | `stix2` | one merged STIX 2.1 bundle: a `malware` per collection, an indicator per value of every type (id as an import would make it, with its TLP marking), `indicates` relationships |
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -234,9 +234,9 @@ fn suricata(v: &LoadedValue<'_>, dataset: Dataset) -> Option<String> {
 }
 
 /// The observable a loaded value stands for, to write it back as STIX.
-fn observable(v: &LoadedValue<'_>) -> Option<Observable> {
+fn observable(v: &LoadedValue<'_>) -> Observable {
     let value = v.value.to_string();
-    Some(match v.ioc_type {
+    match v.ioc_type {
         IocType::Domains => Observable::Domain(value),
         IocType::IpAddresses => Observable::Ip(value),
         IocType::Urls => Observable::Url(value),
@@ -246,8 +246,13 @@ fn observable(v: &LoadedValue<'_>) -> Option<Observable> {
         IocType::FilesMd5 => Observable::Md5(value),
         IocType::FilesSha1 => Observable::Sha1(value),
         IocType::FilesSha256 => Observable::Sha256(value),
-        _ => return None,
-    })
+        IocType::Processes => Observable::Process(value),
+        IocType::FilePaths => Observable::FilePath(value),
+        IocType::AppIds => Observable::AppId(value),
+        IocType::AppCertHashes => Observable::AppCertHash(value),
+        IocType::IosProfileIds => Observable::ProfileId(value),
+        IocType::AndroidPropertyNames => Observable::AndroidProperty(value),
+    }
 }
 
 /// The merged bundle: each collection's `malware` when first met, then its values. The
@@ -260,10 +265,7 @@ fn stix2<'a, W: Write>(
     let mut w = BundleWriter::start(&mut sink.out, "portcullis-export")?;
     let mut malware: HashMap<&str, String> = HashMap::new();
     for v in values {
-        let Some(observable) = observable(&v) else {
-            sink.summary.not_expressible += 1;
-            continue;
-        };
+        let observable = observable(&v);
         let target = match malware.get(v.collection) {
             Some(id) => id.clone(),
             None => {

@@ -24,6 +24,15 @@ pub enum Observable {
     Md5(String),
     Sha1(String),
     Sha256(String),
+    /// The types no import reads but a STIX export writes back: a process name, a file
+    /// path, an app id, an app signing-certificate hash, an iOS profile id, an Android
+    /// property name.
+    Process(String),
+    FilePath(String),
+    AppId(String),
+    AppCertHash(String),
+    ProfileId(String),
+    AndroidProperty(String),
 }
 
 impl Observable {
@@ -44,6 +53,19 @@ impl Observable {
             Observable::Md5(v) => format!("[file:hashes.MD5 = '{}']", q(v)),
             Observable::Sha1(v) => format!("[file:hashes.'SHA-1' = '{}']", q(v)),
             Observable::Sha256(v) => format!("[file:hashes.'SHA-256' = '{}']", q(v)),
+            Observable::Process(v) => format!("[process:name = '{}']", q(v)),
+            Observable::FilePath(v) => format!("[file:path = '{}']", q(v)),
+            Observable::AppId(v) => format!("[app:id = '{}']", q(v)),
+            Observable::AppCertHash(v) => {
+                let algorithm = match v.len() {
+                    32 => "md5",
+                    40 => "sha1",
+                    _ => "sha256",
+                };
+                format!("[app:cert.{algorithm} = '{}']", q(v))
+            }
+            Observable::ProfileId(v) => format!("[configuration-profile:id = '{}']", q(v)),
+            Observable::AndroidProperty(v) => format!("[android-property:name = '{}']", q(v)),
         }
     }
 
@@ -59,7 +81,13 @@ impl Observable {
             | Observable::FileName(v)
             | Observable::Md5(v)
             | Observable::Sha1(v)
-            | Observable::Sha256(v) => v,
+            | Observable::Sha256(v)
+            | Observable::Process(v)
+            | Observable::FilePath(v)
+            | Observable::AppId(v)
+            | Observable::AppCertHash(v)
+            | Observable::ProfileId(v)
+            | Observable::AndroidProperty(v) => v,
         }
     }
 
@@ -179,6 +207,12 @@ impl Observable {
             Observable::Md5(_) => "md5",
             Observable::Sha1(_) => "sha1",
             Observable::Sha256(_) => "sha256",
+            Observable::Process(_) => "process",
+            Observable::FilePath(_) => "file-path",
+            Observable::AppId(_) => "app-id",
+            Observable::AppCertHash(_) => "app-cert",
+            Observable::ProfileId(_) => "configuration-profile",
+            Observable::AndroidProperty(_) => "android-property",
         }
     }
 

@@ -175,3 +175,32 @@ fn the_tlp_limit_leaves_out_what_is_marked_above_it() {
     assert_eq!(Tlp::parse("white"), Some(Tlp::Clear));
     assert_eq!(Tlp::parse("purple"), None);
 }
+
+#[test]
+fn stix2_keeps_every_type() {
+    let patterns = [
+        "[process:name = 'bh']",
+        "[file:path = '/private/var/db/com.apple.xpc.roleaccountd.staging/x']",
+        "[app:id = 'com.evil.app']",
+        "[app:cert.sha1 = '61ed377e85d386a8dfee6b864bd85b0bfaa5af81']",
+        "[configuration-profile:id = 'A1B2C3D4-0000-4000-8000-000000000001']",
+        "[android-property:name = 'persist.evil']",
+        "[file:hashes.'SHA-1' = 'da39a3ee5e6b4b0d3255bfef95601890afd80709']",
+    ];
+    let mut ind = Indicators::new();
+    let json = portcullis_indicators::test_bundle_json("Every type", &patterns);
+    ind.load_bundle(json.as_bytes(), Path::new("types.stix2"))
+        .unwrap();
+    let mut out = Vec::new();
+    let summary = export(&ind, ExportFormat::Stix2, None, &mut out).unwrap();
+    assert_eq!((summary.written, summary.not_expressible), (7, 0));
+    let mut again = Indicators::new();
+    again.load_bundle(&out, Path::new("export.stix2")).unwrap();
+    assert_eq!(again.counts(), ind.counts());
+    assert!(again.check_process("bh").is_some());
+    assert!(
+        again
+            .check_app_cert_hash("61:ED:37:7E:85:D3:86:A8:DF:EE:6B:86:4B:D8:5B:0B:FA:A5:AF:81")
+            .is_some()
+    );
+}
