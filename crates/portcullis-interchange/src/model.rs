@@ -108,6 +108,10 @@ impl Observable {
     /// A domain name: ASCII letters, digits, `-`, `_` and inner dots, at least two labels;
     /// a name that is not ASCII is IDNA-mapped (so `bücher.example` is `xn--bcher-kva.example`).
     pub fn domain(value: &str) -> Option<Observable> {
+        // No name is longer than 253 bytes, even before IDNA shortens a non-ASCII one.
+        if value.len() > 4 * 253 {
+            return None;
+        }
         let v = value.trim().trim_end_matches('.');
         let v = v.strip_prefix("*.").unwrap_or(v);
         let ascii = if v.is_ascii() {
@@ -442,6 +446,7 @@ mod tests {
         assert_eq!(Observable::domain("localhost"), None);
         assert_eq!(Observable::domain("1.2.3.4"), None);
         assert_eq!(Observable::domain("a b.com"), None);
+        assert_eq!(Observable::domain(&"a.".repeat(100_000)), None);
         assert_eq!(
             Observable::ip("10.1.2.3/8"),
             Some(Observable::Ip("10.0.0.0/8".into()))
