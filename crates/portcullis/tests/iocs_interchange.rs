@@ -182,3 +182,42 @@ fn every_format_imports_installs_and_exports() {
     assert_eq!(code, 2);
     assert!(err.contains("not MISP event JSON"), "{err}");
 }
+
+#[test]
+fn the_iran_collection_installs_offline_and_matches_url_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (code, out, _) = iocs(
+        &data,
+        &["update", "--index", "http://127.0.0.1:1/indicators.yaml"],
+    );
+    assert_eq!(code, 0, "the shipped collection is current: {out}");
+    assert!(
+        out.contains("iran-state-linked                installed, 2429 indicators"),
+        "{out}"
+    );
+    let (_, list, _) = iocs(&data, &["list"]);
+    assert!(
+        list.contains("licence:      MIT (Maltrail developers)"),
+        "{list}"
+    );
+    assert!(
+        list.contains("https://github.com/stamparm/maltrail (shipped with Portcullis)"),
+        "{list}"
+    );
+    let (_, show, _) = iocs(
+        &data,
+        &["show", "https://any.host.example/hass/upload-log.php?id=1"],
+    );
+    assert!(show.contains("in collection \"Domestic Kitten\""), "{show}");
+    let (_, show, _) = iocs(&data, &["show", "hass"]);
+    assert!(
+        show.contains("is in none of"),
+        "a URL path never matches a host: {show}"
+    );
+    let (_, show, _) = iocs(&data, &["show", "accounts-googelmail.com"]);
+    assert!(
+        show.contains("in collection \"Charming Kitten (APT42)\""),
+        "{show}"
+    );
+}
