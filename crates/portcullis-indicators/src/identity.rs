@@ -79,6 +79,21 @@ impl Records {
         self.collection.of(indicator)
     }
 
+    /// The indicator's STIX id.
+    pub(crate) fn id(&self, indicator: u32) -> String {
+        let at = self.parts.partition_point(|&(base, _)| base <= indicator);
+        at.checked_sub(1)
+            .and_then(|p| self.parts.get(p))
+            .and_then(|(base, identities)| identities.ids.get(indicator - base))
+            .unwrap_or_default()
+    }
+
+    /// The TLP level of the indicator's markings, when it has one.
+    pub(crate) fn tlp(&self, indicator: u32) -> Option<&'static str> {
+        let extras = self.extras.get(&indicator)?;
+        tlp_of(extras.markings.iter().map(|m| &**m))
+    }
+
     pub(crate) fn info(&self, indicator: u32) -> IndicatorInfo {
         let extras = self.extras.get(&indicator).cloned().unwrap_or_default();
         let at = self.parts.partition_point(|&(base, _)| base <= indicator);
@@ -87,9 +102,7 @@ impl Records {
             part.and_then(|(base, identities)| column(identities).get(indicator - base))
         };
         IndicatorInfo {
-            id: part
-                .and_then(|(base, identities)| identities.ids.get(indicator - base))
-                .unwrap_or_default(),
+            id: self.id(indicator),
             valid_from: get(|i| &i.valid_from),
             valid_until: get(|i| &i.valid_until),
             revoked: extras.revoked,

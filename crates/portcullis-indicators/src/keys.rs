@@ -203,8 +203,13 @@ fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
             Some((ip, prefix)) => Key::Ip(ip, prefix),
             None => return Err("not an IP address or CIDR network"),
         },
-        IocType::Urls => Key::Str(
-            ioc_type,
+        // A path alone matches that path on any host (see `check_url`), never a host.
+        IocType::Urls | IocType::UrlPaths if normalize::is_url_path(value) => Key::Str(
+            IocType::UrlPaths,
+            Cow::Borrowed(normalize::url_path_key(value)),
+        ),
+        IocType::Urls | IocType::UrlPaths => Key::Str(
+            IocType::Urls,
             normalize::url(value).map_or(Cow::Borrowed(value), Cow::Owned),
         ),
         IocType::FilePaths => {

@@ -28,7 +28,7 @@ pub use cache::{CacheError, CacheHeader, CacheSource};
 pub use files::indicator_files;
 pub use types::{
     CollectionSummary, IndicatorFile, IndicatorInfo, IndicatorMatch, IocType, LeftOut, LoadError,
-    MatchRule,
+    LoadedValue, MatchRule,
 };
 
 use build::Collection;
@@ -134,6 +134,38 @@ impl Indicators {
                     .collect(),
             })
             .collect()
+    }
+
+    /// Every value that can match, once each, in load order (an indicator's values in type
+    /// and value order), with the collection and indicator that hold it: for exports. A value
+    /// two collections share comes once, under the one loaded first (the one a match names);
+    /// revoked and expired indicators left out at load are not in it. Holds one small entry per
+    /// value while it runs (to give a stable order), never their text.
+    pub fn values(&self) -> impl Iterator<Item = LoadedValue<'_>> {
+        let mut order: Vec<(u32, IocType, std::borrow::Cow<'_, str>)> = Vec::new();
+        for t in IocType::ALL {
+            for (key, entry) in self.tables[t as usize].iter() {
+                order.push((entry.indicator, t, self.value(key, entry).into()));
+            }
+        }
+        for (&(ip, prefix), entry) in &self.ips.map {
+            let value = match self.originals.get(entry.original as usize) {
+                Some(original) => std::borrow::Cow::Borrowed(&**original),
+                None => keys::ip_display(ip, prefix).into(),
+            };
+            order.push((entry.indicator, IocType::IpAddresses, value));
+        }
+        order.sort_unstable();
+        order.into_iter().map(move |(indicator, ioc_type, value)| {
+            let c = self.records.collection(indicator);
+            LoadedValue {
+                value,
+                ioc_type,
+                collection: self.collections.get(c as usize).map_or("", |c| &c.name),
+                id: self.records.id(indicator),
+                tlp: self.records.tlp(indicator),
+            }
+        })
     }
 
     /// Number of values per type over every collection.

@@ -69,6 +69,12 @@ impl Indicators {
                 return Some(found);
             }
         }
+        if !self.tables[IocType::UrlPaths as usize].is_empty()
+            && let Some(found) = normalize::url_path_candidates(s)
+                .find_map(|path| self.find(IocType::UrlPaths, path))
+        {
+            return Some(self.hit_entry(url, IocType::UrlPaths, found, MatchRule::UrlPath));
+        }
         // A bare host name in canonical form (most of what modules check) needs one pass.
         let plain =
             normalize::plain_host(s).or_else(|| normalize::plain_host(normalize::host_of(s)));

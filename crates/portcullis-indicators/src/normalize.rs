@@ -208,6 +208,67 @@ pub(crate) fn url(s: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether a URL indicator is only a path (`/x.php`, `/a?b=`), with no scheme nor host.
+pub(crate) fn is_url_path(value: &str) -> bool {
+    value.starts_with('/') && !value.starts_with("//")
+}
+
+/// A URL-path indicator's key: one trailing `/` of a path without a query removed (as a
+/// looked-up path's is), unless that leaves nothing.
+pub(crate) fn url_path_key(value: &str) -> &str {
+    match value.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() && !value.contains('?') => trimmed,
+        _ => value,
+    }
+}
+
+/// Most `/`-separated parents and query cuts of one URL looked up in the URL-path table.
+const MAX_PATH_LOOKUPS: usize = 64;
+
+/// The URL-path keys a URL is looked up under, most specific first: its path with each cut of
+/// its query (after a `=`, before a `&`, and the whole), then the path, then each parent
+/// folder. `https://h.example/a/b.php?u=1&v=2` → `/a/b.php?u=`, `/a/b.php?u=1`,
+/// `/a/b.php?u=1&v=`, `/a/b.php?u=1&v=2`, `/a/b.php`, `/a`. The fragment is ignored; an
+/// input without a scheme (`h.example/a`) or that is itself a path (`/a`) is read alike.
+pub(crate) fn url_path_candidates(input: &str) -> impl Iterator<Item = &str> {
+    let rest = after_scheme(input.trim());
+    let at = if is_url_path(rest) {
+        Some(0)
+    } else {
+        rest.find(['/', '?', '#'])
+            .filter(|&i| rest.as_bytes()[i] == b'/')
+    };
+    let path_query = at.map_or("", |i| {
+        let s = &rest[i..];
+        s.find('#').map_or(s, |h| &s[..h])
+    });
+    let (path, query) = match path_query.find('?') {
+        Some(q) => (&path_query[..q], Some(q)),
+        None => (path_query, None),
+    };
+    let query_cuts = query.into_iter().flat_map(move |q| {
+        let cuts = path_query[q + 1..]
+            .char_indices()
+            .filter_map(move |(i, c)| match c {
+                '=' => Some(q + 1 + i + 1),
+                '&' => Some(q + 1 + i),
+                _ => None,
+            })
+            .chain(std::iter::once(path_query.len()));
+        cuts.map(move |end| &path_query[..end])
+    });
+    let mut parent = Some(path.trim_end_matches('/')).filter(|p| !p.is_empty());
+    let parents = std::iter::from_fn(move || {
+        let current = parent?;
+        parent = current
+            .rfind('/')
+            .map(|slash| current[..slash].trim_end_matches('/'))
+            .filter(|p| !p.is_empty());
+        Some(current)
+    });
+    query_cuts.chain(parents).take(MAX_PATH_LOOKUPS)
+}
+
 /// An IP indicator, optionally in CIDR form: the network address (host bits cleared) and prefix.
 pub(crate) fn ip_network(s: &str) -> Option<(IpAddr, u8)> {
     let s = s.trim();
@@ -394,6 +455,37 @@ mod tests {
         assert_eq!(url("foo://Host.X/y").as_deref(), Some("foo://host.x/y"));
         assert_eq!(url("example.org/x"), None);
         assert_eq!(url("mailto:a@b.c"), None);
+    }
+
+    #[test]
+    fn url_path_lookups() {
+        fn c(s: &str) -> Vec<&str> {
+            url_path_candidates(s).collect()
+        }
+        assert_eq!(
+            c("https://h.example/a/b.php?u=1&v=2#f"),
+            [
+                "/a/b.php?u=",
+                "/a/b.php?u=1",
+                "/a/b.php?u=1&v=",
+                "/a/b.php?u=1&v=2",
+                "/a/b.php",
+                "/a"
+            ]
+        );
+        assert_eq!(c("h.example:8080/x/"), ["/x"]);
+        assert_eq!(c("/hass/upload-log.php"), ["/hass/upload-log.php", "/hass"]);
+        assert!(c("https://h.example").is_empty());
+        assert!(c("https://h.example/").is_empty());
+        assert!(c("https://h.example?/x").is_empty());
+        assert!(c("hass").is_empty());
+        assert_eq!(
+            c(&format!("https://h/{}", "a/".repeat(500))).len(),
+            MAX_PATH_LOOKUPS
+        );
+        assert_eq!(url_path_key("/a/"), "/a");
+        assert_eq!(url_path_key("/"), "/");
+        assert_eq!(url_path_key("/a/?b="), "/a/?b=");
     }
 
     #[test]

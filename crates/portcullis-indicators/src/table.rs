@@ -180,6 +180,14 @@ impl<V: Copy> KeyTable<V> {
         Some(insert(&self.state, &self.keys, slots, staged, value))
     }
 
+    /// Every stored key and its value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.shards
+            .iter()
+            .flat_map(|slots| slots.iter())
+            .map(|slot| (key_of(&self.keys, slot.start, slot.len), &slot.value))
+    }
+
     /// The stored key equal to `key`, and its value.
     pub fn get_key_value(&self, key: &str) -> Option<(&str, &V)> {
         let hash = self.state.hash_one(key);

@@ -14,6 +14,8 @@ pub enum IocType {
     Domains,
     IpAddresses,
     Urls,
+    /// URL paths (`/hass/upload-log.php`): `url:value` indicators without a scheme or host.
+    UrlPaths,
     Processes,
     Emails,
     FileNames,
@@ -43,6 +45,8 @@ pub enum MatchRule {
     TruncatedProcess,
     /// A path starts with a path indicator.
     PathPrefix,
+    /// A URL's path (on any host) is a URL-path indicator, or below one.
+    UrlPath,
     /// A path's last component equals a file-name indicator.
     FileName,
     /// One `/`-separated component of a path equals a process indicator.
@@ -180,6 +184,7 @@ impl IndicatorMatch {
             (IocType::Domains, _) => url_like("known suspicious domain"),
             (IocType::IpAddresses, _) => url_like("known suspicious IP address"),
             (IocType::Urls, _) => url_like("known suspicious URL"),
+            (IocType::UrlPaths, _) => url_like("known suspicious URL path"),
             (IocType::Emails, _) => named("email address"),
             (IocType::FileNames, MatchRule::FileName) | (IocType::FilePaths, _) => {
                 named("file path")
@@ -194,6 +199,20 @@ impl IndicatorMatch {
             (IocType::AndroidPropertyNames, _) => named("Android property"),
         }
     }
+}
+
+/// One loaded value, as [`crate::Indicators::values`] lists them for exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedValue<'a> {
+    /// The value as written in its file (trimmed).
+    pub value: std::borrow::Cow<'a, str>,
+    pub ioc_type: IocType,
+    /// The collection's name (malware, report or "Default collection").
+    pub collection: &'a str,
+    /// The STIX id of the indicator holding it.
+    pub id: String,
+    /// The TLP level of the indicator's markings (`TLP:AMBER`…), when it has one.
+    pub tlp: Option<&'static str>,
 }
 
 /// One loaded STIX2 file.
@@ -231,10 +250,11 @@ pub enum LoadError {
 
 impl IocType {
     /// Every type, in declaration order (the index of a type is its position here).
-    pub const ALL: [IocType; 14] = [
+    pub const ALL: [IocType; 15] = [
         IocType::Domains,
         IocType::IpAddresses,
         IocType::Urls,
+        IocType::UrlPaths,
         IocType::Processes,
         IocType::Emails,
         IocType::FileNames,
@@ -254,6 +274,7 @@ impl IocType {
             IocType::Domains => "domains",
             IocType::IpAddresses => "ip_addresses",
             IocType::Urls => "urls",
+            IocType::UrlPaths => "url_paths",
             IocType::Processes => "processes",
             IocType::Emails => "emails",
             IocType::FileNames => "file_names",

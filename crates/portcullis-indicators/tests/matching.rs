@@ -682,3 +682,57 @@ fn hosts_and_addresses_are_checked_on_their_own() {
     // A host check on an address still finds the IP indicator.
     assert!(ind.check_host("198.51.100.2").is_some());
 }
+
+#[test]
+fn url_path_indicators_match_paths_on_any_host_never_hosts() {
+    let ind = load(&[
+        "[url:value = '/hass/upload-log.php']",
+        "[url:value = '/ech/client.php?u=']",
+        "[url:value = '/gadfTs55sghsSSS/']",
+    ]);
+    assert_eq!(ind.counts()[&IocType::UrlPaths], 3);
+    let hit = ind
+        .check_url("https://any.host/hass/upload-log.php?x")
+        .unwrap();
+    assert_eq!(
+        (hit.rule, hit.ioc_type, hit.value.as_str()),
+        (
+            MatchRule::UrlPath,
+            IocType::UrlPaths,
+            "/hass/upload-log.php"
+        )
+    );
+    assert_eq!(
+        hit.message(),
+        "Found a known suspicious URL path https://any.host/hass/upload-log.php?x matching indicator \"/hass/upload-log.php\" from \"TestMalware\""
+    );
+    assert!(
+        ind.check_url("http://10.0.0.1:8080/hass/upload-log.php")
+            .is_some()
+    );
+    assert!(
+        ind.check_url("other.example/gadfTs55sghsSSS/phppost.php")
+            .is_some()
+    );
+    assert!(
+        ind.check_url("https://h.example/ech/client.php?u=42&x=1")
+            .is_some()
+    );
+    assert!(
+        ind.check_url("https://h.example/ech/client.php?v=42")
+            .is_none()
+    );
+    assert!(ind.check_url("https://h.example/ech/client.php").is_none());
+    // Never a host, nor another path that merely starts alike, nor a path in the query.
+    for miss in [
+        "hass",
+        "https://hass/",
+        "https://h.example/hass/upload-log.phpx",
+        "https://h.example/HASS/upload-log.php",
+        "https://h.example/x?next=/hass/upload-log.php",
+        "https://h.example/#/hass/upload-log.php",
+    ] {
+        assert!(ind.check_url(miss).is_none(), "{miss}");
+    }
+    assert!(ind.check_host("hass").is_none());
+}

@@ -90,8 +90,9 @@ fn installed_collections_are_listed_looked_up_used_by_check_and_removed() {
     );
     assert!(out.contains("indicator indicator--"), "{out}");
     let (_, out) = iocs(&data, &["show", "harmless.example"]);
+    // The campaign's and the Iran collection shipped with Portcullis.
     assert!(
-        out.contains("is in none of the 1 collection file(s)"),
+        out.contains("is in none of the 2 collection file(s)"),
         "{out}"
     );
 
@@ -114,7 +115,7 @@ fn installed_collections_are_listed_looked_up_used_by_check_and_removed() {
     };
     let (code, out) = run(&[], &dir.path().join("r1"));
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("From the 1 installed collection(s)"), "{out}");
+    assert!(out.contains("From the 2 installed collection(s)"), "{out}");
     assert!(out.contains("evil.example.net"), "{out}");
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("r1/report.json")).unwrap()).unwrap();
@@ -138,6 +139,9 @@ fn installed_collections_are_listed_looked_up_used_by_check_and_removed() {
         out.contains("Removed \"evil-campaign\" (1 indicators)"),
         "{out}"
     );
+    let (code, out) = iocs(&data, &["remove", "iran-state-linked"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("shipped"), "{out}");
     let (code, out) = run(&[], &dir.path().join("r3"));
     assert_eq!(code, Some(0), "{out}");
     assert!(
@@ -196,7 +200,12 @@ fn the_public_index_mirror_installs_every_collection_then_downloads_nothing() {
     let data = dir.path().join("data");
     let (code, out) = update(&data, &server);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches(" installed, ").count(), 14, "{out}");
+    // All 14 collections plus the bundled Iran collection.
+    assert_eq!(out.matches(" installed, ").count(), 15, "{out}");
+    assert!(
+        out.contains("iran-state-linked                installed, 2429 indicators"),
+        "{out}"
+    );
     assert!(
         out.contains("nso-group-pegasus                installed, 1549 indicators"),
         "{out}"
@@ -205,12 +214,12 @@ fn the_public_index_mirror_installs_every_collection_then_downloads_nothing() {
         out.contains("stalkerware                      FAILED (not installed)"),
         "{out}"
     );
-    assert!(out.contains("14 collection(s) current, 1 failed"), "{out}");
+    assert!(out.contains("15 collection(s) current, 1 failed"), "{out}");
     server.take_answers();
 
     let (code, out) = update(&data, &server);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(out.matches(" up to date").count(), 14, "{out}");
+    assert_eq!(out.matches(" up to date").count(), 15, "{out}");
     let answers = server.take_answers();
     assert_eq!(
         answers.iter().filter(|(_, s)| *s == 304).count(),

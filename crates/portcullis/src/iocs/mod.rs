@@ -2,6 +2,7 @@
 //! updated, listed, looked up) and the formats indicators are shared in.
 
 mod installed;
+mod interchange;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,12 @@ pub enum IocsCommand {
     },
     /// Which installed collections hold a value (a domain, URL, IP, hash, app id…) and why.
     Show(installed::ShowArgs),
+    /// Install a plain trail list, CSV, MISP event or Zeek Intel file as a STIX 2.1
+    /// collection (reproducible: the same file gives the same bundle).
+    Import(interchange::ImportArgs),
+    /// Write the installed indicators for network sensors: Zeek Intel, a Suricata dataset, a
+    /// hosts file, CSV or one STIX 2.1 bundle.
+    Export(interchange::ExportArgs),
 }
 
 pub fn run(cmd: &IocsCommand) -> Result<ExitCode> {
@@ -35,6 +42,8 @@ pub fn run(cmd: &IocsCommand) -> Result<ExitCode> {
         IocsCommand::Add(args) => installed::add(args),
         IocsCommand::Remove { name } => installed::remove(name),
         IocsCommand::Show(args) => installed::show(args),
+        IocsCommand::Import(args) => interchange::import(args),
+        IocsCommand::Export(args) => interchange::export(args),
     }
 }
 
