@@ -359,10 +359,11 @@ mod tests {
                 "[ipv6-addr:value = '2001:db8::1']",
                 "[process:name = 'averyveryverylongprocessname']",
                 "[url:value = 'http://example.net/thisisbad']",
+                "[url:value = '/hass/upload-log.php']",
                 "[app:id = 'com.kitten.spy']",
                 "[file:hashes.'SHA-256' = '570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6']",
                 "[email-addr:value = 'x@example.org']",
-                "[file:name = '/var/tmp/implant']",
+                "[file:name = 'implant']",
                 "[process:name = 'Launch' AND x:y = 'z']",
             ],
         );
@@ -403,12 +404,16 @@ mod tests {
         assert_eq!(back.files(), ind.files());
         assert_eq!(back.collections_summary(), ind.collections_summary());
         type Lookup = fn(&Indicators, &str) -> Option<crate::IndicatorMatch>;
-        let lookups: [(&str, Lookup); 10] = [
+        let lookups: [(&str, Lookup); 11] = [
             ("https://a.evil.example.com/x", Indicators::check_url),
             ("198.51.100.7", Indicators::check_ip),
             ("2001:db8::1", Indicators::check_ip),
             ("averyveryverylon", Indicators::check_process),
             ("http://example.net/thisisbad", Indicators::check_url),
+            (
+                "https://any.example/hass/upload-log.php?x=1",
+                Indicators::check_url,
+            ),
             ("com.kitten.spy", Indicators::check_app_id),
             (
                 "570cd76bf49cf52e0cb347a68bdcf0590b2eaece134e1b1eba7e8d66261bdbe6",
@@ -420,6 +425,11 @@ mod tests {
         ];
         for (value, lookup) in lookups {
             assert_eq!(lookup(&back, value), lookup(&ind, value), "{value}");
+            assert_eq!(
+                lookup(&back, value).is_some(),
+                value != "nothing.example",
+                "{value}"
+            );
         }
         let hit = back.check_url("https://a.evil.example.com/x").unwrap();
         assert_eq!(hit.value, "Evil.Example.COM.");
