@@ -123,6 +123,8 @@ pub enum StoreError {
 pub struct Verified {
     pub counts: BTreeMap<String, usize>,
     pub sha256: String,
+    /// The most restrictive TLP marking of its indicators, when any is marked.
+    pub tlp: Option<String>,
 }
 
 /// Loads `bytes` as the check would; a bundle that does not load is refused.
@@ -140,6 +142,7 @@ pub fn verify(bytes: &[u8], source: &str) -> Result<Verified, StoreError> {
         .map(|(t, n)| (t.as_str().to_string(), n))
         .collect();
     Ok(Verified {
+        tlp: indicators.strictest_tlp().map(str::to_string),
         counts,
         sha256: file.sha256,
     })
@@ -393,5 +396,36 @@ mod tests {
         assert!(check_name("../x").is_err());
         assert!(check_name(".hidden").is_err());
         assert!(check_name("iran-state-linked").is_ok());
+    }
+
+    #[test]
+    fn a_bundle_is_verified_with_its_counts_and_strictest_tlp() {
+        let patterns = [
+            "[domain-name:value = 'a.example']",
+            "[domain-name:value = 'b.example']",
+        ];
+        let plain = portcullis_indicators::test_bundle_json("M", &patterns);
+        let verified = verify(plain.as_bytes(), "m.stix2").unwrap();
+        assert_eq!(verified.counts.get("domains"), Some(&2));
+        assert_eq!(verified.tlp, None);
+        // The first indicator GREEN, the second AMBER (TLP 2.0 ids): AMBER is the strictest.
+        let mut bundle: serde_json::Value = serde_json::from_str(&plain).unwrap();
+        let mark = |bundle: &mut serde_json::Value, at: usize, id: &str| {
+            bundle["objects"][at]["object_marking_refs"] = serde_json::json!([id]);
+        };
+        mark(
+            &mut bundle,
+            1,
+            "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+        );
+        let green = verify(bundle.to_string().as_bytes(), "m.stix2").unwrap();
+        assert_eq!(green.tlp.as_deref(), Some("TLP:GREEN"));
+        mark(
+            &mut bundle,
+            3,
+            "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+        );
+        let amber = verify(bundle.to_string().as_bytes(), "m.stix2").unwrap();
+        assert_eq!(amber.tlp.as_deref(), Some("TLP:AMBER"));
     }
 }

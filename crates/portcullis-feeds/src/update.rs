@@ -252,7 +252,7 @@ fn install_bundled(store: &Store, lock: &Lock, manifest: &mut Manifest, b: &Bund
         etag: None,
         last_modified: None,
         licence: Some(b.licence.into()),
-        tlp: None,
+        tlp: verified.tlp,
         authors: b.authors.iter().map(|s| s.to_string()).collect(),
         references: b.references.iter().map(|s| s.to_string()).collect(),
         counts: verified.counts,
@@ -321,6 +321,7 @@ fn refresh(
         Ok(Some((verified, bytes))) => {
             entry.sha256 = verified.sha256;
             entry.counts = verified.counts;
+            entry.tlp = verified.tlp;
             entry.bytes = bytes.len() as u64;
             entry.installed_at = when.clone();
             entry.checked_at = when;

@@ -134,6 +134,15 @@ impl Records {
             .min()
     }
 
+    /// The most restrictive TLP level any indicator is marked with.
+    pub(crate) fn strictest_tlp(&self) -> Option<&'static str> {
+        tlp_of(
+            self.extras
+                .values()
+                .flat_map(|e| e.markings.iter().map(|m| &**m)),
+        )
+    }
+
     pub(crate) fn encode(&self, w: &mut Writer) {
         w.len(self.collection.0.len());
         for &(first, collection) in &self.collection.0 {

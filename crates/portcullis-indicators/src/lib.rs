@@ -88,6 +88,12 @@ impl Indicators {
         self
     }
 
+    /// The most restrictive TLP level (`TLP:AMBER`…) among the loaded indicators' markings,
+    /// when any is marked: how widely the set may be shared.
+    pub fn strictest_tlp(&self) -> Option<&'static str> {
+        self.records.strictest_tlp()
+    }
+
     /// Whether revoked and expired indicators are used (see [`Indicators::include_expired`]).
     pub fn includes_expired(&self) -> bool {
         self.validity.include_expired

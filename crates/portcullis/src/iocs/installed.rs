@@ -272,7 +272,7 @@ pub(super) fn install_new(new: &NewCollection<'_>, bytes: &[u8]) -> Result<()> {
         etag: new.etag.clone(),
         last_modified: new.last_modified.clone(),
         licence: new.licence.map(str::to_string),
-        tlp: None,
+        tlp: verified.tlp.clone(),
         authors: Vec::new(),
         references: Vec::new(),
         counts: verified.counts,
