@@ -34,6 +34,21 @@ pub fn portcullis() -> Command {
     cmd
 }
 
+/// Runs `portcullis iocs ARGS` with `data` as the data folder: (exit code, stdout, stderr).
+pub fn iocs(data: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = portcullis()
+        .env("PORTCULLIS_DATA_DIR", data)
+        .arg("iocs")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `portcullis check --json` and returns (exit code, report.json). Every call also proves
 /// the evidence unchanged: the target (file or folder) is hashed before and after.
 pub fn check_json(target: &Path, iocs: &[&Path], out: &Path) -> (i32, Value) {

@@ -10,16 +10,10 @@ use std::time::{Duration, Instant};
 use common::{backup_with_sms, portcullis, shared_fixture};
 use portcullis_testkit::http::{FileServer, Override};
 
+/// `portcullis iocs ARGS`: (exit code, stdout and stderr together).
 fn iocs(data: &Path, args: &[&str]) -> (i32, String) {
-    let out = portcullis()
-        .env("PORTCULLIS_DATA_DIR", data)
-        .arg("iocs")
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.code().unwrap_or(-1), text)
+    let (code, stdout, stderr) = common::iocs(data, args);
+    (code, stdout + &stderr)
 }
 
 fn update_args(server: &FileServer) -> Vec<String> {

@@ -5,26 +5,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::portcullis;
+use common::iocs;
 
 fn input(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../portcullis-interchange/tests/data")
         .join(name)
-}
-
-fn iocs(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = portcullis()
-        .env("PORTCULLIS_DATA_DIR", data)
-        .arg("iocs")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
