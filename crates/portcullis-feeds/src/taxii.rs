@@ -375,6 +375,10 @@ pub fn fetch(
         cursor: state.cursor.clone(),
         ..Synced::default()
     };
+    // Every `(id, modified)` received in this sync: a `next` token that comes back is a loop
+    // only when its page brought none not received before (medallion, the reference server,
+    // legitimately hands out one token for all the pages of a query).
+    let mut received: BTreeSet<(String, String)> = BTreeSet::new();
     let mut nexts = BTreeSet::new();
     let mut next: Option<String> = None;
     // `next` belongs to the query that produced it, so `added_after` changes only when
@@ -447,6 +451,9 @@ pub fn fetch(
             fresh += 1;
             synced.changed.insert(id.to_string(), object.clone());
         }
+        let progressed = page_seen
+            .iter()
+            .fold(false, |p, pair| received.insert(pair.clone()) || p);
         let previous = synced.cursor.added_last.clone();
         if let Some(last) = page.added_last {
             if synced.cursor.added_last.as_deref() == Some(last.as_str()) {
@@ -464,7 +471,7 @@ pub fn fetch(
         }
         match page.body.get("next").and_then(Value::as_str) {
             Some(n) => {
-                if !nexts.insert(n.to_string()) {
+                if !nexts.insert(n.to_string()) && !progressed {
                     return Err(TaxiiError::Loop {
                         url: objects_url,
                         next: n.to_string(),

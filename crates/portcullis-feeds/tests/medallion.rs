@@ -115,7 +115,10 @@ fn start(program: &str, dir: &Path, objects: &[Value]) -> (Medallion, String) {
             }
             panic!("medallion exited with {status}: {err}");
         }
-        assert!(Instant::now() < deadline, "medallion did not answer in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "medallion did not answer in 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (server, base)
@@ -228,7 +231,9 @@ fn medallion_sync_fetches_exactly_the_new_objects_and_honours_revocation() {
     assert_eq!(outcome, Outcome::Installed, "{outcome:?}");
     assert_eq!(held(&store), 16);
     assert!(
-        !serde_json::to_string(&installed).unwrap().contains(PASSWORD),
+        !serde_json::to_string(&installed)
+            .unwrap()
+            .contains(PASSWORD),
         "the secret never reaches the manifest"
     );
     assert_eq!(pending(&store), 0, "nothing new right after add");
@@ -240,7 +245,11 @@ fn medallion_sync_fetches_exactly_the_new_objects_and_honours_revocation() {
     let sync = || taxii::sync_installed(&store, &http::agent(), "partner", &|_| {}).unwrap();
     assert_eq!(sync(), Outcome::Updated);
     assert_eq!(held(&store), 26);
-    assert_eq!(pending(&store), 0, "an inclusive re-request repeats nothing");
+    assert_eq!(
+        pending(&store),
+        0,
+        "an inclusive re-request repeats nothing"
+    );
     assert_eq!(sync(), Outcome::Unchanged);
 
     // Revoke one indicator on the server: it stops alerting; its neighbour still alerts.
