@@ -451,9 +451,10 @@ pub fn fetch(
             fresh += 1;
             synced.changed.insert(id.to_string(), object.clone());
         }
-        let progressed = page_seen
-            .iter()
-            .fold(false, |p, pair| received.insert(pair.clone()) || p);
+        let mut progressed = false;
+        for pair in &page_seen {
+            progressed |= received.insert(pair.clone());
+        }
         let previous = synced.cursor.added_last.clone();
         if let Some(last) = page.added_last {
             if synced.cursor.added_last.as_deref() == Some(last.as_str()) {
