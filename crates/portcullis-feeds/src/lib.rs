@@ -8,6 +8,7 @@ pub mod http;
 pub mod index;
 pub mod licence;
 pub mod store;
+pub mod taxii;
 pub mod update;
 
 pub use store::{Installed, Manifest, SourceKind, Store, StoreError};

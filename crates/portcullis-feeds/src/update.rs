@@ -143,6 +143,29 @@ pub fn update(
             _ => {}
         }
     }
+    let taxii: Vec<(String, Installed)> = manifest
+        .collections
+        .iter()
+        .filter(|(_, i)| i.kind == SourceKind::Taxii)
+        .map(|(n, i)| (n.clone(), i.clone()))
+        .collect();
+    for (name, entry) in taxii {
+        progress(&format!(
+            "synchronising the TAXII collection {}",
+            entry.source
+        ));
+        let outcome = crate::taxii::sync(
+            store,
+            &lock,
+            &mut manifest,
+            agent,
+            &name,
+            entry,
+            &std::thread::sleep,
+        );
+        report.entries.push(entry_report(&manifest, &name, outcome));
+        store.save_manifest(&lock, &manifest)?;
+    }
     for w in wanted {
         progress(&format!("fetching {}", w.entry.source));
         let outcome = refresh(store, &lock, &mut manifest, agent, &w.name, w.entry);

@@ -3,6 +3,7 @@
 
 mod installed;
 mod interchange;
+mod taxii;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,9 @@ pub enum IocsCommand {
     /// Install a STIX 2.1 collection from a file or an http(s):// address (an address is
     /// refreshed by `update`).
     Add(installed::AddArgs),
+    /// Install a TAXII 2.1 collection (synchronised by `update`); secrets come from an
+    /// environment variable or a file, never the command line.
+    AddTaxii(taxii::AddTaxiiArgs),
     /// Remove an installed collection.
     Remove {
         /// Its name, as `iocs list` shows it.
@@ -40,6 +44,7 @@ pub fn run(cmd: &IocsCommand) -> Result<ExitCode> {
         IocsCommand::Update(args) => installed::update(args),
         IocsCommand::List => installed::list(),
         IocsCommand::Add(args) => installed::add(args),
+        IocsCommand::AddTaxii(args) => taxii::add_taxii(args),
         IocsCommand::Remove { name } => installed::remove(name),
         IocsCommand::Show(args) => installed::show(args),
         IocsCommand::Import(args) => interchange::import(args),
