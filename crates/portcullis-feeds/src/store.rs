@@ -82,6 +82,29 @@ pub struct Installed {
 }
 
 impl Installed {
+    /// An entry of `kind` from `source` with nothing installed yet, for the caller to fill.
+    pub fn empty(kind: SourceKind, source: &str) -> Installed {
+        Installed {
+            file: String::new(),
+            title: String::new(),
+            kind,
+            source: source.to_string(),
+            sha256: String::new(),
+            bytes: 0,
+            installed_at: String::new(),
+            checked_at: String::new(),
+            etag: None,
+            last_modified: None,
+            licence: None,
+            tlp: None,
+            authors: Vec::new(),
+            references: Vec::new(),
+            counts: BTreeMap::new(),
+            last_error: None,
+            state: None,
+        }
+    }
+
     pub fn indicators(&self) -> usize {
         self.counts.values().sum()
     }

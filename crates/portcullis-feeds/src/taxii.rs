@@ -629,23 +629,8 @@ pub fn sync_installed(
 
 fn placeholder(add: &AddTaxii<'_>) -> Installed {
     Installed {
-        file: String::new(),
         title: format!("TAXII collection {}", add.collection),
-        kind: SourceKind::Taxii,
-        source: add.url.to_string(),
-        sha256: String::new(),
-        bytes: 0,
-        installed_at: String::new(),
-        checked_at: String::new(),
-        etag: None,
-        last_modified: None,
-        licence: None,
-        tlp: None,
-        authors: Vec::new(),
-        references: Vec::new(),
-        counts: Default::default(),
-        last_error: None,
-        state: None,
+        ..Installed::empty(SourceKind::Taxii, add.url)
     }
 }
 

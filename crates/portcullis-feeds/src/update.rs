@@ -219,25 +219,9 @@ fn from_index(manifest: &Manifest, entries: Vec<IndexEntry>) -> Vec<Wanted> {
                 .collections
                 .get(&name)
                 .filter(|i| i.source == e.url && i.kind == SourceKind::Index);
-            let mut entry = held.cloned().unwrap_or_else(|| Installed {
-                file: String::new(),
-                title: String::new(),
-                kind: SourceKind::Index,
-                source: e.url.clone(),
-                sha256: String::new(),
-                bytes: 0,
-                installed_at: String::new(),
-                checked_at: String::new(),
-                etag: None,
-                last_modified: None,
-                licence: None,
-                tlp: None,
-                authors: Vec::new(),
-                references: Vec::new(),
-                counts: Default::default(),
-                last_error: None,
-                state: None,
-            });
+            let mut entry = held
+                .cloned()
+                .unwrap_or_else(|| Installed::empty(SourceKind::Index, &e.url));
             entry.title = e.title;
             entry.authors = e.authors;
             entry.references = e.references;
