@@ -68,6 +68,13 @@ pub fn run(args: &RecheckArgs) -> Result<ExitCode> {
                 for a in new {
                     println!("  NEW {}  {}: {}", a.level.as_str(), a.module, a.message);
                 }
+                if !done.report.warnings.is_empty() {
+                    println!(
+                        "  {} part(s) of the results could not be read; nothing new there means \
+                         nothing (see the report's warnings)",
+                        done.report.warnings.len()
+                    );
+                }
                 println!(
                     "  report: {}",
                     done.output_dir.join("report.html").display()
