@@ -220,7 +220,7 @@ fn key_for(ioc_type: IocType, raw: &str) -> Result<Key<'_>, &'static str> {
             Key::Str(ioc_type, Cow::Borrowed(path))
         }
         IocType::Processes | IocType::FileNames => Key::Str(ioc_type, Cow::Borrowed(value)),
-        IocType::AppCertHashes => Key::Str(ioc_type, cert_hash(value)),
+        IocType::AppCertHashes | IocType::CertHashes => Key::Str(ioc_type, cert_hash(value)),
         IocType::Emails
         | IocType::FilesMd5
         | IocType::FilesSha1

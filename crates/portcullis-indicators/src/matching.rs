@@ -249,6 +249,12 @@ impl Indicators {
         self.check_exact(hash, IocType::AppCertHashes, &cert_hash(hash))
     }
 
+    /// A TLS certificate fingerprint (hex, with or without colons, any case) against
+    /// `x509-certificate:hashes` indicators.
+    pub fn check_cert_hash(&self, hash: &str) -> Option<IndicatorMatch> {
+        self.check_exact(hash, IocType::CertHashes, &cert_hash(hash))
+    }
+
     pub fn check_app_id(&self, app_id: &str) -> Option<IndicatorMatch> {
         self.check_exact(app_id, IocType::AppIds, &lower(app_id.trim()))
     }

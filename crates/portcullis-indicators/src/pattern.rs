@@ -608,6 +608,10 @@ fn resolve(object: &str, first: &str, second: Option<&str>) -> Option<IocType> {
             Hash::Sha256 => IocType::FilesSha256,
         });
     }
+    if on("x509-certificate", "hashes") {
+        algorithm(second?)?;
+        return Some(IocType::CertHashes);
+    }
     if on("app", "cert") {
         algorithm(second?)?;
         return Some(IocType::AppCertHashes);
@@ -656,7 +660,11 @@ enum Hash {
 fn is_hash(t: IocType) -> bool {
     matches!(
         t,
-        IocType::FilesMd5 | IocType::FilesSha1 | IocType::FilesSha256 | IocType::AppCertHashes
+        IocType::FilesMd5
+            | IocType::FilesSha1
+            | IocType::FilesSha256
+            | IocType::AppCertHashes
+            | IocType::CertHashes
     )
 }
 

@@ -27,6 +27,8 @@ pub enum IocType {
     AppIds,
     IosProfileIds,
     AndroidPropertyNames,
+    /// TLS certificate fingerprints (`x509-certificate:hashes.…`), seen in network logs.
+    CertHashes,
 }
 
 /// Which rule made a match; decides the alert wording.
@@ -197,6 +199,7 @@ impl IndicatorMatch {
             (IocType::AppIds, _) => named("app with ID"),
             (IocType::IosProfileIds, _) => named("profile ID"),
             (IocType::AndroidPropertyNames, _) => named("Android property"),
+            (IocType::CertHashes, _) => named("TLS certificate with fingerprint"),
         }
     }
 }
@@ -250,7 +253,7 @@ pub enum LoadError {
 
 impl IocType {
     /// Every type, in declaration order (the index of a type is its position here).
-    pub const ALL: [IocType; 15] = [
+    pub const ALL: [IocType; 16] = [
         IocType::Domains,
         IocType::IpAddresses,
         IocType::Urls,
@@ -266,6 +269,7 @@ impl IocType {
         IocType::AppIds,
         IocType::IosProfileIds,
         IocType::AndroidPropertyNames,
+        IocType::CertHashes,
     ];
 
     /// MVT's collection-list name (`domains`, `files_sha256`, …), as serialised.
@@ -286,6 +290,7 @@ impl IocType {
             IocType::AppIds => "app_ids",
             IocType::IosProfileIds => "ios_profile_ids",
             IocType::AndroidPropertyNames => "android_property_names",
+            IocType::CertHashes => "cert_hashes",
         }
     }
 }

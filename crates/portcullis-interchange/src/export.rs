@@ -208,7 +208,7 @@ fn zeek(v: &LoadedValue<'_>) -> Option<(String, &'static str)> {
         IocType::FilesMd5 | IocType::FilesSha1 | IocType::FilesSha256 => {
             (value.to_ascii_lowercase(), "Intel::FILE_HASH")
         }
-        IocType::AppCertHashes if value.replace(':', "").len() == 40 => (
+        IocType::AppCertHashes | IocType::CertHashes if value.replace(':', "").len() == 40 => (
             value.replace(':', "").to_ascii_lowercase(),
             "Intel::CERT_HASH",
         ),
@@ -250,6 +250,7 @@ fn observable(v: &LoadedValue<'_>) -> Observable {
         IocType::FilePaths => Observable::FilePath(value),
         IocType::AppIds => Observable::AppId(value),
         IocType::AppCertHashes => Observable::AppCertHash(value),
+        IocType::CertHashes => Observable::CertHash(value),
         IocType::IosProfileIds => Observable::ProfileId(value),
         IocType::AndroidPropertyNames => Observable::AndroidProperty(value),
     }

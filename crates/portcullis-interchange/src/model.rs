@@ -31,6 +31,8 @@ pub enum Observable {
     FilePath(String),
     AppId(String),
     AppCertHash(String),
+    /// A TLS certificate fingerprint (SHA-1 or SHA-256 by length).
+    CertHash(String),
     ProfileId(String),
     AndroidProperty(String),
 }
@@ -64,6 +66,14 @@ impl Observable {
                 };
                 format!("[app:cert.{algorithm} = '{}']", q(v))
             }
+            Observable::CertHash(v) => {
+                let algorithm = if v.len() == 40 {
+                    "'SHA-1'"
+                } else {
+                    "'SHA-256'"
+                };
+                format!("[x509-certificate:hashes.{algorithm} = '{}']", q(v))
+            }
             Observable::ProfileId(v) => format!("[configuration-profile:id = '{}']", q(v)),
             Observable::AndroidProperty(v) => format!("[android-property:name = '{}']", q(v)),
         }
@@ -86,6 +96,7 @@ impl Observable {
             | Observable::FilePath(v)
             | Observable::AppId(v)
             | Observable::AppCertHash(v)
+            | Observable::CertHash(v)
             | Observable::ProfileId(v)
             | Observable::AndroidProperty(v) => v,
         }
@@ -215,6 +226,7 @@ impl Observable {
             Observable::FilePath(_) => "file-path",
             Observable::AppId(_) => "app-id",
             Observable::AppCertHash(_) => "app-cert",
+            Observable::CertHash(_) => "x509-certificate",
             Observable::ProfileId(_) => "configuration-profile",
             Observable::AndroidProperty(_) => "android-property",
         }
