@@ -12,7 +12,7 @@ use crate::time;
 /// Hits kept in full per file, for alerts; past it, hits are still counted per indicator and
 /// client (first and last contact) but not listed one by one.
 pub const MAX_HITS_LISTED: usize = 1_000;
-/// Malformed lines quoted per file; the rest are counted.
+/// Kinds of malformed line quoted per file; the rest are counted.
 pub const MAX_MALFORMED_LISTED: usize = 20;
 /// Distinct client addresses remembered per file; past it, only counted as "more".
 pub const MAX_CLIENTS: usize = 100_000;
@@ -66,6 +66,29 @@ impl Contact {
     }
 }
 
+/// Lines malformed for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedNote {
+    pub reason: String,
+    pub first_line: u64,
+    /// The first such line, cut at 200 characters.
+    pub quote: String,
+    pub count: u64,
+}
+
+impl std::fmt::Display for MalformedNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.first_line, self.reason)?;
+        if !self.quote.is_empty() {
+            write!(f, ": {}", self.quote)?;
+        }
+        if self.count > 1 {
+            write!(f, " ({} lines like it)", self.count)?;
+        }
+        Ok(())
+    }
+}
+
 /// A DHCP lease, owned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeenLease {
@@ -91,7 +114,9 @@ pub struct Tally {
     /// Lines that were records of the format (not blank, not directives, not malformed).
     pub records: u64,
     pub malformed: u64,
-    pub malformed_listed: Vec<(u64, String)>,
+    /// Malformed lines by reason, each with the first line it was met on: a header that
+    /// lies makes every line after it malformed for one reason, reported once.
+    pub malformed_listed: Vec<MalformedNote>,
     pub clients: HashSet<String>,
     /// Distinct clients past [`MAX_CLIENTS`] not remembered.
     pub clients_over: bool,
@@ -106,14 +131,23 @@ impl Tally {
     /// Counts line `line_no` as malformed, quoting it while few have been.
     pub fn malformed(&mut self, line_no: u64, text: &str, reason: &Malformed) {
         self.malformed += 1;
-        if self.malformed_listed.len() < MAX_MALFORMED_LISTED {
-            let quoted = cut(text, 200);
-            let note = if quoted.is_empty() {
-                format!("line {line_no}: {reason}")
-            } else {
-                format!("line {line_no}: {reason}: {quoted}")
-            };
-            self.malformed_listed.push((line_no, note));
+        self.note_malformed(MalformedNote {
+            reason: reason.to_string(),
+            first_line: line_no,
+            quote: cut(text, 200),
+            count: 1,
+        });
+    }
+
+    fn note_malformed(&mut self, note: MalformedNote) {
+        if let Some(known) = self
+            .malformed_listed
+            .iter_mut()
+            .find(|n| n.reason == note.reason)
+        {
+            known.count += note.count;
+        } else if self.malformed_listed.len() < MAX_MALFORMED_LISTED {
+            self.malformed_listed.push(note);
         }
     }
 
@@ -133,9 +167,9 @@ impl Tally {
         self.lines += other.lines;
         self.records += other.records;
         self.malformed += other.malformed;
-        let room = MAX_MALFORMED_LISTED.saturating_sub(self.malformed_listed.len());
-        self.malformed_listed
-            .extend(other.malformed_listed.into_iter().take(room));
+        for note in other.malformed_listed {
+            self.note_malformed(note);
+        }
         self.clients_over |= other.clients_over;
         for client in other.clients {
             self.client(&client);

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::check::{Check, Tally};
 
 /// The formats, in the order they are tried on a file.
-pub static ALL: &[&dyn Format] = &[];
+pub static ALL: &[&dyn Format] = &[&crate::formats::zeek::Zeek];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,9 @@ impl<'a> Head<'a> {
 pub struct Input<'a> {
     /// The contents, decompressed, from the start.
     pub reader: &'a mut (dyn Read + Send),
+    /// The first bytes of the contents (the reader gives them too), to tell a format's
+    /// variants apart (Zeek TSV or JSON).
+    pub head: &'a [u8],
     /// The file itself when it is a plain file on disk (a database must be opened by path).
     pub path: Option<&'a Path>,
     /// The year for times logged without one (syslog): the file's modification year.

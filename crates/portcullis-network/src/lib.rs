@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod format;
+pub mod formats;
 pub mod line;
 pub mod run;
 pub mod source;

@@ -59,6 +59,7 @@ pub fn read(source: &Source, kind: Option<&str>, check: &Check<'_>) -> FileRun {
     };
     let input = Input {
         reader: &mut opened.reader,
+        head: &opened.head,
         path,
         year: opened.year,
     };

@@ -1,0 +1,3 @@
+//! The log formats, one file each.
+
+pub mod zeek;
