@@ -19,13 +19,37 @@ pub struct Zeek;
 
 /// The Zeek logs read, by `#path`, with the fields that tell each apart in a JSON log.
 const LOGS: [(&str, Module, &[&str]); 7] = [
-    ("dns", module("zeek_dns", "ZeekDns"), &["query", "qtype_name", "trans_id"]),
+    (
+        "dns",
+        module("zeek_dns", "ZeekDns"),
+        &["query", "qtype_name", "trans_id"],
+    ),
     ("http", module("zeek_http", "ZeekHttp"), &["method", "uri"]),
-    ("ssl", module("zeek_ssl", "ZeekSsl"), &["server_name", "cipher", "ssl_history"]),
-    ("x509", module("zeek_x509", "ZeekX509"), &["certificate.subject", "fingerprint"]),
-    ("files", module("zeek_files", "ZeekFiles"), &["fuid", "mime_type"]),
-    ("dhcp", module("zeek_dhcp", "ZeekDhcp"), &["assigned_addr", "msg_types", "mac"]),
-    ("conn", module("zeek_conn", "ZeekConn"), &["conn_state", "history", "orig_bytes"]),
+    (
+        "ssl",
+        module("zeek_ssl", "ZeekSsl"),
+        &["server_name", "cipher", "ssl_history"],
+    ),
+    (
+        "x509",
+        module("zeek_x509", "ZeekX509"),
+        &["certificate.subject", "fingerprint"],
+    ),
+    (
+        "files",
+        module("zeek_files", "ZeekFiles"),
+        &["fuid", "mime_type"],
+    ),
+    (
+        "dhcp",
+        module("zeek_dhcp", "ZeekDhcp"),
+        &["assigned_addr", "msg_types", "mac"],
+    ),
+    (
+        "conn",
+        module("zeek_conn", "ZeekConn"),
+        &["conn_state", "history", "orig_bytes"],
+    ),
 ];
 
 const fn module(slug: &'static str, name: &'static str) -> Module {
@@ -206,10 +230,11 @@ impl<'l> Gathered<'l> {
             Role::LeaseSeconds => self.lease_seconds = value.parse().ok(),
             // The lease holds when the last word of the exchange is the server's ACK.
             Role::MessageTypes => {
-                let last = value
-                    .rsplit(',')
-                    .find(|m| matches!(*m, "ACK" | "NAK" | "DECLINE" | "RELEASE"));
-                self.acked = Some(last == Some("ACK"));
+                for message in value.split(',') {
+                    if matches!(message, "ACK" | "NAK" | "DECLINE" | "RELEASE") {
+                        self.acked = Some(message == "ACK");
+                    }
+                }
             }
         }
     }
@@ -226,7 +251,10 @@ impl<'l> Gathered<'l> {
             };
             out.push(Seen::HttpUrl, url);
         }
-        if let (Some(address), Some(mac)) = (self.lease_address, self.mac)
+        // Without an assigned address, a client that names its own (DHCPINFORM) still
+        // ties that address to its MAC.
+        let address = self.lease_address.or_else(|| out.client.clone());
+        if let (Some(address), Some(mac)) = (address, self.mac)
             && self.acked != Some(false)
         {
             out.lease = Some(Lease {
@@ -479,9 +507,8 @@ impl TextLog for ZeekJson {
         let mut g = Gathered::default();
         let port = |p: Option<u32>| p.map(|p| Cow::Owned(p.to_string()));
         let one = |role, v: Option<Cow<'l, str>>| v.into_iter().map(move |v| (role, v));
-        let many = |role, v: Option<Vec<Cow<'l, str>>>| {
-            v.into_iter().flatten().map(move |v| (role, v))
-        };
+        let many =
+            |role, v: Option<Vec<Cow<'l, str>>>| v.into_iter().flatten().map(move |v| (role, v));
         let values = one(Role::Client, orig_h)
             .chain(one(Role::ClientPort, port(orig_p)))
             .chain(one(Role::Server, resp_h))
