@@ -7,7 +7,10 @@ use std::path::Path;
 use crate::check::{Check, Tally};
 
 /// The formats, in the order they are tried on a file.
-pub static ALL: &[&dyn Format] = &[&crate::formats::zeek::Zeek];
+pub static ALL: &[&dyn Format] = &[
+    &crate::formats::zeek::Zeek,
+    &crate::formats::suricata::Suricata,
+];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::common_name;
 use crate::check::Check;
 use crate::format::{Format, Head, Input, Module, Outcome};
 use crate::line::{Lease, Line, Malformed, RawTime, Seen};
@@ -265,14 +266,6 @@ impl<'l> Gathered<'l> {
             });
         }
     }
-}
-
-/// `CN=www.google.com,O=…` → `www.google.com`.
-fn common_name(subject: &str) -> Option<&str> {
-    subject
-        .split(',')
-        .find_map(|part| part.trim().strip_prefix("CN="))
-        .filter(|cn| !cn.is_empty())
 }
 
 /// The state of a TSV log: separators and columns, as the last header set them.
