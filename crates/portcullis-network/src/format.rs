@@ -10,6 +10,7 @@ use crate::check::{Check, Tally};
 pub static ALL: &[&dyn Format] = &[
     &crate::formats::zeek::Zeek,
     &crate::formats::suricata::Suricata,
+    &crate::formats::bind::Bind,
 ];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).
