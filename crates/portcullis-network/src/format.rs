@@ -11,6 +11,7 @@ pub static ALL: &[&dyn Format] = &[
     &crate::formats::zeek::Zeek,
     &crate::formats::suricata::Suricata,
     &crate::formats::bind::Bind,
+    &crate::formats::unbound::Unbound,
 ];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).

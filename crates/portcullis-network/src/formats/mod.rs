@@ -2,6 +2,7 @@
 
 pub mod bind;
 pub mod suricata;
+pub mod unbound;
 pub mod zeek;
 
 /// A certificate subject's common name: `CN=www.google.com,O=…` (Zeek) or
