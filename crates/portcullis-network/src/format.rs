@@ -12,6 +12,7 @@ pub static ALL: &[&dyn Format] = &[
     &crate::formats::suricata::Suricata,
     &crate::formats::bind::Bind,
     &crate::formats::unbound::Unbound,
+    &crate::formats::dnsmasq::Dnsmasq,
 ];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).

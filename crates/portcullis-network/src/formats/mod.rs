@@ -1,6 +1,7 @@
 //! The log formats, one file each.
 
 pub mod bind;
+pub mod dnsmasq;
 pub mod suricata;
 pub mod unbound;
 pub mod zeek;
