@@ -13,6 +13,7 @@ pub static ALL: &[&dyn Format] = &[
     &crate::formats::bind::Bind,
     &crate::formats::unbound::Unbound,
     &crate::formats::dnsmasq::Dnsmasq,
+    &crate::formats::squid::Squid,
 ];
 
 /// Which module a file reports under: MVT-style slug and class name (`zeek_dns`, `ZeekDns`).

@@ -94,6 +94,8 @@ pub enum RawTime<'l> {
     Bind(&'l str),
     /// Syslog's `Mar 18 08:36:08` (no year: `year` is the file's), local time taken as UTC.
     Syslog { text: &'l str, year: i16 },
+    /// The common log format's `03/Dec/2026:10:15:02 +0000` (Squid, web servers).
+    Clf(&'l str),
 }
 
 /// A DHCP lease seen in a log: `address` was given to `mac` at the line's time.

@@ -16,6 +16,7 @@ pub fn micros(time: RawTime<'_>) -> Option<i64> {
         RawTime::Iso(text) => iso(text),
         RawTime::Bind(text) => bind(text),
         RawTime::Syslog { text, year } => syslog(text, year),
+        RawTime::Clf(text) => clf(text),
     }
 }
 
@@ -76,6 +77,32 @@ pub fn syslog(text: &str, year: i16) -> Option<i64> {
     civil(year, month, day, parts.next()?)
 }
 
+/// The common log format's `03/Dec/2026:10:15:02 +0000`.
+pub fn clf(text: &str) -> Option<i64> {
+    let (clock, offset) = text
+        .trim()
+        .split_once(' ')
+        .unwrap_or((text.trim(), "+0000"));
+    let (date, clock) = clock.split_once(':')?;
+    let mut parts = date.splitn(3, '/');
+    let day: i8 = parts.next()?.parse().ok()?;
+    let month = month(parts.next()?)?;
+    let year: i16 = parts.next()?.parse().ok()?;
+    let local = civil(year, month, day, clock)?;
+    let sign = match offset.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits = offset.get(1..)?;
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i64 = digits.get(..2)?.parse().ok()?;
+    let minutes: i64 = digits.get(2..)?.parse().ok()?;
+    local.checked_sub(sign * (hours * 3600 + minutes * 60) * 1_000_000)
+}
+
 fn month(name: &str) -> Option<i8> {
     MONTHS
         .iter()
@@ -115,6 +142,8 @@ mod tests {
         assert_eq!(iso("2019-03-18T08:36:08.442"), want);
         assert_eq!(bind("18-Mar-2019 08:36:08.442"), want);
         assert_eq!(syslog("Mar 18 08:36:08.442", 2019), want);
+        assert_eq!(clf("18/Mar/2019:09:36:08.442 +0100"), want);
+        assert_eq!(clf("18/Mar/2019:08:36:08.442 +0000"), want);
         assert_eq!(display(instant), "2019-03-18 08:36:08.442000");
         assert_eq!(syslog("Mar  8 08:36:08", 2019), Some(1_552_034_168_000_000));
     }
@@ -127,5 +156,7 @@ mod tests {
         assert_eq!(iso("yesterday"), None);
         assert_eq!(bind("31-Feb-2019 08:36:08"), None);
         assert_eq!(syslog("Foo 18 08:36:08", 2019), None);
+        assert_eq!(clf("18/Mar/2019:08:36:08 0000"), None);
+        assert_eq!(clf("18/Mar/2019"), None);
     }
 }
