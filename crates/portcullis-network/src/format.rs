@@ -10,6 +10,7 @@ use crate::check::{Check, Tally};
 pub static ALL: &[&dyn Format] = &[
     &crate::formats::zeek::Zeek,
     &crate::formats::suricata::Suricata,
+    &crate::formats::pihole::Pihole,
     &crate::formats::bind::Bind,
     &crate::formats::unbound::Unbound,
     &crate::formats::dnsmasq::Dnsmasq,
