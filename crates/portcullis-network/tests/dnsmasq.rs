@@ -81,21 +81,29 @@ dnsmasq[812]: 42 192.0.2.10/53211 reply cdn.example.net is <CNAME>
 dnsmasq[812]: 42 192.0.2.10/53211 reply edge.evil.com is 203.0.113.5
 dnsmasq[812]: 44 2001:db8::9/5353 query[AAAA] x.evil.com from 2001:db8::9
 dnsmasq[812]: 44 2001:db8::9/5353 cached x.evil.com is NODATA-IPv6
+dnsmasq[812]: 45 192.0.2.12/1111 query[A] www.example.org from 192.0.2.12
+dnsmasq[812]: 45 reply www.example.org is <CNAME>
+dnsmasq[812]: 45 reply tracker.evil.com is 198.51.100.20 (EDE: filtered)
+dnsmasq[812]: * 192.0.2.13/2222 reply old.example is 203.0.113.5
 BINARY
 ";
-    // Line 9 is binary garbage (not UTF-8).
+    // Line 13 is binary garbage (not UTF-8).
     let (before, after) = log.split_once("BINARY").unwrap();
     let bytes = [before.as_bytes(), &[0xff, 0xfe], after.as_bytes()].concat();
     let (_dir, path) = write("dnsmasq.log", &bytes);
     let run = read(&path, &ind());
     assert_eq!(run.format.unwrap().1.slug, "dnsmasq_queries");
-    assert_eq!(counts(&run), (9, 8, 1));
+    assert_eq!(counts(&run), (13, 12, 1));
     assert_eq!(
         hits(&run),
         [
             "6 cname edge.evil.com→evil.com 192.0.2.10",
             "6 answer 203.0.113.5→203.0.113.5 192.0.2.10",
             "7 query x.evil.com→evil.com 2001:db8::9",
+            // Lines without the client's address: the serial names the client.
+            "11 cname tracker.evil.com→evil.com 192.0.2.12",
+            // dnsmasq before 2.86: `*` and the address, no serial.
+            "12 answer 203.0.113.5→203.0.113.5 192.0.2.13",
         ]
     );
     let tally = &run.outcome.as_ref().unwrap().tally;

@@ -104,27 +104,37 @@ impl DnsmasqLog {
             return Ok(());
         }
         let was_chain = std::mem::take(&mut self.in_chain);
-        // Extra mode: `serial addr/port message`.
+        // Extra mode: `serial addr/port message`; lines dnsmasq marks as having no client
+        // write `serial message` (current) or `* addr/port message` (before 2.86).
         let mut serial = None;
         let mut message = message;
         if let Some((first, rest)) = message.split_once(' ')
-            && let Ok(number) = first.parse::<u64>()
-            && let Some((source, rest)) = rest.split_once(' ')
-            && let Some((address, port)) = source.rsplit_once('/')
-            && address.parse::<IpAddr>().is_ok()
+            && (first == "*" || first.bytes().all(|b| b.is_ascii_digit()))
         {
-            serial = Some(number);
-            out.client = Some(address.into());
-            out.client_port = Some(port.into());
+            serial = first.parse::<u64>().ok();
             message = rest;
+            if let Some((source, rest)) = message.split_once(' ')
+                && let Some((address, port)) = source.rsplit_once('/')
+                && address.parse::<IpAddr>().is_ok()
+            {
+                out.client = Some(address.into());
+                out.client_port = Some(port.into());
+                message = rest;
+            }
         }
         if let Some(rest) = message.strip_prefix("query[") {
             let (_, rest) = rest.split_once("] ").ok_or_else(bad)?;
             let (name, from) = rest.split_once(" from ").ok_or_else(bad)?;
+            let from = from.split(' ').next().unwrap_or(from);
             let name = trim_dot(name);
             out.client = Some(from.into());
             out.push(Seen::Query, name);
-            if let Some(serial) = serial {
+            // A name or address longer than DNS allows is not remembered (the memory stays
+            // small whatever the log holds).
+            if let Some(serial) = serial
+                && name.len() <= 255
+                && from.len() <= 64
+            {
                 self.remember(
                     serial,
                     Asked {
@@ -163,7 +173,9 @@ impl DnsmasqLog {
         }
         if value == "<CNAME>" {
             self.in_chain = true;
-        } else if value.parse::<IpAddr>().is_ok() {
+        } else if let Some(value) = value.split(' ').next()
+            && value.parse::<IpAddr>().is_ok()
+        {
             out.push(Seen::Answer, value);
         }
         Ok(())
