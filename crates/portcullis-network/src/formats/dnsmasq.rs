@@ -44,7 +44,8 @@ impl Format for Dnsmasq {
             .any(|l| {
                 let mut log = DnsmasqLog::new(2000);
                 let mut out = Line::default();
-                log.parse(l, &mut out).is_ok() && (out.client.is_some() || out.lease.is_some())
+                log.parse(l, &mut out).is_ok()
+                    && (out.client.is_some() || out.lease.is_some() || !out.items.is_empty())
             })
             .then_some(QUERIES)
     }
