@@ -154,3 +154,18 @@ fn a_damaged_database_is_stopped_not_fatal() {
     let run = read_as("pihole", &damaged);
     assert!(run.outcome.is_ok());
 }
+
+#[test]
+fn each_line_is_claimed_by_its_own_format_only() {
+    use portcullis_network::format::{ALL, Head};
+    for (kind, line) in LINES {
+        let text = format!("{line}\n");
+        let head = Head::new(text.as_bytes());
+        let claimed: Vec<_> = ALL
+            .iter()
+            .filter(|f| f.recognise(&head).is_some())
+            .map(|f| f.kind())
+            .collect();
+        assert_eq!(claimed, [*kind], "{line}");
+    }
+}
