@@ -23,11 +23,15 @@ Dec  3 10:15:06 resolver1 unbound: [1234:0] info: 192.0.2.13 deep.sub.evil.com. 
 [1796292913] unbound info: 192.0.2.16 c5.evil.com. A IN
 just some text
 Dec  3 10:15:20 resolver1 sshd[1]: [1:0] info: 192.0.2.17 c6.evil.com. A IN
+[1796292920] unbound[1234:0] query: 192.0.2.18 tagged.evil.com. A IN
+[1796292920] unbound[1234:0] reply: 192.0.2.18 tagged.evil.com. A IN NOERROR 0.000010 1 61
+[1796292921] unbound[1234:0] reply: 192.0.2.19 - - - FORMERR - - - 
 ";
 
 #[test]
 fn planted_hits_and_look_alikes_in_every_layout() {
     let bytes = [LOG.as_bytes(), b"\xc3\x28 garbage\n"].concat();
+    let binary_line = 20;
     let (_dir, path) = write("unbound.log", &bytes);
     let ind = indicators(&[
         "[domain-name:value = 'evil.com']",
@@ -36,9 +40,10 @@ fn planted_hits_and_look_alikes_in_every_layout() {
     let run = read(&path, &ind);
     assert_eq!(run.format.unwrap().1.slug, "unbound_queries");
     // Lines 10-12 are Unbound's, with no client query (start-up, statistics, a first field
-    // that is not an address); 13-15 and the binary line 17 are not Unbound's prefix. Line
-    // 16 has a syslog header and Unbound's `[pid:tid]`: Unbound with another identity, read.
-    assert_eq!(counts(&run), (17, 13, 4));
+    // that is not an address), and so is the FORMERR reply of line 19 (no name); 13-15 and
+    // the binary line 20 are not Unbound's prefix. Line 16 has a syslog header and Unbound's
+    // `[pid:tid]`: Unbound with another identity, read. 17 and 18 are tagged query/reply.
+    assert_eq!(counts(&run), (20, 16, 4));
     assert_eq!(
         hits(&run),
         [
@@ -49,6 +54,8 @@ fn planted_hits_and_look_alikes_in_every_layout() {
             "7 query ads.evil.com→evil.com 192.0.2.14",
             "8 query 203.0.113.5→203.0.113.5 192.0.2.15",
             "16 query c6.evil.com→evil.com 192.0.2.17",
+            "17 query tagged.evil.com→evil.com 192.0.2.18",
+            "18 query tagged.evil.com→evil.com 192.0.2.18",
         ]
     );
     let tally = &run.outcome.as_ref().unwrap().tally;
@@ -65,11 +72,12 @@ fn planted_hits_and_look_alikes_in_every_layout() {
         reasons,
         [
             (13, "not an Unbound log line", 3),
-            (17, "not text (binary data in the log)", 1),
+            (binary_line, "not text (binary data in the log)", 1),
         ]
     );
-    // 192.0.2.10-15, 192.0.2.17 and 2001:db8::7 asked (192.0.2.16 only on malformed lines).
-    assert_eq!(tally.clients.len(), 8);
+    // 192.0.2.10-15, 192.0.2.17-18 and 2001:db8::7 asked (192.0.2.16 only on malformed
+    // lines; the FORMERR line's client is not read, having no question).
+    assert_eq!(tally.clients.len(), 9);
 }
 
 #[test]

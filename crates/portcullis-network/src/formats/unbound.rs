@@ -1,6 +1,7 @@
 //! Unbound's log (`logfile:` or syslog) with `log-queries: yes` (`info: 192.0.2.10
 //! www.example.com. A IN`), `log-replies: yes` (`… A IN NOERROR 0.000123 0 45`) and
-//! `log-local-actions: yes` (`info: ads.example. always_nxdomain 192.0.2.10@53211
+//! `log-local-actions: yes` (`query:`/`reply:` in place of `info:` with `log-tag-queryreply`)
+//! and (`info: ads.example. always_nxdomain 192.0.2.10@53211
 //! ads.example. A IN`). Unbound writes `[epoch] unbound[pid:tid] type: message` to its file,
 //! `Dec 03 10:15:02 unbound[pid:tid] …` with `log-time-ascii: yes`, and `[pid:tid] type:
 //! message` after syslog's own header. It logs no answer's addresses, so a reply is checked by
@@ -61,8 +62,9 @@ impl TextLog for UnboundLog {
         let (time, message) =
             prefix(line, self.year).ok_or_else(|| Malformed::new("not an Unbound log line"))?;
         out.time = time;
-        // `info: …`, `notice: …`, `fatal error: …`
-        let Some(("info", text)) = message.split_once(": ") else {
+        // `info: …`, `notice: …`, `fatal error: …`; `query: `/`reply: ` with
+        // `log-tag-queryreply: yes`.
+        let Some(("info" | "query" | "reply", text)) = message.split_once(": ") else {
             return Ok(());
         };
         let fields: Vec<&str> = text.split(' ').take(9).collect();
