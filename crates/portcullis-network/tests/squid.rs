@@ -57,6 +57,7 @@ fn planted_hits_and_look_alikes_native_and_common() {
 1796292906.000      0 192.0.2.14 TCP_DENIED/403 3900 GET http://[2001:db8::1]:8080/x - HIER_NONE/- text/html
 1796292907.000      1 192.0.2.15 NONE_NONE/400 3900 NONE error:transaction-end-before-headers - HIER_NONE/- -
 1796292908.000     30 192.0.2.16 TCP_MISS/200 100 GET http://cdn.example.net/a - FIRSTUP_PARENT/proxy.example.net -
+1796292908.500     30 2001:db8::16 TCP_MISS/200 100 GET http://cdn.example.net/b - HIER_DIRECT/2001:db8:bad::5 -
 192.0.2.17 - bob [03/Dec/2026:11:15:09 +0100] \"GET http://ads.evil.com/pixel.gif HTTP/1.1\" 200 43 TCP_MISS:HIER_DIRECT
 192.0.2.18 - - [03/Dec/2026:10:15:10 +0000] \"CONNECT www.evil.com:443 HTTP/1.1\" 200 0 \"-\" \"curl/8\" TCP_TUNNEL:HIER_DIRECT
 1796292911.000 oops
@@ -66,10 +67,11 @@ fn planted_hits_and_look_alikes_native_and_common() {
     let ind = indicators(&[
         "[domain-name:value = 'evil.com']",
         "[ipv4-addr:value = '203.0.113.5']",
+        "[ipv6-addr:value = '2001:db8:bad::5']",
     ]);
     let run = read(&path, &ind);
     assert_eq!(run.format.unwrap().1.slug, "squid_access");
-    assert_eq!(counts(&run), (11, 9, 2));
+    assert_eq!(counts(&run), (12, 10, 2));
     assert_eq!(
         hits(&run),
         [
@@ -77,16 +79,17 @@ fn planted_hits_and_look_alikes_native_and_common() {
             "1 http_host c2.evil.com→evil.com 192.0.2.10",
             "1 destination 203.0.113.5→203.0.113.5 192.0.2.10",
             "4 http_host Evil.COM→evil.com 192.0.2.13",
-            "8 http_url http://ads.evil.com/pixel.gif→evil.com 192.0.2.17",
-            "8 http_host ads.evil.com→evil.com 192.0.2.17",
-            "9 http_host www.evil.com→evil.com 192.0.2.18",
+            "8 destination 2001:db8:bad::5→2001:db8:bad::5 2001:db8::16",
+            "9 http_url http://ads.evil.com/pixel.gif→evil.com 192.0.2.17",
+            "9 http_host ads.evil.com→evil.com 192.0.2.17",
+            "10 http_host www.evil.com→evil.com 192.0.2.18",
         ]
     );
     let tally = &run.outcome.as_ref().unwrap().tally;
     assert_eq!(tally.hits[0].time, Some(1_796_292_902_123_000));
     assert_eq!(tally.hits[0].server.as_deref(), Some("203.0.113.5"));
     // 11:15:09 +0100 is 10:15:09 UTC.
-    assert_eq!(tally.hits[4].time, Some(1_796_292_909_000_000));
+    assert_eq!(tally.hits[5].time, Some(1_796_292_909_000_000));
     let reasons: Vec<_> = tally
         .malformed_listed
         .iter()
@@ -95,8 +98,8 @@ fn planted_hits_and_look_alikes_native_and_common() {
     assert_eq!(
         reasons,
         [
-            (10, "not a Squid native access.log line"),
-            (11, "not a common log format line"),
+            (11, "not a Squid native access.log line"),
+            (12, "not a common log format line"),
         ]
     );
 }

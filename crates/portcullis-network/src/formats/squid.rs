@@ -76,6 +76,7 @@ fn native<'l>(line: &'l str, out: &mut Line<'l>) -> Result<(), Malformed> {
     out.client = Some(client.into());
     request(method, url, out);
     if let Some((_, peer)) = hierarchy.split_once('/')
+        && let peer = peer.trim_start_matches('[').trim_end_matches(']')
         && peer.parse::<IpAddr>().is_ok()
     {
         out.push(Seen::Destination, peer);
