@@ -129,3 +129,33 @@ fn extra_mode_replies_after_the_bound_lose_only_their_chain() {
     assert_eq!(counts(&run), (5002, 5002, 0));
     assert_eq!(hits(&run), ["5002 cname c.evil.com→evil.com 192.0.2.20"]);
 }
+
+#[test]
+fn an_overlong_line_is_counted_and_the_next_line_still_read() {
+    // dnsmasq is read by its own in-order reader: it must bound lines like the shared one.
+    let mut log = String::from("dnsmasq[1]: query[A] a.example from 192.0.2.1\n");
+    log.push_str("dnsmasq[1]: query[A] ");
+    log.push_str(&"x".repeat(3 * 1024 * 1024));
+    log.push_str(" from 192.0.2.2\r\n");
+    log.push_str("dnsmasq[1]: query[A] c2.evil.com from 192.0.2.3\r\n");
+    log.push_str("dnsmasq[1]: query[A] last.evil.com from 192.0.2.4");
+    let (_dir, path) = write("dnsmasq.log", log.as_bytes());
+    let run = read(&path, &ind());
+    assert_eq!(counts(&run), (4, 3, 1));
+    assert_eq!(
+        hits(&run),
+        [
+            "3 query c2.evil.com→evil.com 192.0.2.3",
+            "4 query last.evil.com→evil.com 192.0.2.4",
+        ]
+    );
+    let tally = &run.outcome.as_ref().unwrap().tally;
+    assert_eq!(tally.malformed_listed[0].first_line, 2);
+    assert_eq!(
+        tally.malformed_listed[0].reason,
+        format!(
+            "a line longer than {} bytes",
+            portcullis_network::text::MAX_LINE
+        )
+    );
+}
