@@ -43,6 +43,21 @@ fn the_real_v9_seed_has_no_queries_and_reads_clean() {
     // The seed's `queries` table is empty (its counters, network and alias tables are not
     // queries).
     assert_eq!(counts(&run), (0, 0, 0));
+    // Its network table: two devices, one of them with two addresses.
+    let devices: Vec<_> = outcome
+        .tally
+        .leases
+        .iter()
+        .map(|l| (l.address.as_str(), l.mac.as_str()))
+        .collect();
+    assert_eq!(
+        devices,
+        [
+            ("127.0.0.4", "aa:bb:cc:dd:ee:ff"),
+            ("127.0.0.5", "aa:bb:cc:dd:ee:ff"),
+            ("127.0.0.6", "00:11:22:33:44:55"),
+        ]
+    );
 
     // The same schema with queries in it.
     let db = rusqlite::Connection::open(&path).unwrap();

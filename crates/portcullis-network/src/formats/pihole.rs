@@ -5,14 +5,14 @@
 //! The evidence file is opened read-only and immutable (no lock, no journal, no WAL replay:
 //! nothing on disk changes), which needs it as a plain file: standard input and compressed
 //! copies are refused with a reason. Each row is one record; its `id` stands for the line
-//! number.
+//! number. FTL's `network` tables (device MAC and its addresses) are given as leases.
 
 use std::path::Path;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::check::{Check, Tally};
+use crate::check::{Check, SeenLease, Tally};
 use crate::format::{Format, Head, Input, Module, Outcome};
 use crate::line::{Line, Malformed, RawTime, Seen};
 
@@ -24,6 +24,9 @@ const QUERIES: Module = Module {
 };
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+/// Devices taken from FTL's network table at most.
+const MAX_DEVICES: usize = 100_000;
 
 /// Characters of a row's domain or client kept: a DNS name is at most 253.
 const MAX_FIELD: usize = 1_024;
@@ -97,7 +100,44 @@ fn read_db(path: &Path, check: &Check<'_>, tally: &mut Tally) -> Result<(), Stri
         line.push(Seen::Query, domain);
         check.observe(tally, id, &raw, &line);
     }
+    devices(&db, tally);
     Ok(())
+}
+
+/// Which device (MAC) had which address, from FTL's `network` tables, as leases: the same
+/// attribution of clients to devices a DHCP log gives. Older databases without the tables
+/// give none.
+fn devices(db: &Connection, tally: &mut Tally) {
+    let Ok(mut statement) = db.prepare(
+        "SELECT a.ip, n.hwaddr, a.name, a.lastSeen FROM network_addresses a \
+         JOIN network n ON n.id = a.network_id ORDER BY n.id, a.ip",
+    ) else {
+        return;
+    };
+    let Ok(mut rows) = statement.query([]) else {
+        return;
+    };
+    while let Ok(Some(row)) = rows.next() {
+        if tally.leases.len() >= MAX_DEVICES {
+            break;
+        }
+        let address = row.get_ref(0).ok().and_then(text);
+        let mac = row.get_ref(1).ok().and_then(text);
+        let (Some(address), Some(mac)) = (address, mac) else {
+            continue;
+        };
+        // FTL files devices it saw only by address under a pseudo-MAC `ip-…`.
+        if !mac.contains(':') || mac.starts_with("ip-") {
+            continue;
+        }
+        tally.leases.push(SeenLease {
+            time: row.get_ref(3).ok().and_then(micros),
+            address: address.to_string(),
+            mac: mac.to_ascii_lowercase(),
+            host_name: row.get_ref(2).ok().and_then(text).map(str::to_string),
+            seconds: None,
+        });
+    }
 }
 
 /// Seconds since the epoch, integer (older FTL) or with a fraction (current FTL).
