@@ -128,6 +128,17 @@ fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, syn: bool, payload: 
     out
 }
 
+fn tcp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv6(src, dst, 64)
+        .tcp(sport, dport, 1000, 64240)
+        .psh()
+        .ack(1);
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
 fn vlan_udp4(vlans: &[u16], src: [u8; 4], dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
     let eth = PacketBuilder::ethernet2(MAC_A, MAC_B);
     let mut out = Vec::new();
@@ -493,7 +504,12 @@ fn mangled_captures_never_panic() {
         state
     };
     let dir = tempfile::tempdir().unwrap();
-    for round in 0..300 {
+    // More rounds by hand: PORTCULLIS_FUZZ_ROUNDS=50000 cargo test -p portcullis-network.
+    let rounds: u32 = std::env::var("PORTCULLIS_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(300);
+    for round in 0..rounds {
         let mut bytes = if round % 2 == 0 {
             clean.clone()
         } else {
@@ -605,6 +621,71 @@ fn nanosecond_pcap_and_other_link_types() {
     let (_dir, path) = write("odd.pcap", &pcap_with(0xa1b2_c3d4, 147, &[(1, 0, raw)]));
     let run = read(&path, &evil_indicators());
     assert_eq!(counts(&run), (1, 0, 1));
+}
+
+#[test]
+fn tcp_answers_ipv6_hellos_cut_frames_simple_packets_and_gzip() {
+    let server6 = [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x66];
+    // A DNS answer over TCP: the device is its destination.
+    let answer = dns_response(7, "tcp.evil.com", &[(1, vec![203, 0, 113, 5])]);
+    let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+    framed.extend(answer);
+    // A ClientHello whose frame the snaplen cut after the server name.
+    let mut cut = tcp4(
+        PHONE,
+        [198, 51, 100, 1],
+        40_200,
+        443,
+        false,
+        &client_hello("cut.evil.com"),
+    );
+    cut.truncate(54 + 140);
+    let packets = vec![
+        tcp4(ROUTER, PHONE, 53, 40_006, false, &framed),
+        tcp6(PHONE6, server6, 40_100, 443, &client_hello("api.evil.com")),
+        cut,
+    ];
+    let (_dir, path) = write("more.pcap", &pcap(&packets));
+    let ind = evil_indicators();
+    let run = read(&path, &ind);
+    assert_eq!(
+        hits(&run),
+        [
+            "1 query tcp.evil.com→evil.com 192.168.1.10",
+            "1 answer 203.0.113.5→203.0.113.5 192.168.1.10",
+            "2 sni api.evil.com→evil.com 2001:db8::10",
+            "2 destination 2001:db8::66→2001:db8::66 2001:db8::10",
+            "3 sni cut.evil.com→evil.com 192.168.1.10",
+        ]
+    );
+    assert_eq!(counts(&run), (3, 3, 0));
+    let tally = &run.outcome.as_ref().unwrap().tally;
+    assert_eq!(tally.hits[0].server.as_deref(), Some("192.168.1.1"));
+    assert_eq!(tally.hits[0].client_port.as_deref(), Some("40006"));
+    assert_eq!(tally.hits[2].server.as_deref(), Some("2001:db8::66"));
+
+    // pcapng simple packet blocks (no time) on the first interface.
+    let mut ng = pcapng(&[(1, None)], &[]);
+    let frame = udp4(PHONE, ROUTER, 50_000, 53, &dns_query(1, "simple.evil.com"));
+    let mut spb = (frame.len() as u32).to_le_bytes().to_vec();
+    spb.extend_from_slice(&frame);
+    ng.extend(ng_block(3, &spb));
+    let (_dir, path) = write("simple.pcapng", &ng);
+    let run = read(&path, &ind);
+    assert_eq!(
+        hits(&run),
+        ["1 query simple.evil.com→evil.com 192.168.1.10"]
+    );
+    assert_eq!(run.outcome.as_ref().unwrap().tally.hits[0].time, None);
+
+    // A gzipped capture is read through.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &pcap(&scenario())).unwrap();
+    let (_dir, path) = write("capture.pcap.gz", &gz.finish().unwrap());
+    let run = read(&path, &ind);
+    assert_eq!(run.format.unwrap().0, "pcap");
+    assert_eq!(counts(&run), (20, 16, 2));
+    assert_eq!(hits(&run).len(), 15);
 }
 
 #[test]

@@ -570,4 +570,40 @@ mod tests {
         assert_eq!(micros(u64::MAX, 1, i64::MAX), None);
         assert_eq!(micros(1, 0, 0), None);
     }
+
+    /// Mangled DNS, TLS and HTTP payloads: every parser returns, whatever the bytes.
+    #[test]
+    fn payload_parsers_survive_mangling() {
+        let mut dns = vec![0, 1, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        dns.extend_from_slice(b"\x03www\x04evil\x03com\x00\x00\x01\x00\x01");
+        dns.extend_from_slice(b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x06\x03cdn\xc0\x10");
+        dns.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04");
+        let mut hello = vec![22, 3, 1, 0, 60, 1, 0, 0, 56, 3, 3];
+        hello.extend_from_slice(&[0; 32]);
+        hello.extend_from_slice(&[0, 0, 2, 0x13, 1, 1, 0, 0, 13, 0, 0, 0, 9, 0, 7, 0, 0, 4]);
+        hello.extend_from_slice(b"evil");
+        let http = b"GET /x HTTP/1.1\r\nHost: [::1]:80\r\n\r\n".to_vec();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            for base in [&dns, &hello, &http] {
+                let mut bytes = base.clone();
+                for _ in 0..(1 + next() % 4) {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+                bytes.truncate((next() as usize) % (bytes.len() + 1));
+                let _ = dns::parse(&bytes);
+                let _ = tls::client_hello_sni(&bytes);
+                let _ = http::request(&bytes);
+                let mut seen = Shown::default();
+                let _ = tcp_dns(&bytes, &mut seen);
+            }
+        }
+    }
 }
