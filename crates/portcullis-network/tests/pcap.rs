@@ -535,12 +535,13 @@ fn pcapng_interfaces_of_different_link_types_and_resolutions() {
     let raw = raw_udp4(PHONE, ROUTER, 53, &dns_query(1, "raw.evil.com"));
     let eth = udp4(PHONE, ROUTER, 50_000, 53, &dns_query(2, "eth.evil.com"));
     let bytes = pcapng(
-        // Ethernet in microseconds (the default), raw IP in nanoseconds.
-        &[(1, None), (101, Some(9))],
+        // Ethernet in microseconds (the default), raw IP in nanoseconds, raw IP in 2^-20 s.
+        &[(1, None), (101, Some(9)), (101, Some(0x80 | 20))],
         &[
             (0, 1_700_000_000_000_001, eth),
-            (1, 1_700_000_000_123_456_789, raw),
+            (1, 1_700_000_000_123_456_789, raw.clone()),
             (7, 0, vec![0; 20]),
+            (2, (1_700_000_000 << 20) + (1 << 19), raw),
         ],
     );
     let (_dir, path) = write("multi.pcapng", &bytes);
@@ -550,16 +551,25 @@ fn pcapng_interfaces_of_different_link_types_and_resolutions() {
         [
             "1 query eth.evil.com→evil.com 192.168.1.10",
             "2 query raw.evil.com→evil.com 192.168.1.10",
+            "4 query raw.evil.com→evil.com 192.168.1.10",
         ]
     );
     let tally = &run.outcome.as_ref().unwrap().tally;
     assert_eq!(tally.hits[0].time, Some(1_700_000_000_000_001));
     assert_eq!(tally.hits[1].time, Some(1_700_000_000_123_456));
-    assert_eq!(counts(&run), (3, 2, 1));
+    assert_eq!(tally.hits[2].time, Some(1_700_000_000_500_000));
+    assert_eq!(counts(&run), (4, 3, 1));
     assert_eq!(
         tally.malformed_listed[0].reason,
         "a packet on an interface the capture does not describe"
     );
+    // Cut inside its last block.
+    let (_dir, path) = write("cut.pcapng", &bytes[..bytes.len() - 10]);
+    let run = read(&path, &evil_indicators());
+    let stopped = run.outcome.as_ref().unwrap().stopped.clone().unwrap();
+    assert!(stopped.starts_with("the capture is cut short"), "{stopped}");
+    assert!(stopped.ends_with("after packet 3"), "{stopped}");
+    assert_eq!(counts(&run), (3, 2, 1));
 }
 
 #[test]

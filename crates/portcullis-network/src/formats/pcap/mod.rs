@@ -164,7 +164,7 @@ impl Capture<'_> {
                             if interfaces.len() < MAX_INTERFACES {
                                 interfaces.push(Interface {
                                     linktype: idb.linktype,
-                                    resolution: idb.ts_resolution(),
+                                    resolution: resolution(idb.if_tsresol),
                                     offset: idb.ts_offset(),
                                 });
                             }
@@ -521,6 +521,18 @@ fn damaged(layer: Layer) -> Malformed {
     Malformed::new(format!("packet cut short or damaged in its {layer}"))
 }
 
+/// Timestamp units per second from pcapng's `if_tsresol`: 10^n, or 2^n with the top bit
+/// set. Computed here because pcap-parser 0.17's `ts_resolution` refuses every power of two
+/// (it tests the byte, top bit included, against 63).
+fn resolution(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    }
+}
+
 /// Microseconds since the epoch of `ticks` units of `1/units` s, plus `offset` seconds.
 fn micros(ticks: u64, units: u64, offset: i64) -> Option<i64> {
     if units == 0 {
@@ -569,6 +581,10 @@ mod tests {
         assert_eq!(micros(5, 1, -2), Some(3_000_000));
         assert_eq!(micros(u64::MAX, 1, i64::MAX), None);
         assert_eq!(micros(1, 0, 0), None);
+        assert_eq!(resolution(6), Some(1_000_000));
+        assert_eq!(resolution(0x80 | 20), Some(1 << 20));
+        assert_eq!(resolution(20), None);
+        assert_eq!(resolution(0x80 | 64), None);
     }
 
     /// Mangled DNS, TLS and HTTP payloads: every parser returns, whatever the bytes.
