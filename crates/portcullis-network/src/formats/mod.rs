@@ -1,5 +1,6 @@
 //! The log formats, one file each.
 
+pub mod pcap;
 pub mod suricata;
 pub mod zeek;
 
