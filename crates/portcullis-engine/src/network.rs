@@ -139,6 +139,11 @@ fn add_hit(
     who: &Attribution<'_>,
 ) {
     let time = hit.time.map(display).unwrap_or_default();
+    // A capture's records are packets, numbered from 1 as Wireshark numbers them.
+    let unit = match file.format {
+        Some(("pcap", _)) => "packet",
+        _ => "line",
+    };
     let owner: Option<Owner> = hit.client.as_deref().and_then(|c| who.who(c, hit.time));
     let value = hit.indicator.input.clone();
     let event = json!({
@@ -186,7 +191,7 @@ fn add_hit(
             event.clone(),
         )
         .with_message(message)
-        .with_source(format!("{}, line {}", file.source, hit.line))
+        .with_source(format!("{}, {unit} {}", file.source, hit.line))
         .with_advice(ADVICE),
     );
     if let portcullis_core::Results::List(records) = &mut output.results {
