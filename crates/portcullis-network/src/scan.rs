@@ -63,11 +63,11 @@ impl Scan {
 
     /// Distinct client addresses seen in all files, and whether some were past the cap.
     pub fn clients(&self) -> (usize, bool) {
-        let mut all: HashSet<&str> = HashSet::new();
+        let mut all: HashSet<u64> = HashSet::new();
         let mut over = false;
         for outcome in self.outcomes() {
             over |= outcome.tally.clients_over;
-            all.extend(outcome.tally.clients.iter().map(String::as_str));
+            all.extend(outcome.tally.clients.iter().copied());
         }
         (all.len(), over)
     }

@@ -113,5 +113,8 @@ fn kind_forces_a_format_and_a_wrong_one_is_explained() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("possible values:"), "{stderr}");
-    assert!(stderr.contains("zeek") && stderr.contains("suricata"), "{stderr}");
+    assert!(
+        stderr.contains("zeek") && stderr.contains("suricata"),
+        "{stderr}"
+    );
 }
