@@ -8,6 +8,7 @@ pub mod android;
 pub mod hits;
 pub mod iocs;
 pub mod ios;
+pub mod network;
 pub mod plants;
 pub mod pools;
 pub mod rng;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use portcullis_bench_gen::plants::{self, Pegasus};
-use portcullis_bench_gen::{android, hits, iocs, ios};
+use portcullis_bench_gen::{android, hits, iocs, ios, network};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +54,25 @@ enum Command {
         app_ids: usize,
         #[arg(long, default_value_t = 5)]
         seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Network logs (Zeek dns.log, eve.json) or a pcap for the network benchmark; `--out -`
+    /// writes to standard output.
+    Network {
+        #[arg(long, value_enum)]
+        kind: network::Kind,
+        /// Log records, or (for a pcap) flows of three packets each.
+        #[arg(long)]
+        records: u64,
+        #[arg(long, default_value_t = 5)]
+        seed: u64,
+        /// Names in a capture's pool.
+        #[arg(long, default_value_t = 10_000)]
+        names: usize,
+        /// Also write the pool as a STIX bundle (one domain indicator per name).
+        #[arg(long)]
+        names_bundle: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -146,6 +165,44 @@ fn main() -> Result<()> {
                 "{}: {n} indicators, {:.1} MB, in {:.1} s",
                 out.display(),
                 std::fs::metadata(&out)?.len() as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Network {
+            kind,
+            records,
+            seed,
+            names,
+            names_bundle,
+            out,
+        } => {
+            let pool = network::pool(seed, names);
+            if let Some(bundle) = names_bundle {
+                let patterns: Vec<String> = pool
+                    .iter()
+                    .map(|n| format!("[domain-name:value = '{n}']"))
+                    .collect();
+                let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+                std::fs::write(
+                    &bundle,
+                    portcullis_indicators::test_bundle_json("NetPool", &patterns),
+                )?;
+            }
+            let mut sink: Box<dyn std::io::Write> = if out == std::path::Path::new("-") {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(std::fs::File::create(&out)?)
+            };
+            let mut sink = std::io::BufWriter::with_capacity(1 << 20, &mut sink);
+            let bytes = match kind {
+                network::Kind::Pcap => network::write_pcap(&mut sink, records, &pool, seed)?,
+                _ => network::write_log(&mut sink, kind, records, seed)?,
+            };
+            std::io::Write::flush(&mut sink)?;
+            eprintln!(
+                "{}: {records} records, {:.1} MB, in {:.1} s",
+                out.display(),
+                bytes as f64 / 1e6,
                 started.elapsed().as_secs_f64()
             );
         }

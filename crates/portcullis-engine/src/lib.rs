@@ -7,6 +7,7 @@
 //! obtained and how progress is shown are the caller's business, passed in [`CheckOptions`].
 
 pub mod indicators;
+pub mod network;
 pub mod recheck;
 pub mod results;
 
@@ -26,6 +27,9 @@ use portcullis_report::{
 };
 
 pub use indicators::{IndicatorsError, LoadedIndicators};
+pub use network::NetworkOptions;
+pub use portcullis_network::devices::{Devices, DevicesError};
+pub use portcullis_network::format::kinds as network_kinds;
 
 /// Most reasons for unsupported patterns listed per indicator file in report.json.
 const MAX_UNSUPPORTED_LISTED: usize = 100;
@@ -67,6 +71,9 @@ pub enum EngineError {
     OutputNotEmpty { output: PathBuf, holds: String },
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// Network logs that could not be listed or read at all.
+    #[error("{path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
     #[error("the check was cancelled")]
     Cancelled,
 }
@@ -87,12 +94,18 @@ pub enum Input {
     /// Anything else is tried as an Android acquisition when opened (bugreport, AndroidQF, adb
     /// backup, intrusion logs): which one needs the secrets, e.g. for a `.zip.age`.
     Android,
+    /// Network, DNS or proxy logs or packet captures: a file, a folder of them, or `-` for
+    /// standard input; `kind` names the format when it is not to be recognised.
+    Network { kind: Option<String> },
 }
 
 impl Input {
     /// Recognises `path`. Anything but a regular file or folder (a FIFO would block forever) is
     /// refused before it is opened.
     pub fn detect(path: &Path) -> Result<Input, EngineError> {
+        if path == Path::new("-") {
+            return Ok(Input::Network { kind: None });
+        }
         let meta = std::fs::metadata(path).map_err(|_| EngineError::Missing(path.to_path_buf()))?;
         if let Some(kind) = portcullis_evidence::irregular_kind(meta.file_type()) {
             return Err(EngineError::NotRegular {
@@ -105,10 +118,40 @@ impl Input {
                 encrypted: portcullis_ios::backup::is_encrypted(&root),
                 root,
             }),
+            Err(BackupError::NotABackup(_)) if looks_like_network(path, meta.is_dir()) => {
+                Ok(Input::Network { kind: None })
+            }
             Err(BackupError::NotABackup(_)) => Ok(Input::Android),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether `path` holds network logs: a file whose contents a log format recognises (not an
+/// adb backup or age file by name), or a folder of such files that holds none of the files
+/// that make a folder an Android acquisition.
+fn looks_like_network(path: &Path, is_dir: bool) -> bool {
+    if !is_dir {
+        return portcullis_android::detect::detect_from_name(path).is_none()
+            && portcullis_network::scan::recognises(path);
+    }
+    let android = [
+        "dumpstate.txt",
+        "main_entry.txt",
+        "getprop.txt",
+        "packages.json",
+        "version.txt",
+    ];
+    let android_like = std::fs::read_dir(path).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+            android.contains(&name.as_str())
+                || name.starts_with("bugreport")
+                || name.starts_with("dumpstate")
+                || name.ends_with(".ab")
+        })
+    });
+    !android_like && portcullis_network::scan::recognises(path)
 }
 
 /// The keys an encrypted acquisition may need; each is used only by the input it fits.
@@ -144,6 +187,8 @@ pub struct CheckOptions<'a> {
     /// The OS-currency data the posture audit judges against.
     pub snapshot: &'a Snapshot,
     pub progress: &'a (dyn Fn(Progress<'_>) + Sync),
+    /// How network logs are read (`--kind`, `--devices`); unused for phones.
+    pub network: NetworkOptions<'a>,
     /// Set to stop the check: modules not yet started are skipped and the check ends with
     /// [`EngineError::Cancelled`].
     pub cancel: Option<&'a AtomicBool>,
@@ -158,6 +203,7 @@ impl<'a> CheckOptions<'a> {
             timezone: None,
             snapshot,
             progress: &no_progress,
+            network: NetworkOptions::default(),
             cancel: None,
         }
     }
@@ -182,6 +228,8 @@ struct Ran {
     warnings: Vec<String>,
     /// The artifact the check depends on, and whether it was read.
     main_artifact: Option<MainArtifact>,
+    /// What the files of a network check came to.
+    network: Option<portcullis_report::NetworkSummary>,
 }
 
 /// Checks the acquisition at `path` (recognised as `input`) against `indicators` and writes
@@ -204,6 +252,16 @@ pub fn check(
             path, root, *encrypted, indicators, secrets, options, &control,
         )?,
         Input::Android => run_android(path, indicators, secrets, options, &control)?,
+        Input::Network { kind } => {
+            let options = CheckOptions {
+                network: NetworkOptions {
+                    kind: kind.as_deref().or(options.network.kind),
+                    ..options.network
+                },
+                ..*options
+            };
+            network::run(path, indicators, &options, &control)?
+        }
     };
     if control.cancelled() {
         return Err(EngineError::Cancelled);
@@ -263,6 +321,7 @@ fn run_ios(
         basis: TimeBasis::Utc,
         warnings: backup.evidence().refused(),
         main_artifact: Some(backup.main_artifact()),
+        network: None,
     })
 }
 
@@ -297,6 +356,7 @@ fn run_android(
         basis: TimeBasis::DeviceLocal,
         warnings: ran.warnings,
         main_artifact: ran.main_artifact,
+        network: None,
     })
 }
 
@@ -341,7 +401,9 @@ fn build_report(
         .hashes
         .iter()
         .map(|(rel, sha256)| FileHash {
-            file_path: if ran.root.is_dir() {
+            file_path: if ran.root.as_os_str().is_empty() {
+                rel.clone()
+            } else if ran.root.is_dir() {
                 ran.root.join(rel).display().to_string()
             } else {
                 format!("{}!{rel}", ran.root.display())
@@ -378,8 +440,13 @@ fn build_report(
         device,
         modules,
         alerts,
-        posture: portcullis_posture::evaluate(&ran.facts, snapshot, portcullis_posture::today()),
-        os_data: Some(snapshot.info()),
+        // Logs of a network say nothing of a phone's settings.
+        posture: if ran.network.is_some() {
+            Vec::new()
+        } else {
+            portcullis_posture::evaluate(&ran.facts, snapshot, portcullis_posture::today())
+        },
+        os_data: ran.network.is_none().then(|| snapshot.info()),
         warnings: ran
             .warnings
             .iter()
@@ -388,6 +455,7 @@ fn build_report(
             .collect(),
         coverage,
         recheck: None,
+        network: ran.network.clone(),
     }
 }
 

@@ -12,7 +12,8 @@ use crate::EngineError;
 /// already holds files (unless `force`), then creates the folder. Large modules write their
 /// records there as they go: the returned [`Spool`] names it for this check alone.
 pub fn prepare(evidence: &Path, output: &Path, force: bool) -> Result<Spool, EngineError> {
-    if inside(output, evidence) {
+    // Standard input (`-`) is no folder the results could be written into.
+    if evidence != Path::new("-") && inside(output, evidence) {
         return Err(EngineError::OutputInsideEvidence {
             output: output.to_path_buf(),
             evidence: evidence.to_path_buf(),

@@ -8,6 +8,7 @@ use crate::check::{Check, Tally};
 
 /// The formats, in the order they are tried on a file.
 pub static ALL: &[&dyn Format] = &[
+    &crate::formats::pcap::Pcap,
     &crate::formats::zeek::Zeek,
     &crate::formats::suricata::Suricata,
     &crate::formats::pihole::Pihole,

@@ -7,10 +7,12 @@
 //! every core ([`text`]), so memory stays flat however large the log.
 
 pub mod check;
+pub mod devices;
 pub mod format;
 pub mod formats;
 pub mod line;
 pub mod run;
+pub mod scan;
 pub mod source;
 pub mod text;
 pub mod time;

@@ -117,10 +117,17 @@ fn read_lines(first_line: u64, bytes: &[u8], log: &dyn TextLog, check: &Check<'_
     let mut tally = Tally::default();
     let mut out = Line::default();
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+    // Checked as UTF-8 once for the whole batch when it is (nearly always), else line by line.
+    let whole = std::str::from_utf8(body).ok();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+    for (i, end) in ends.enumerate() {
+        let raw = &body[start..end];
+        let checked = whole.and_then(|w| w.get(start..end));
+        start = end + 1;
         let line_no = first_line + i as u64;
         tally.lines += 1;
-        let Ok(text) = std::str::from_utf8(raw) else {
+        let Some(text) = checked.or_else(|| std::str::from_utf8(raw).ok()) else {
             tally.malformed(
                 line_no,
                 &String::from_utf8_lossy(raw),

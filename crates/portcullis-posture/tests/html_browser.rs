@@ -160,6 +160,7 @@ fn sample_report(incident: bool) -> Report {
         os_data: Some(snapshot.info()),
         warnings: Vec::new(),
         coverage: Default::default(),
+        network: None,
         recheck: None,
     }
 }

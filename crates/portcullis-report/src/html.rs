@@ -16,7 +16,9 @@
 
 use std::fmt::Write;
 
-use crate::{CoverageStatus, Platform, PostureFinding, PostureStatus, Recheck, Report};
+use crate::{
+    CoverageStatus, NetworkSummary, Platform, PostureFinding, PostureStatus, Recheck, Report,
+};
 use portcullis_core::{Alert, Level};
 
 /// Most warnings listed in `#not-checked`; report.json has them all.
@@ -74,6 +76,7 @@ ol.steps li,ul.plain li{margin:.4rem 0}
 .meta{color:var(--muted);font-size:.9rem;margin:.25rem 0}
 .advice{margin:.4rem 0 0;font-weight:600}
 .evidence{margin:.35rem 0 0}
+table.net{border-collapse:collapse;width:100%;font-size:.92em}table.net th,table.net td{border-bottom:1px solid #ddd;padding:.25rem .4rem;text-align:left;vertical-align:top}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere;word-break:break-word}
 dl.facts{display:grid;grid-template-columns:minmax(8rem,40%) 1fr;gap:.25rem .75rem;margin:0}
 dl.facts dt{font-weight:600}
@@ -142,6 +145,14 @@ fn sorted_posture(report: &Report) -> Vec<&PostureFinding> {
 pub fn render(report: &Report) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let incident = report.incident();
+    let (title, heading, subject) = match report.network {
+        Some(_) => (
+            "Network check",
+            "Network logs check",
+            report.info.target_path.clone(),
+        ),
+        None => ("Phone check", "Phone security check", report.device.line()),
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -149,13 +160,13 @@ pub fn render(report: &Report) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
          style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>Phone check: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
-        escape(&report.device.line())
+         <title>{title}: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        escape(&subject)
     );
     let _ = write!(
         h,
-        "<header>\n<h1>Phone security check</h1>\n<p class=\"sub\">{} · checked {}</p>\n</header>\n",
-        escape(&report.device.line()),
+        "<header>\n<h1>{heading}</h1>\n<p class=\"sub\">{} · checked {}</p>\n</header>\n",
+        escape(&subject),
         escape(
             report
                 .info
@@ -171,13 +182,18 @@ pub fn render(report: &Report) -> String {
     not_checked(&mut h, report);
     if incident {
         incident_steps(&mut h);
-    } else {
+    } else if report.network.is_none() {
         hardening(&mut h, report);
     }
     alerts(&mut h, report);
-    posture(&mut h, report, incident);
+    match &report.network {
+        Some(net) => network(&mut h, net),
+        None => posture(&mut h, report, incident),
+    }
     timeline(&mut h, report);
-    device(&mut h, report);
+    if report.network.is_none() {
+        device(&mut h, report);
+    }
     indicators(&mut h, report);
     limits(&mut h);
     let _ = write!(
@@ -639,6 +655,95 @@ fn posture(h: &mut String, report: &Report, incident: bool) {
         let _ = writeln!(h, "<p class=\"meta\">{guidance}</p>\n</article>");
     }
     h.push_str("</section>\n");
+}
+
+/// What the network logs came to: the alerts by device, the contacts with each indicator,
+/// and every file read with its counts.
+fn network(h: &mut String, net: &NetworkSummary) {
+    let _ = write!(
+        h,
+        "<section id=\"network\" aria-labelledby=\"network-h\">\n\
+         <h2 id=\"network-h\">The network logs</h2>\n\
+         <p>{} lines ({} records) in {} file(s), read in {:.1} s ({} lines per second); {}{} \
+         client address(es) seen; {} DHCP lease(s); {} malformed line(s).</p>\n",
+        net.lines,
+        net.records,
+        net.files.len(),
+        net.seconds,
+        net.lines_per_second,
+        net.clients_seen,
+        if net.clients_over_cap { "+" } else { "" },
+        net.leases_seen,
+        net.malformed,
+    );
+    if let Some(file) = &net.devices_file {
+        let _ = writeln!(
+            h,
+            "<p>Addresses were tied to devices with <span class=\"mono\">{}</span>.</p>",
+            escape(file)
+        );
+    }
+    if !net.by_device.is_empty() {
+        h.push_str(
+            "<h3>Alerts by device</h3>\n<table class=\"net\" id=\"net-devices\">\n\
+             <tr><th>Device</th><th>Owner</th><th>Addresses</th><th>Alerts</th><th>Matched</th></tr>\n",
+        );
+        for group in &net.by_device {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                escape(group.device.as_deref().unwrap_or("not tied to a device")),
+                escape(group.owner.as_deref().unwrap_or("")),
+                escape(&group.clients.join(", ")),
+                group.alerts,
+                escape(&group.indicators.join(", ")),
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if !net.contacts.is_empty() {
+        h.push_str(
+            "<h3>Contacts with each indicator</h3>\n<table class=\"net\" id=\"net-contacts\">\n\
+             <tr><th>Indicator</th><th>Collection</th><th>Client</th><th>Times</th><th>First (UTC)</th><th>Last (UTC)</th></tr>\n",
+        );
+        for c in &net.contacts {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&c.indicator),
+                escape(&c.collection),
+                escape(c.client.as_deref().unwrap_or("unknown")),
+                c.contacts,
+                escape(c.first.as_deref().unwrap_or("")),
+                escape(c.last.as_deref().unwrap_or("")),
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str(
+        "<h3>Files read</h3>\n<table class=\"net\" id=\"net-files\">\n\
+         <tr><th>File</th><th>Format</th><th>Lines</th><th>Records</th><th>Malformed</th><th>SHA-256</th></tr>\n",
+    );
+    for f in &net.files {
+        let mut notes: Vec<String> = f.malformed_lines.clone();
+        notes.extend(f.stopped.iter().map(|s| format!("stopped: {s}")));
+        notes.extend(f.error.iter().cloned());
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td class=\"mono\">{}</td></tr>",
+            escape(&f.file),
+            escape(f.module.as_deref().unwrap_or("not read")),
+            f.lines,
+            f.records,
+            f.malformed,
+            notes
+                .iter()
+                .map(|n| format!("<br><small>{}</small>", escape(n)))
+                .collect::<String>(),
+            escape(&f.sha256),
+        );
+    }
+    h.push_str("</table>\n</section>\n");
 }
 
 fn timeline(h: &mut String, report: &Report) {

@@ -5,6 +5,7 @@
 //! Parsers never format output themselves.
 
 pub mod html;
+pub mod network;
 pub mod sink;
 pub mod time;
 
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 use portcullis_core::{Alert, Level};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use network::{DeviceAlerts, IndicatorContact, NetworkFile, NetworkSummary};
 
 /// How one module's run ended, for `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +75,8 @@ pub enum InputKind {
     AndroidQf,
     AndroidBackup,
     AndroidIntrusionLogs,
+    /// Network, DNS and proxy logs and packet captures.
+    NetworkLogs,
     /// An earlier results folder, re-checked without the evidence (`portcullis recheck`).
     Results,
 }
@@ -86,6 +91,7 @@ impl InputKind {
             InputKind::AndroidQf => "androidqf",
             InputKind::AndroidBackup => "android_backup",
             InputKind::AndroidIntrusionLogs => "android_intrusion_logs",
+            InputKind::NetworkLogs => "network_logs",
             InputKind::Results => "results",
         }
     }
@@ -284,6 +290,9 @@ pub struct Report {
     /// Set when this report re-checks an earlier results folder: what is new since then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck: Option<Recheck>,
+    /// Set for a check of network logs and captures: what they came to, file by file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSummary>,
 }
 
 /// A re-check of an earlier check's saved records against the indicators of today. The

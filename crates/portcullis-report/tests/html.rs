@@ -93,6 +93,7 @@ fn report(alerts: Vec<Alert>) -> Report {
         }),
         warnings: Vec::new(),
         coverage: Default::default(),
+        network: None,
         recheck: None,
     }
 }

@@ -25,8 +25,18 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 pub struct CheckArgs {
     /// The acquisition to check: an iOS backup folder (plain or encrypted), an Android bugreport
     /// (zip or folder), an AndroidQF acquisition (folder, .zip or .zip.age), an adb backup (.ab,
-    /// or its extracted folder) or an Android intrusion-logging export.
+    /// or its extracted folder) or an Android intrusion-logging export; or network logs and
+    /// captures (Zeek, Suricata eve.json, …; a file, a folder of them, gzip or zstd too), with
+    /// `-` for standard input.
     pub path: PathBuf,
+    /// Read PATH as network logs of this format instead of recognising it from its contents.
+    #[arg(long, value_name = "FORMAT", value_parser = clap::builder::PossibleValuesParser::new(portcullis_engine::network_kinds()))]
+    pub kind: Option<String>,
+    /// Who is who on the network, for network logs: a CSV of `address or MAC, device, owner,
+    /// valid from, valid to` (dates or ISO times, UTC; empty = without limit). DHCP leases in
+    /// the logs tie addresses to MACs.
+    #[arg(long, value_name = "FILE")]
+    pub devices: Option<PathBuf>,
     #[command(flatten)]
     pub indicators: IndicatorArgs,
     /// Results folder (default: a new timestamped folder under ./portcullis-results/). It must
@@ -78,6 +88,7 @@ fn default_output(target: &Path) -> PathBuf {
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n != "-")
         .unwrap_or_else(|| "check".into());
     new_results_folder(&name)
 }
@@ -162,7 +173,17 @@ pub fn load_indicators(args: &IndicatorArgs) -> Result<portcullis_engine::Loaded
 /// Checks the acquisition at `args.path` and writes the results folder: gathers the secrets
 /// the input needs (prompting on a terminal when none was given) and runs the engine.
 pub fn check(args: &CheckArgs) -> Result<Checked> {
-    let input = Input::detect(&args.path)?;
+    let input = match &args.kind {
+        Some(kind) => Input::Network {
+            kind: Some(kind.clone()),
+        },
+        None => Input::detect(&args.path)?,
+    };
+    let devices = args
+        .devices
+        .as_deref()
+        .map(portcullis_engine::Devices::load)
+        .transpose()?;
     let indicators = load_indicators(&args.indicators)?;
     let output = args
         .output
@@ -181,6 +202,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         force: args.force,
         timezone: args.timezone.as_deref(),
         progress: &progress,
+        network: portcullis_engine::NetworkOptions {
+            kind: None,
+            devices: devices.as_ref(),
+        },
         ..CheckOptions::new(&output, &snapshot)
     };
     let ios_secret = match &input {

@@ -88,6 +88,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
     );
     let args = CheckArgs {
         path: backup,
+        kind: None,
+        devices: None,
         // Its own planted collection only, so the demo reads the same on every machine.
         indicators: IndicatorArgs {
             iocs: vec![bundle],

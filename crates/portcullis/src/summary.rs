@@ -4,11 +4,15 @@ use std::fmt::Write;
 use std::path::Path;
 
 use portcullis_core::Level;
-use portcullis_report::{CoverageStatus, PostureStatus, Report};
+use portcullis_report::{CoverageStatus, NetworkSummary, PostureStatus, Report};
 
 /// Posture fixes and warnings listed in the summary; the rest are in report.html / report.json.
 const FIXES_SHOWN: usize = 5;
 const WARNINGS_SHOWN: usize = 10;
+/// Alerts of a network check listed per level (a busy indicator hits thousands of lines).
+const NETWORK_ALERTS_SHOWN: usize = 20;
+/// Devices and contacts listed in a network check's summary.
+const NETWORK_ROWS_SHOWN: usize = 10;
 
 const LEVELS: [Level; 5] = [
     Level::Critical,
@@ -22,7 +26,12 @@ const LEVELS: [Level; 5] = [
 pub fn render(report: &Report, output_dir: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Portcullis check of {}", report.info.target_path);
-    let _ = writeln!(s, "  Device:     {}", report.device.line());
+    match &report.network {
+        Some(net) => network_lines(&mut s, net),
+        None => {
+            let _ = writeln!(s, "  Device:     {}", report.device.line());
+        }
+    }
     let indicators: usize = report.info.ioc_files.iter().map(|f| f.indicators).sum();
     let left_out: usize = report
         .info
@@ -70,7 +79,18 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
             continue;
         }
         let _ = writeln!(s, "\n{level} ({})", alerts.len());
-        for alert in alerts {
+        let shown = match report.network {
+            Some(_) => NETWORK_ALERTS_SHOWN,
+            None => usize::MAX,
+        };
+        if alerts.len() > shown {
+            let _ = writeln!(
+                s,
+                "  (the first {shown}; all {} are in report.html and alerts.json)",
+                alerts.len()
+            );
+        }
+        for alert in alerts.into_iter().take(shown) {
             let _ = writeln!(s, "  [{}] {}", alert.module, alert.message);
             if let Some(ind) = &alert.indicator {
                 let field = alert.matched_field.as_deref().unwrap_or("value");
@@ -91,9 +111,16 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
             if let Some(src) = &alert.source {
                 let _ = writeln!(s, "      in {src}");
             }
-            if level >= Level::High {
+            // A network check's alerts share one piece of advice, said once below.
+            if level >= Level::High && report.network.is_none() {
                 let _ = writeln!(s, "      what to do: {}", alert.advice);
             }
+        }
+        if level >= Level::High
+            && report.network.is_some()
+            && let Some(first) = report.alerts.iter().find(|a| a.level == level)
+        {
+            let _ = writeln!(s, "  What to do: {}", first.advice);
         }
     }
     let to_fix: Vec<_> = report
@@ -138,7 +165,14 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
             let _ = writeln!(s, "  {}: {}", m.slug, m.error.as_deref().unwrap_or(""));
         }
     }
+    if let Some(net) = &report.network {
+        who_lines(&mut s, net);
+    }
     let verdict = match (report.max_level(), coverage.status) {
+        (Some(l), _) if l >= Level::High && report.network.is_some() => {
+            "A device on this network contacted infrastructure named by an indicator. Find it \
+             (above), keep these logs, and have that phone checked."
+        }
         (Some(l), _) if l >= Level::High => {
             "Signs of compromise were found. Keep the phone as it is and contact your security office."
         }
@@ -170,4 +204,79 @@ pub fn render(report: &Report, output_dir: &Path) -> String {
         output_dir.join("report.html").display()
     );
     s
+}
+
+/// What the logs of a network check came to, in two lines.
+fn network_lines(s: &mut String, net: &NetworkSummary) {
+    let read = net.files.iter().filter(|f| f.error.is_none()).count();
+    let _ = writeln!(
+        s,
+        "  Logs:       {read} of {} file(s) read: {} lines, {} records, {} malformed, in {:.1} s \
+         ({} lines/s)",
+        net.files.len(),
+        net.lines,
+        net.records,
+        net.malformed,
+        net.seconds,
+        net.lines_per_second
+    );
+    let _ = writeln!(
+        s,
+        "  Clients:    {}{} address(es) seen; {} DHCP lease(s){}",
+        net.clients_seen,
+        if net.clients_over_cap { "+" } else { "" },
+        net.leases_seen,
+        match &net.devices_file {
+            Some(file) => format!("; devices from {file}"),
+            None => String::new(),
+        }
+    );
+    for file in net.files.iter().filter(|f| f.malformed > 0) {
+        let _ = writeln!(s, "  Malformed:  {}: {} line(s)", file.file, file.malformed);
+        for note in file.malformed_lines.iter().take(3) {
+            let _ = writeln!(s, "                {note}");
+        }
+    }
+}
+
+/// Whom the alerts of a network check are about, and each indicator's first and last contact.
+fn who_lines(s: &mut String, net: &NetworkSummary) {
+    if net.by_device.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\nAlerts by device:");
+    for group in net.by_device.iter().take(NETWORK_ROWS_SHOWN) {
+        let who = match (&group.device, &group.owner) {
+            (Some(device), Some(owner)) => format!("{device} ({owner})"),
+            (Some(device), None) => device.clone(),
+            (None, _) => "not tied to a device".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "  {who}: {} alert(s) from {}; matched {}",
+            group.alerts,
+            group.clients.join(", "),
+            group.indicators.join(", ")
+        );
+    }
+    let _ = writeln!(s, "\nContacts with each indicator (first and last, UTC):");
+    for contact in net.contacts.iter().take(NETWORK_ROWS_SHOWN) {
+        let _ = writeln!(
+            s,
+            "  {} from {}: {} time(s), {} to {} [{}]",
+            contact.indicator,
+            contact.client.as_deref().unwrap_or("an unknown client"),
+            contact.contacts,
+            contact.first.as_deref().unwrap_or("?"),
+            contact.last.as_deref().unwrap_or("?"),
+            contact.collection
+        );
+    }
+    if net.contacts.len() > NETWORK_ROWS_SHOWN {
+        let _ = writeln!(
+            s,
+            "  … and {} more in report.html",
+            net.contacts.len() - NETWORK_ROWS_SHOWN
+        );
+    }
 }

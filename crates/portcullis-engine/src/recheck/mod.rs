@@ -130,6 +130,7 @@ pub fn recheck(
         os_data: None,
         warnings,
         coverage,
+        network: None,
         recheck: Some(Recheck {
             new_alerts,
             ..section

@@ -2,6 +2,7 @@
 
 pub mod bind;
 pub mod dnsmasq;
+pub mod pcap;
 pub mod pihole;
 pub mod squid;
 pub mod suricata;
