@@ -139,9 +139,11 @@ fn add_hit(
     who: &Attribution<'_>,
 ) {
     let time = hit.time.map(display).unwrap_or_default();
-    // A capture's records are packets, numbered from 1 as Wireshark numbers them.
+    // A capture's records are packets, numbered from 1 as Wireshark numbers them; a Pi-hole
+    // database's are its queries, by id.
     let unit = match file.format {
         Some(("pcap", _)) => "packet",
+        Some(("pihole", _)) => "query id",
         _ => "line",
     };
     let owner: Option<Owner> = hit.client.as_deref().and_then(|c| who.who(c, hit.time));
