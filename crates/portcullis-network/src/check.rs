@@ -128,6 +128,9 @@ pub struct Tally {
     pub hits_unlisted: u64,
     pub contacts: HashMap<ContactKey, (IndicatorMatch, Contact)>,
     pub leases: Vec<SeenLease>,
+    /// The last destination looked up and what it matched: a DNS or proxy log names the same
+    /// resolver or upstream on nearly every line, so most lookups are this one.
+    last_destination: Option<(String, Option<IndicatorMatch>)>,
 }
 
 impl Tally {
@@ -204,7 +207,16 @@ impl Check<'_> {
         }
         let mut matched: Vec<(Seen, IndicatorMatch)> = Vec::new();
         for item in &line.items {
-            let Some(hit) = self.lookup(item.seen, &item.value) else {
+            let found = match (&tally.last_destination, item.seen) {
+                (Some((last, found)), Seen::Destination) if *last == item.value => found.clone(),
+                (_, Seen::Destination) => {
+                    let found = self.lookup(item.seen, &item.value);
+                    tally.last_destination = Some((item.value.to_string(), found.clone()));
+                    found
+                }
+                _ => self.lookup(item.seen, &item.value),
+            };
+            let Some(hit) = found else {
                 continue;
             };
             // One alert per indicator and place per line (a name in the query and the

@@ -45,3 +45,23 @@ fn real_eve_samples_parse_whole_and_hits_name_the_device() {
     );
     assert!(hits(&small).contains(&"2 sni l2.io→l2.io 192.168.86.85".to_string()));
 }
+
+#[test]
+fn a_download_logged_on_the_servers_packet_is_the_clients() {
+    let Some(dir) = sample("suricata-eve") else {
+        return;
+    };
+    // The fileinfo event of a download has src = the web server (port 80), dest = the device.
+    let ind = indicators(&["[domain-name:value = 'eicar.org']"]);
+    let run = read(
+        &dir.join("suricata-verify_output-eve-fileinfo_eve.json"),
+        &ind,
+    );
+    assert_eq!(
+        hits(&run),
+        [
+            "1 http_url http://www.eicar.org/download/eicar.com→eicar.org 10.16.1.11",
+            "1 http_host www.eicar.org→eicar.org 10.16.1.11",
+        ]
+    );
+}

@@ -157,7 +157,18 @@ impl TextLog for Eve {
             .as_ref()
             .and_then(|d| d.kind.as_deref())
             .is_some_and(|k| k == "answer" || k == "response");
-        let from_server = answered || event.direction.as_deref() == Some("to_client");
+        // Suricata before 7 does not say which way an event's packet went, and logs a
+        // download's fileinfo (and many alerts) on the server's packet: a well-known port
+        // answering a high one is the server.
+        let server_first = matches!(
+            (event.src_port, event.dest_port),
+            (Some(src), Some(dest)) if src < 1024 && dest >= 1024
+        );
+        let from_server = answered
+            || match event.direction.as_deref() {
+                Some(direction) => direction == "to_client",
+                None => server_first,
+            };
         let port = |p: Option<u32>| p.map(|p| Cow::Owned(p.to_string()));
         let (client, client_port, server, server_port) = if from_server {
             (

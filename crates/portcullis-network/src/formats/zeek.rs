@@ -393,7 +393,8 @@ fn same(value: &str, marker: &str) -> bool {
 
 /// An IPv4 or IPv6 address, by its characters: digits and dots, or a colon (no name has one).
 fn looks_like_address(value: &str) -> bool {
-    value.contains(':') || value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        || memchr::memchr(b':', value.as_bytes()).is_some()
 }
 
 /// Roles whose column is a Zeek set or vector.
