@@ -67,8 +67,9 @@ generate "$PCAP" network --kind pcap --records "$PCAP_FLOWS" --names 5000 \
 measure() {
   local name=$1; shift
   for i in $(seq "$REPEAT"); do
-    /usr/bin/time -f "%e %M" -o "$RUN/$name.time.$i" "$@" > "$RUN/$name.out" 2>"$RUN/$name.err" || true
+    /usr/bin/time -f "%e %M" -o "$RUN/$name.time.$i" "$@" > "$RUN/$name.out.$i" 2>"$RUN/$name.err" || true
   done
+  cp "$RUN/$name.out.1" "$RUN/$name.out"
   # The last line: time writes "Command exited with non-zero status 1" first when the check
   # found alerts (exit 1), as it does here.
   for f in "$RUN/$name".time.*; do tail -n1 "$f"; done | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
@@ -79,11 +80,13 @@ check() {
   local name=$1 file=$2; shift 2
   local t; t=$(measure "$name" "$P" check "$file" --no-installed --iocs "$IOCS" "$@" \
     --json --force --output "$RUN/out-$name")
+  # lines/s: the median over the runs, as the wall time is.
   local stats; stats=$(python3 -c '
-import json, sys
-r = json.load(open(sys.argv[1]))
-n = r["network"]
-print(n["lines"], n["lines_per_second"], len(r["alerts"]), n["malformed"])' "$RUN/$name.out")
+import json, statistics, sys
+runs = [json.load(open(f)) for f in sys.argv[1:]]
+n = runs[0]["network"]
+rate = int(statistics.median(r["network"]["lines_per_second"] for r in runs))
+print(n["lines"], rate, len(runs[0]["alerts"]), n["malformed"])' "$RUN/$name".out.*)
   echo "$t $stats"
 }
 

@@ -66,6 +66,17 @@ pub struct Outcome {
     pub stopped: Option<String>,
 }
 
+impl Outcome {
+    /// How a text log's reading ended: a stream that broke off (a truncated gzip) ends the
+    /// file with what was read before it.
+    pub fn of_text(tally: Tally, error: Option<std::io::Error>) -> Outcome {
+        Outcome {
+            tally,
+            stopped: error.map(|e| format!("the file ends early: {e}")),
+        }
+    }
+}
+
 /// A log or capture format.
 pub trait Format: Sync {
     /// The name `--kind` takes: `zeek`, `suricata`, `bind`, `unbound`, `dnsmasq`, `pihole`,

@@ -53,10 +53,7 @@ impl Format for Dnsmasq {
     fn read(&self, _module: Module, input: Input<'_>, check: &Check<'_>) -> Outcome {
         let mut log = DnsmasqLog::new(input.year);
         let (tally, error) = read_in_order(input.reader, &mut log, check);
-        Outcome {
-            tally,
-            stopped: error.map(|e| format!("the file ends early: {e}")),
-        }
+        Outcome::of_text(tally, error)
     }
 }
 

@@ -9,6 +9,15 @@ pub mod suricata;
 pub mod unbound;
 pub mod zeek;
 
+/// Whether one of a file's first lines reads, as `log` reads it, as a record naming a client:
+/// how the line-per-query DNS logs (BIND, Unbound) recognise their files.
+fn names_a_client(log: &dyn crate::text::TextLog, head: &crate::format::Head<'_>) -> bool {
+    head.lines.iter().any(|l| {
+        let mut out = crate::line::Line::default();
+        log.parse(l, &mut out).is_ok() && out.client.is_some()
+    })
+}
+
 /// A certificate subject's common name: `CN=www.google.com,O=…` (Zeek) or
 /// `C=US, O=…, CN=www.google.com` (Suricata) → `www.google.com`.
 fn common_name(subject: &str) -> Option<&str> {

@@ -40,10 +40,7 @@ impl Format for Squid {
 
     fn read(&self, _module: Module, input: Input<'_>, check: &Check<'_>) -> Outcome {
         let (tally, error) = text::read(input.reader, &mut SquidLog, check);
-        Outcome {
-            tally,
-            stopped: error.map(|e| format!("the file ends early: {e}")),
-        }
+        Outcome::of_text(tally, error)
     }
 }
 

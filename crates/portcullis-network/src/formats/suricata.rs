@@ -38,10 +38,7 @@ impl Format for Suricata {
 
     fn read(&self, _module: Module, input: Input<'_>, check: &Check<'_>) -> Outcome {
         let (tally, error) = text::read(input.reader, &mut Eve, check);
-        Outcome {
-            tally,
-            stopped: error.map(|e| format!("the file ends early: {e}")),
-        }
+        Outcome::of_text(tally, error)
     }
 }
 

@@ -33,22 +33,13 @@ impl Format for Unbound {
 
     fn recognise(&self, head: &Head<'_>) -> Option<Module> {
         let log = UnboundLog { year: 2000 };
-        head.lines
-            .iter()
-            .any(|l| {
-                let mut out = Line::default();
-                log.parse(l, &mut out).is_ok() && out.client.is_some()
-            })
-            .then_some(QUERIES)
+        super::names_a_client(&log, head).then_some(QUERIES)
     }
 
     fn read(&self, _module: Module, input: Input<'_>, check: &Check<'_>) -> Outcome {
         let mut log = UnboundLog { year: input.year };
         let (tally, error) = text::read(input.reader, &mut log, check);
-        Outcome {
-            tally,
-            stopped: error.map(|e| format!("the file ends early: {e}")),
-        }
+        Outcome::of_text(tally, error)
     }
 }
 

@@ -102,10 +102,7 @@ impl Format for Zeek {
         } else {
             text::read(input.reader, &mut ZeekTsv::default(), check)
         };
-        Outcome {
-            tally,
-            stopped: error.map(|e| format!("the file ends early: {e}")),
-        }
+        Outcome::of_text(tally, error)
     }
 }
 
