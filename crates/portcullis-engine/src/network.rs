@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use portcullis_core::{Alert, Level, ModuleOutput, ModuleRun, RunControl, TimelineEvent};
 use portcullis_network::check::{Check, Hit};
 use portcullis_network::devices::{Attribution, Devices, Owner};
+use portcullis_network::format::Module;
 use portcullis_network::run::FileRun;
 use portcullis_network::scan::Scan;
 use portcullis_network::source::Compression;
@@ -60,14 +61,14 @@ pub(crate) fn run(
     let leases = scan.leases();
     let who = Attribution::new(options.network.devices, &leases);
     let mut warnings: Vec<String> = scan.skipped.clone();
-    let mut runs: Vec<ModuleRun> = Vec::new();
+    let mut outputs: Vec<(Module, ModuleOutput)> = Vec::new();
     for file in &scan.files {
         match (&file.outcome, file.format) {
             (Ok(outcome), Some((_, module))) => {
                 if let Some(stopped) = &outcome.stopped {
                     warnings.push(format!("{}: read up to a problem: {stopped}", file.source));
                 }
-                let output = module_output(&mut runs, module.slug, module.name);
+                let output = module_output(&mut outputs, module);
                 for hit in &outcome.tally.hits {
                     add_hit(output, module.slug, module.name, file, hit, &who);
                 }
@@ -88,6 +89,14 @@ pub(crate) fn run(
             (Ok(_), None) => {}
         }
     }
+    let runs: Vec<ModuleRun> = outputs
+        .into_iter()
+        .map(|(module, output)| ModuleRun {
+            class_name: module.name,
+            slug: module.slug,
+            outcome: Ok(output),
+        })
+        .collect();
     let summary = summary(&scan, &leases, &runs, options.network.devices);
     Ok(Ran {
         input_kind: InputKind::NetworkLogs,
@@ -108,26 +117,15 @@ pub(crate) fn run(
 }
 
 /// The output of module `slug`, made when its first file is met.
-fn module_output<'r>(
-    runs: &'r mut Vec<ModuleRun>,
-    slug: &'static str,
-    class_name: &'static str,
-) -> &'r mut ModuleOutput {
-    let at = match runs.iter().position(|r| r.slug == slug) {
+fn module_output(outputs: &mut Vec<(Module, ModuleOutput)>, module: Module) -> &mut ModuleOutput {
+    let at = match outputs.iter().position(|(m, _)| m.slug == module.slug) {
         Some(at) => at,
         None => {
-            runs.push(ModuleRun {
-                class_name,
-                slug,
-                outcome: Ok(ModuleOutput::default()),
-            });
-            runs.len() - 1
+            outputs.push((module, ModuleOutput::default()));
+            outputs.len() - 1
         }
     };
-    match &mut runs[at].outcome {
-        Ok(output) => output,
-        Err(_) => unreachable!("network modules are made with an output"),
-    }
+    &mut outputs[at].1
 }
 
 fn add_hit(
