@@ -65,6 +65,18 @@ pub(crate) fn run(
     for file in &scan.files {
         match (&file.outcome, file.format) {
             (Ok(outcome), Some((_, module))) => {
+                // Lines that could not be read were not checked: the check is partial, not clean.
+                let tally = &outcome.tally;
+                if tally.malformed > 0 {
+                    let first = tally.malformed_listed.first().map(ToString::to_string);
+                    warnings.push(format!(
+                        "{}: {} of {} lines could not be read and were not checked (first: {})",
+                        file.source,
+                        tally.malformed,
+                        tally.lines,
+                        first.unwrap_or_default()
+                    ));
+                }
                 if let Some(stopped) = &outcome.stopped {
                     warnings.push(format!("{}: read up to a problem: {stopped}", file.source));
                 }

@@ -234,3 +234,31 @@ fn a_devices_file_that_lies_is_refused_with_its_line() {
         "d.csv, line 1: valid to is not after valid from"
     );
 }
+
+#[test]
+fn unreadable_lines_make_the_check_partial_not_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("dns.log");
+    let mut text = dns_log();
+    text.push_str("not\ta\tzeek\tline\n");
+    std::fs::write(&log, text).unwrap();
+    let input = Input::detect(&log).unwrap();
+    let snapshot = Snapshot::bundled();
+    let out = tmp.path().join("out");
+    let checked = portcullis_engine::check(
+        &log,
+        &input,
+        &LoadedIndicators::default(),
+        &Secrets::default(),
+        &CheckOptions::new(&out, &snapshot),
+    )
+    .unwrap();
+    let report = &checked.report;
+    assert_eq!(report.coverage.status.as_str(), "partial");
+    assert_eq!(report.warnings.len(), 1);
+    assert!(
+        report.warnings[0].contains("1 of 16 lines could not be read and were not checked"),
+        "{}",
+        report.warnings[0]
+    );
+}
