@@ -10,9 +10,11 @@ pub mod age;
 pub mod hostile;
 pub mod json;
 pub mod property_list;
+pub mod sqlite;
 pub mod zip;
 
 pub use self::age::{open_age_zip, open_age_zip_with_passphrase};
+pub use self::sqlite::open_sqlite_bytes;
 pub use self::zip::{ZipEvidence, ZipLimits};
 
 use std::collections::BTreeMap;
@@ -21,7 +23,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 /// Largest file read into memory (plists, small databases): hostile inputs must not exhaust RAM.
@@ -376,9 +378,9 @@ impl Evidence for FolderEvidence {
         if let Ok(wal) = self.regular_file(&format!("{path}-wal")) {
             // An uncheckpointed WAL holds recent rows; SQLite would write to apply it, so the
             // database and its WAL are read into memory and merged there instead.
-            return open_with_wal(path, &full, &wal);
+            return sqlite::open_with_wal(path, &full, &wal);
         }
-        open_immutable(path, &full)
+        sqlite::open_immutable(path, &full)
     }
 
     fn hashes(&self) -> Vec<(String, String)> {
@@ -438,85 +440,45 @@ impl Read for HashingReader<'_> {
     }
 }
 
-fn sidecar(full: &Path, suffix: &str) -> PathBuf {
-    let mut name = full.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> EvidenceError + '_ {
-    move |source| EvidenceError::Sqlite {
-        path: path.to_string(),
-        source,
+/// A text file's contents as a string, whatever a phone tool or shell wrote it in: a UTF-8
+/// byte-order mark is dropped, UTF-16 with a byte-order mark (what `adb shell getprop >
+/// file` gives in Windows PowerShell) is decoded, and anything else is read as UTF-8 with
+/// invalid bytes replaced, so one bad byte never hides the rest of the file.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| {
+        let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
-/// Opens `full` with `immutable=1`: SQLite then neither locks nor writes anything beside it.
-fn open_immutable(path: &str, full: &Path) -> Result<Connection> {
-    let uri = format!("file:{}?mode=ro&immutable=1", uri_escape(full));
-    let conn = Connection::open_with_flags(
-        uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_err(path))?;
-    check_is_database(path, &conn)?;
-    Ok(conn)
-}
+#[cfg(test)]
+mod text_tests {
+    use super::decode_text;
 
-/// Copies the database and its WAL into a private temporary folder, lets SQLite merge them there,
-/// and keeps the merged database in memory; the evidence itself is untouched.
-fn open_with_wal(path: &str, full: &Path, wal: &Path) -> Result<Connection> {
-    let io = |e| FolderEvidence::io_err(path, e);
-    let dir = tempfile::tempdir().map_err(io)?;
-    let copy = dir.path().join("db.sqlite");
-    std::fs::copy(full, &copy).map_err(io)?;
-    std::fs::copy(wal, sidecar(&copy, "-wal")).map_err(io)?;
-    let conn = Connection::open(&copy).map_err(sqlite_err(path))?;
-    check_is_database(path, &conn)?;
-    let bytes = conn
-        .serialize(rusqlite::MAIN_DB)
-        .map_err(sqlite_err(path))?
-        .to_vec();
-    drop(conn);
-    open_sqlite_bytes(path, bytes)
-}
-
-/// Opens an SQLite database held in memory (a decrypted file, a merged WAL), read-only.
-pub fn open_sqlite_bytes(path: &str, mut bytes: Vec<u8>) -> Result<Connection> {
-    // A database in WAL mode cannot be read from memory; mark the copy as rollback-journal.
-    if bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0") && bytes[18] == 2 {
-        bytes[18] = 1;
-        bytes[19] = 1;
-    }
-    let mut conn = Connection::open_in_memory().map_err(sqlite_err(path))?;
-    let len = bytes.len();
-    conn.deserialize_read_exact(rusqlite::MAIN_DB, &bytes[..], len, true)
-        .map_err(sqlite_err(path))?;
-    check_is_database(path, &conn)?;
-    Ok(conn)
-}
-
-/// SQLite opens anything lazily; touching the schema tells a real database from garbage.
-fn check_is_database(path: &str, conn: &Connection) -> Result<()> {
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|_| ())
-    .map_err(sqlite_err(path))
-}
-
-fn uri_escape(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '%' => out.push_str("%25"),
-            '?' => out.push_str("%3f"),
-            '#' => out.push_str("%23"),
-            _ => out.push(ch),
+    #[test]
+    fn byte_order_marks_choose_the_encoding() {
+        let mut le = vec![0xFF, 0xFE];
+        let mut be = vec![0xFE, 0xFF];
+        for unit in "[ro.build.version.release]: [14] é".encode_utf16() {
+            le.extend(unit.to_le_bytes());
+            be.extend(unit.to_be_bytes());
         }
+        assert_eq!(decode_text(&le), "[ro.build.version.release]: [14] é");
+        assert_eq!(decode_text(&be), "[ro.build.version.release]: [14] é");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFa=1"), "a=1");
+        // A lone surrogate and an odd trailing byte cost one character, not the file.
+        assert_eq!(
+            decode_text(&[0xFF, 0xFE, 0x00, 0xD8, b'a', 0, 7]),
+            "\u{FFFD}a"
+        );
+        assert_eq!(decode_text(b"init\xe9\nnext"), "init\u{FFFD}\nnext");
     }
-    out
 }

@@ -84,10 +84,11 @@ fn require<'a>(ctx: &Context<'a>, name: &str) -> Result<&'a FileEntry, ModuleErr
     })
 }
 
-/// Reads a located file as text (invalid UTF-8 replaced).
+/// Reads a located file as text: UTF-8 (invalid bytes replaced), or UTF-16 with a byte-order
+/// mark as Windows shells save command output.
 fn read_text(ctx: &Context<'_>, file: &FileEntry) -> Result<String, ModuleError> {
     let bytes = ctx.evidence.read(&file.path)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(portcullis_evidence::decode_text(&bytes))
 }
 
 /// Reads a located file holding a JSON list of `what` (AndroidQF writes `null` for an empty

@@ -58,6 +58,10 @@ fn read_db(path: &Path, check: &Check<'_>, tally: &mut Tally) -> Result<(), Stri
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
     let db = Connection::open_with_flags(uri(path), flags)
         .map_err(|e| format!("the database could not be opened: {e}"))?;
+    // Current FTL reads `queries` through a view; triggers, unsafe schema functions and huge
+    // values stay refused.
+    portcullis_evidence::sqlite::harden(&db, true)
+        .map_err(|e| format!("the database could not be opened safely: {e}"))?;
     let has_queries: bool = db
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE name = 'queries' AND type IN ('table', 'view')",
