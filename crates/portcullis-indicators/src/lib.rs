@@ -14,6 +14,8 @@ mod keys;
 mod matching;
 mod normalize;
 mod pattern;
+#[cfg(test)]
+mod proptests;
 mod stix;
 mod table;
 #[cfg(test)]

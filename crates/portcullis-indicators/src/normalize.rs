@@ -113,48 +113,54 @@ pub(crate) fn plain_host(s: &str) -> Option<&str> {
 }
 
 /// Normalises a host name or IP literal: IPs are parsed; names are lower-cased and IDNA-mapped
-/// to punycode, with a trailing dot, a leading `*.` and one leading `www.` label removed (the
-/// last only when a dot remains, so `www.com` stays itself).
+/// to punycode, with the trailing dot, leading dots and `*.` labels, and leading `www.` labels
+/// removed (the last only while a dot remains, so `www.com` stays itself). What is left after
+/// trimming is parsed as an IP again (`*.192.0.2.1.` is the address), so normalising a
+/// normalised host always gives it back.
 pub(crate) fn host(raw: &str) -> Option<Host<'_>> {
     let raw = raw.trim();
     if let Some(ip) = parse_ip(raw) {
         return Some(Host::Ip(ip));
     }
-    let trimmed = raw.trim_end_matches('.');
-    let trimmed = trimmed
-        .strip_prefix("*.")
-        .unwrap_or(trimmed)
-        .trim_start_matches('.');
-    if trimmed.is_empty() {
-        return None;
-    }
+    let trimmed = trim_labels(raw);
     let name: Cow<'_, str> = if !trimmed.is_ascii() {
-        // IDNA may also map odd spellings (full-width digits, dots) to an IP or a trailing dot.
+        // IDNA may map odd spellings (full-width digits, ideographic dots) to an IP or dots.
         let ascii = idna::domain_to_ascii(trimmed).unwrap_or_else(|_| trimmed.to_lowercase());
-        if let Some(ip) = parse_ip(&ascii) {
-            return Some(Host::Ip(ip));
-        }
-        let ascii = ascii.trim_end_matches('.');
-        if ascii.is_empty() {
-            return None;
-        }
-        Cow::Owned(ascii.to_string())
+        Cow::Owned(trim_labels(&ascii).to_string())
     } else if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
         // ASCII input needs no IDNA: UTS #46 maps ASCII only by lower-casing it.
-        Cow::Owned(trimmed.to_ascii_lowercase())
+        Cow::Owned(trim_labels(&trimmed.to_ascii_lowercase()).to_string())
     } else {
         Cow::Borrowed(trimmed)
     };
-    Some(Host::Name(strip_www(name)))
+    if name.is_empty() {
+        return None;
+    }
+    match parse_ip(&name) {
+        Some(ip) => Some(Host::Ip(ip)),
+        None => Some(Host::Name(name)),
+    }
 }
 
-fn strip_www(name: Cow<'_, str>) -> Cow<'_, str> {
-    match name.strip_prefix("www.") {
-        Some(rest) if rest.contains('.') => match name {
-            Cow::Borrowed(b) => Cow::Borrowed(&b[4..]),
-            Cow::Owned(o) => Cow::Owned(o[4..].to_string()),
-        },
-        _ => name,
+/// A name without what never names a host: the trailing dot (the DNS root), leading dots,
+/// wildcard labels (`*.`), `www.` labels while a dot remains after them, and whitespace any
+/// of these leaves exposed, trimmed until nothing changes.
+fn trim_labels(mut name: &str) -> &str {
+    let edge = |c: char| c == '.' || c.is_whitespace();
+    loop {
+        let before = name.len();
+        name = name.trim_matches(edge);
+        if let Some(rest) = name.strip_prefix("*.") {
+            name = rest;
+        }
+        if let Some(rest) = name.strip_prefix("www.")
+            && rest.contains('.')
+        {
+            name = rest;
+        }
+        if name.len() == before {
+            return name;
+        }
     }
 }
 
