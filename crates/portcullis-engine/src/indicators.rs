@@ -32,10 +32,15 @@ pub enum IndicatorsError {
     NoBundle { path: PathBuf, files: usize },
     #[error(
         "the indicator files given hold no usable indicator ({left_out} revoked or expired by \
-         their authors, which --include-expired uses; {unsupported} unsupported patterns); a \
-         check against them would match nothing"
+         their authors, which --include-expired uses; {unsupported} unsupported patterns{first}); \
+         a check against them would match nothing"
     )]
-    NoneUsable { left_out: usize, unsupported: usize },
+    NoneUsable {
+        left_out: usize,
+        unsupported: usize,
+        /// `, the first in FILE: WHY`, so the analyst sees what to fix.
+        first: String,
+    },
     #[error(transparent)]
     Load(#[from] LoadError),
 }
@@ -84,6 +89,14 @@ pub fn load_with_installed(
                 .map(|f| f.left_out.revoked + f.left_out.expired)
                 .sum(),
             unsupported: files.iter().map(|f| f.unsupported.len()).sum(),
+            first: files
+                .iter()
+                .find_map(|f| Some((f, f.unsupported.first()?)))
+                .map(|(f, why)| {
+                    let why: String = why.chars().take(400).collect();
+                    format!(", the first in {}: {why}", f.path.display())
+                })
+                .unwrap_or_default(),
         });
     }
     Ok(loaded)

@@ -2,6 +2,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -27,11 +28,13 @@ pub fn mvt_test_stix2(dir: &Path) -> PathBuf {
 /// change what a check finds.
 pub fn portcullis() -> Command {
     let mut cmd = Command::cargo_bin("portcullis").unwrap();
-    cmd.env(
-        "PORTCULLIS_DATA_DIR",
-        std::env::temp_dir().join(format!("portcullis-test-empty-{}", std::process::id())),
-    );
+    cmd.env("PORTCULLIS_DATA_DIR", empty_data_dir());
     cmd
+}
+
+/// The data folder of [`portcullis`]: one per test process, never written to.
+pub fn empty_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("portcullis-test-empty-{}", std::process::id()))
 }
 
 /// Runs `portcullis iocs ARGS` with `data` as the data folder: (exit code, stdout, stderr).
@@ -140,42 +143,145 @@ pub struct Crafted {
     pub stderr: String,
 }
 
+/// Limits a hostile-input case must stay within: the check is killed once it has run `secs`
+/// seconds, and its peak resident memory (the kernel's high-water mark, polled) must stay
+/// under `mib` MiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Caps {
+    pub mib: u64,
+    pub secs: u64,
+}
+
+/// The caps of a case that names none: far above what a check of a few-megabyte input needs.
+pub const DEFAULT_CAPS: Caps = Caps {
+    mib: 1024,
+    secs: 120,
+};
+
+/// What a capped run of the CLI left.
+pub struct CappedRun {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub peak_mib: u64,
+}
+
+/// Runs `portcullis ARGS` under `caps`: stdout and stderr drained as it runs, its peak memory
+/// polled from `/proc` (Linux), and killed (failing the test with `what` named) if it has not
+/// ended in time, so a hang is a failure and not a stalled CI.
+pub fn run_capped(what: &str, args: &[&OsStr], threads: usize, caps: Caps) -> CappedRun {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env("PORTCULLIS_DATA_DIR", empty_data_dir())
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+            && let Some(kib) = line.split_whitespace().nth(1).and_then(|v| v.parse().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed().as_secs() >= caps.secs {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what}: still running after its {} s cap, killed",
+                caps.secs
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let run = CappedRun {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
+        peak_mib: peak_kib / 1024,
+    };
+    eprintln!(
+        "{what}: peak {} MiB (cap {}), {:.1} s (cap {})",
+        run.peak_mib,
+        caps.mib,
+        started.elapsed().as_secs_f64(),
+        caps.secs
+    );
+    assert!(
+        run.peak_mib < caps.mib,
+        "{what}: peak {} MiB, over its {} MiB cap",
+        run.peak_mib,
+        caps.mib
+    );
+    run
+}
+
 /// Runs `portcullis check TARGET --json --output OUT [extra…]` on hostile input and asserts what
 /// must hold for every such input: a documented exit code, no panic or abort, and the input
 /// tree byte-identical afterwards (`input` is the tree to hash: the target or its folder).
 pub fn check_crafted(target: &Path, input: &Path, out: &Path, extra: &[&str]) -> Crafted {
-    let before = tree_digest(input);
-    let output = portcullis()
-        .arg("check")
-        .arg(target)
-        .arg("--json")
-        .arg("--output")
-        .arg(out)
-        .args(extra)
-        .timeout(std::time::Duration::from_secs(120))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    check_capped(target, input, out, extra, DEFAULT_CAPS)
+}
+
+/// [`check_crafted`] under `caps`.
+pub fn check_capped(
+    target: &Path,
+    input: &Path,
+    out: &Path,
+    extra: &[&str],
+    caps: Caps,
+) -> Crafted {
+    let before = target_digest(input);
+    let mut args: Vec<&OsStr> = vec![
+        OsStr::new("check"),
+        target.as_os_str(),
+        OsStr::new("--json"),
+        OsStr::new("--output"),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let what = target.display().to_string();
+    let output = run_capped(&what, &args, 2, caps);
+    let stderr = output.stderr;
     let code = output.status.code().unwrap_or(-1);
     assert!(
         [0, 1, 2, 3].contains(&code),
-        "undocumented exit ({:?}); stderr: {stderr}",
+        "{what}: undocumented exit ({:?}); stderr: {stderr}",
         output.status
     );
     for sign in [
         "panicked",
         "fatal runtime error",
         "stack overflow",
+        "memory allocation",
         "RUST_BACKTRACE",
     ] {
-        assert!(!stderr.contains(sign), "{sign}: {stderr}");
+        assert!(!stderr.contains(sign), "{what}: {sign}: {stderr}");
     }
-    assert_eq!(before, tree_digest(input), "the input changed");
+    assert_eq!(before, target_digest(input), "{what}: the input changed");
     let report = if code == 2 {
         Value::Null
     } else {
         serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("no JSON on stdout ({e}); stderr: {stderr}"))
+            .unwrap_or_else(|e| panic!("{what}: no JSON on stdout ({e}); stderr: {stderr}"))
     };
     Crafted {
         code,
@@ -212,42 +318,15 @@ pub fn module_summary<'a>(report: &'a Value, slug: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no module {slug}"))
 }
 
-/// Runs `portcullis ARGS` with `threads` worker threads and returns its exit code, stderr and
-/// peak resident memory in MiB (VmHWM, sampled from /proc while it runs; Linux only).
-#[cfg(target_os = "linux")]
-pub fn peak_rss_mib(args: &[&std::ffi::OsStr], threads: usize) -> (i32, String, u64) {
-    use std::io::Read;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", threads.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak_kib = 0u64;
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file)
-            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
-            && let Some(kib) = line.split_whitespace().nth(1).and_then(|v| v.parse().ok())
-        {
-            peak_kib = peak_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(started.elapsed().as_secs() < 300, "the check did not end");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status.code().unwrap_or(-1), stderr, peak_kib / 1024)
+/// Runs the CLI with `threads` worker threads: (exit code, stderr, peak resident memory in MiB).
+pub fn peak_rss_mib(args: &[&OsStr], threads: usize) -> (i32, String, u64) {
+    let what = args
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let run = run_capped(&what, args, threads, DEFAULT_CAPS);
+    (run.status.code().unwrap_or(-1), run.stderr, run.peak_mib)
 }
 
 /// A small backup being built in `folder`: an SMS linking to an indicator domain, and global

@@ -403,7 +403,11 @@ fn indicator_problems_are_errors_or_warnings_never_silence() {
         &tmp.path().join("c"),
         &["--iocs", useless.to_str().unwrap()],
     );
-    run.expect_error("hold no usable indicator (0 revoked or expired by their authors, which --include-expired uses; 1 unsupported patterns)");
+    run.expect_error(&format!(
+        "hold no usable indicator (0 revoked or expired by their authors, which \
+         --include-expired uses; 1 unsupported patterns, the first in {}: ",
+        useless.display()
+    ));
 
     // A missing file: one clear line, the OS error said once.
     let run = check_crafted(
