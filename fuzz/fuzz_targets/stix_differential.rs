@@ -39,11 +39,17 @@ fuzz_target!(|data: &[u8]| {
 
 /// Each indicator's id (`""` when it has none) and pattern, read from plain JSON values.
 fn indicators(objects: &[Value]) -> Vec<(String, Option<String>)> {
-    let text = |object: &Value, key: &str| object.get(key).and_then(Value::as_str).map(str::to_string);
+    let text =
+        |object: &Value, key: &str| object.get(key).and_then(Value::as_str).map(str::to_string);
     objects
         .iter()
         .filter(|object| object.get("type").and_then(Value::as_str) == Some("indicator"))
-        .map(|object| (text(object, "id").unwrap_or_default(), text(object, "pattern")))
+        .map(|object| {
+            (
+                text(object, "id").unwrap_or_default(),
+                text(object, "pattern"),
+            )
+        })
         .collect()
 }
 
