@@ -662,8 +662,12 @@ mod flat {
                         let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit());
                         let len = digits.count();
                         // A number serde would read differently (a fraction, an exponent)
-                        // is left to serde.
-                        if matches!(bytes.get(at + len), Some(b'.' | b'e' | b'E')) || len > 3 {
+                        // or refuse (a leading zero: `007` is not JSON) is left to serde.
+                        let leading_zero = len > 1 && bytes.get(at) == Some(&b'0');
+                        if matches!(bytes.get(at + len), Some(b'.' | b'e' | b'E'))
+                            || len > 3
+                            || leading_zero
+                        {
                             return None;
                         }
                         let text = std::str::from_utf8(bytes.get(at..at + len)?).ok()?;
@@ -1502,6 +1506,9 @@ mod tests {
             r#"{"type":"indicator","revoked":false,"confidence":101}"#,
             r#"{"type":"indicator","confidence":50.5}"#,
             r#"{"type":"indicator","confidence":-1}"#,
+            // Found by fuzzing: the flat reader took the leading zeros serde refuses.
+            r#"{"type":"indicator","confidence":00}"#,
+            r#"{"type":"indicator","confidence":007}"#,
             r#"{"type":"indicator","revoked":"yes","valid_from":["x"]}"#,
         ];
         let mut fast = 0;
