@@ -47,7 +47,6 @@ pub fn read_every_file(evidence: &dyn Evidence) {
 }
 
 /// Files held in memory under their paths: the acquisition a module is run on.
-#[derive(Default)]
 pub struct MemoryEvidence {
     files: BTreeMap<String, Vec<u8>>,
 }
