@@ -8,7 +8,7 @@ SHARED=$FUZZ/../../shared/fixtures
 C=$FUZZ/corpus
 TARGETS=(network_logs stix_bundle plist nskeyedarchiver keybag stix_pattern stix_differential
   mvt_index dumpsys getprop_settings ab_header tar zip_reading age intrusion_ndjson
-  tombstone_protobuf)
+  tombstone_protobuf encrypted_file)
 for t in "${TARGETS[@]}"; do mkdir -p "$C/$t"; done
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
@@ -31,6 +31,7 @@ if [ -d "$SHARED" ]; then
   seed_found ab_header "$SHARED/mvt" -name '*.ab'
   seed_found zip_reading "$SHARED/mvt" -name '*.zip' -size -1024k
   seed_found tombstone_protobuf "$SHARED/mvt" -name 'tombstone_*'
+  seed_found encrypted_file "$SHARED/encrypted/ios_backup_encrypted" -mindepth 2 -size -64k
   # Each bare dumpsys section also under the header a dumpstate gives it: the service is the
   # file name's (`dumpsys_adb_wifi.txt` is `adb`), `batterystats` for the battery one.
   for f in "$SHARED"/mvt/android_data/dumpsys_*.txt; do
