@@ -3,6 +3,7 @@
 //! gives an answer, it is what the ordinary serde parse gives. Checked here on small inputs
 //! (the threaded parse in 2 and 3 pieces, the flat reader at every `{`), and the ordinary parse's
 //! indicators against a plain `serde_json::Value` reading whenever serde_json takes the input.
+//! Both parses also check what they prove of the relationships (see `fuzzing::aligned`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1130,7 +1130,22 @@ pub mod fuzzing {
         )
     }
 
+    /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
+    /// sources of the relationships to `target`.
+    pub(crate) fn aligned(b: &Bundle<'_>, target: &str) -> bool {
+        b.ids.iter().map(|id| &**id).eq(b
+            .relationships()
+            .filter(|&(_, t)| t == target)
+            .map(|(source, _)| source))
+    }
+
+    /// Sums up `b`, checking (panicking otherwise) that whatever [`Bundle::proven_aligned`]
+    /// proves of a collection holds: loading relies on it to skip comparing every id.
     fn summary(b: &Bundle<'_>, indicators: Vec<Keyed>) -> Summary {
+        for malware in &b.malware {
+            let target = &*malware.id;
+            assert!(!b.proven_aligned(target) || aligned(b, target), "{target}");
+        }
         let mut lines: Vec<String> = b
             .malware
             .iter()
@@ -1227,7 +1242,8 @@ pub mod fuzzing {
 #[cfg(test)]
 mod tests {
     use super::fuzzing::{
-        Reused, Summary, flat_object, ordinary_parse, parallel_parse, serde_object, threaded_parse,
+        Reused, Summary, aligned, flat_object, ordinary_parse, parallel_parse, serde_object,
+        threaded_parse,
     };
     use super::*;
 
@@ -1310,15 +1326,6 @@ mod tests {
         }
         s.push_str("\n], \"after\": [\"}\", {\"objects\": 2}]}\n");
         s
-    }
-
-    /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
-    /// sources of the relationships to `target`.
-    fn aligned(b: &Bundle<'_>, target: &str) -> bool {
-        b.ids.iter().map(|id| &**id).eq(b
-            .relationships()
-            .filter(|&(_, t)| t == target)
-            .map(|(source, _)| source))
     }
 
     /// Summaries of the threaded parse (when it verified its splits) and the ordinary one.
