@@ -22,6 +22,14 @@ mod table;
 mod tests;
 mod types;
 
+/// The fast paths of loading beside the readers they stand in for, for the fuzz targets
+/// (`fuzz/`): only with the `fuzzing` feature.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::pattern::fuzzing::*;
+    pub use crate::stix::fuzzing::*;
+}
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 

@@ -707,17 +707,24 @@ fn collect<'a>(expr: Expr<'a>, out: &mut Vec<Atom<'a>>, notes: &mut Vec<String>)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The pattern parsers side by side, for the tests and the fuzz targets: the fast path must
+/// agree with the general parser wherever it answers.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing {
+    use super::{IocType, collect, parse_expr, simple};
 
-    struct Parsed {
-        atoms: Vec<(IocType, String)>,
-        notes: Vec<String>,
+    /// What the general parser made of a pattern.
+    #[derive(Debug)]
+    pub struct Parsed {
+        /// The values a lookup can match: (type, literal as written).
+        pub atoms: Vec<(IocType, String)>,
+        /// Why parts of the pattern were left out.
+        pub notes: Vec<String>,
     }
 
-    /// Parses with the general parser only, and checks that the fast path agrees with it.
-    fn parse(p: &str) -> Parsed {
+    /// Parses with the general parser only, and checks (panicking otherwise) that the fast
+    /// path and what loading uses agree with it.
+    pub fn parse_checked(p: &str) -> Parsed {
         let mut atoms = Vec::new();
         let notes = match parse_expr(p) {
             Ok(expr) => {
@@ -741,6 +748,12 @@ mod tests {
             notes,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fuzzing::parse_checked as parse;
+    use super::*;
 
     fn atoms(p: &str) -> Vec<(IocType, String)> {
         parse(p).atoms

@@ -662,8 +662,12 @@ mod flat {
                         let digits = bytes.get(at..)?.iter().take_while(|b| b.is_ascii_digit());
                         let len = digits.count();
                         // A number serde would read differently (a fraction, an exponent)
-                        // is left to serde.
-                        if matches!(bytes.get(at + len), Some(b'.' | b'e' | b'E')) || len > 3 {
+                        // or refuse (a leading zero: `007` is not JSON) is left to serde.
+                        let leading_zero = len > 1 && bytes.get(at) == Some(&b'0');
+                        if matches!(bytes.get(at + len), Some(b'.' | b'e' | b'E'))
+                            || len > 3
+                            || leading_zero
+                        {
                             return None;
                         }
                         let text = std::str::from_utf8(bytes.get(at..at + len)?).ok()?;
@@ -1097,8 +1101,150 @@ impl<'de: 'a, 'a> Deserialize<'de> for LooseList<'a> {
     }
 }
 
+/// The bundle readers side by side, for the tests and the fuzz targets: wherever the threaded
+/// parse or the flat reader gives an answer, it must be what the ordinary serde parse gives.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing {
+    use std::borrow::Cow;
+
+    use super::{Bundle, Indicator, RawObject, TopLevel, flat, parallel};
+
+    /// What a parse kept of a bundle.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Summary {
+        /// Each indicator's id and pattern, in file order.
+        pub indicators: Vec<(String, Option<String>)>,
+        /// The rest, one line each: collections, then the indicators' other fields, then the
+        /// relationships.
+        pub lines: Vec<String>,
+    }
+
+    /// An indicator as the keyer is given it: (id, pattern) and its other fields.
+    type Keyed = ((String, Option<String>), String);
+
+    fn keyed(i: &Indicator<'_>) -> Keyed {
+        let fields = format!("i {} {:?} {:?}", i.id, i.pattern_type, i.lifetime);
+        (
+            (i.id.to_string(), i.pattern.as_deref().map(str::to_string)),
+            fields,
+        )
+    }
+
+    /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
+    /// sources of the relationships to `target`.
+    pub(crate) fn aligned(b: &Bundle<'_>, target: &str) -> bool {
+        b.ids.iter().map(|id| &**id).eq(b
+            .relationships()
+            .filter(|&(_, t)| t == target)
+            .map(|(source, _)| source))
+    }
+
+    /// Sums up `b`, checking (panicking otherwise) that whatever [`Bundle::proven_aligned`]
+    /// proves of a collection holds: loading relies on it to skip comparing every id.
+    fn summary(b: &Bundle<'_>, indicators: Vec<Keyed>) -> Summary {
+        for malware in &b.malware {
+            let target = &*malware.id;
+            assert!(!b.proven_aligned(target) || aligned(b, target), "{target}");
+        }
+        let mut lines: Vec<String> = b
+            .malware
+            .iter()
+            .map(|m| format!("m {} {:?} {:?}", m.id, m.name, m.description))
+            .collect();
+        lines.extend(b.reports.iter().map(|r| {
+            format!(
+                "r {} {:?} {:?} {:?}",
+                r.named.id, r.named.name, r.named.description, r.object_refs
+            )
+        }));
+        let (indicators, fields): (Vec<_>, Vec<_>) = indicators.into_iter().unzip();
+        lines.extend(fields);
+        lines.extend(b.relationships().map(|(s, t)| format!("rel {s} {t}")));
+        Summary { indicators, lines }
+    }
+
+    /// The ordinary (serde) parse of a whole bundle, or its error.
+    pub fn ordinary_parse(bytes: &[u8]) -> Result<Summary, String> {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        let top: TopLevel<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let bundle = top.objects.ok_or("no objects list")?;
+        let indicators = bundle.unkeyed.iter().map(keyed).collect();
+        Ok(summary(&bundle, indicators))
+    }
+
+    /// The threaded parse in `threads` pieces, when it verified its splits.
+    pub fn threaded_parse(bytes: &[u8], threads: usize) -> Option<Summary> {
+        parallel_parse(bytes, threads).map(|(bundle, keyed)| summary(&bundle, keyed))
+    }
+
+    /// [`parallel::parse`], checking (panicking otherwise) that every indicator of every piece
+    /// was given to the keyer once, in order.
+    pub(crate) fn parallel_parse(bytes: &[u8], threads: usize) -> Option<(Bundle<'_>, Vec<Keyed>)> {
+        let key = |seen: &mut Vec<(String, Keyed)>, batch: &[Indicator<'_>]| {
+            seen.extend(batch.iter().map(|i| (i.id.to_string(), keyed(i))));
+        };
+        let (bundle, keyed) = parallel::parse(bytes, threads, &key)?;
+        let ids = |piece: &[Cow<'_, str>]| piece.iter().map(|id| id.to_string()).collect();
+        let pieces: Vec<Vec<String>> = bundle.ids.pieces().map(ids).collect();
+        let keyed_ids: Vec<Vec<String>> = keyed
+            .iter()
+            .map(|piece| piece.iter().map(|(id, _)| id.clone()).collect())
+            .collect();
+        assert_eq!(keyed_ids, pieces);
+        assert!(bundle.unkeyed.is_empty());
+        let indicators = keyed.into_iter().flatten().map(|(_, i)| i).collect();
+        Some((bundle, indicators))
+    }
+
+    /// The one object at the start of `bytes` as the flat reader reads it (when it does), and
+    /// its length. It is read into `reused`, as the threaded parse reuses one object: nothing
+    /// may stay from the object read before.
+    pub fn flat_object<'a>(bytes: &'a [u8], reused: &mut Reused<'a>) -> Option<(String, usize)> {
+        let len = flat::object(bytes, 0, &mut reused.0)?;
+        Some((reused.0.summary(), len))
+    }
+
+    /// The one object at the start of `bytes` as serde reads it (when it does), and its length.
+    pub fn serde_object(bytes: &[u8]) -> Option<(String, usize)> {
+        let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<RawObject<'_>>();
+        let object = stream.next()?.ok()?;
+        Some((object.summary(), stream.byte_offset()))
+    }
+
+    /// An object the flat reader reads into, again and again.
+    #[derive(Default)]
+    pub struct Reused<'a>(RawObject<'a>);
+
+    impl RawObject<'_> {
+        fn summary(&self) -> String {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                self.kind.0,
+                self.id.0,
+                self.name.0,
+                self.description.0,
+                self.pattern.0,
+                self.pattern_type.0,
+                self.source_ref.0,
+                self.target_ref.0,
+                self.object_refs.0,
+                self.valid_from.0,
+                self.valid_until.0,
+                self.revoked.0,
+                self.confidence.0,
+                self.labels.0,
+                self.object_marking_refs.0
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::fuzzing::{
+        Reused, Summary, aligned, flat_object, ordinary_parse, parallel_parse, serde_object,
+        threaded_parse,
+    };
     use super::*;
 
     #[test]
@@ -1159,56 +1305,9 @@ mod tests {
         assert!(parse_bundle(deep.as_bytes()).is_err());
     }
 
-    /// The same bundle through the threaded and the ordinary parse.
     /// [`parse`] without keying.
     fn parse_bundle(bytes: &[u8]) -> Result<Bundle<'_>, String> {
         parse(bytes, &|_: &mut (), _: &[Indicator<'_>]| {}).map(|(bundle, _)| bundle)
-    }
-
-    /// [`parallel::parse`], checking that every indicator of every piece was given to the
-    /// keyer once, in order.
-    fn parallel_parse(text: &str, threads: usize) -> Option<(Bundle<'_>, Vec<String>)> {
-        let key = |seen: &mut Vec<(String, String)>, batch: &[Indicator<'_>]| {
-            seen.extend(batch.iter().map(|i| (i.id.to_string(), indicator_line(i))));
-        };
-        let (bundle, keyed) = parallel::parse(text.as_bytes(), threads, &key)?;
-        let ids = |piece: &[Cow<'_, str>]| piece.iter().map(|id| id.to_string()).collect();
-        let pieces: Vec<Vec<String>> = bundle.ids.pieces().map(ids).collect();
-        let keyed_ids: Vec<Vec<String>> = keyed
-            .iter()
-            .map(|piece| piece.iter().map(|(id, _)| id.clone()).collect())
-            .collect();
-        assert_eq!(keyed_ids, pieces);
-        assert!(bundle.unkeyed.is_empty());
-        let lines = keyed.into_iter().flatten().map(|(_, line)| line).collect();
-        Some((bundle, lines))
-    }
-
-    fn indicator_line(i: &Indicator<'_>) -> String {
-        format!("i {} {:?}", i.id, i.pattern)
-    }
-
-    /// Summaries of the threaded parse (when it verified its splits) and the ordinary one.
-    fn both(text: &str, threads: usize) -> (Option<Vec<String>>, Vec<String>) {
-        let ordinary: TopLevel<'_> = serde_json::from_str(text).expect("valid JSON");
-        let ordinary = ordinary.objects.expect("objects");
-        let lines = ordinary.unkeyed.iter().map(indicator_line).collect();
-        (
-            parallel_parse(text, threads).map(|(b, lines)| summary(&b, lines)),
-            summary(&ordinary, lines),
-        )
-    }
-
-    fn summary(b: &Bundle<'_>, indicators: Vec<String>) -> Vec<String> {
-        let mut out: Vec<String> = b.malware.iter().map(|m| format!("m {}", m.id)).collect();
-        out.extend(
-            b.reports
-                .iter()
-                .map(|r| format!("r {} {:?}", r.named.id, r.object_refs)),
-        );
-        out.extend(indicators);
-        out.extend(b.relationships().map(|(s, t)| format!("rel {s} {t}")));
-        out
     }
 
     /// A bundle whose strings are full of things that look like object boundaries.
@@ -1229,13 +1328,13 @@ mod tests {
         s
     }
 
-    /// The definition [`Bundle::proven_aligned`] proves: the indicators' ids are exactly the
-    /// sources of the relationships to `target`.
-    fn aligned(b: &Bundle<'_>, target: &str) -> bool {
-        b.ids.iter().map(|id| &**id).eq(b
-            .relationships()
-            .filter(|&(_, t)| t == target)
-            .map(|(source, _)| source))
+    /// Summaries of the threaded parse (when it verified its splits) and the ordinary one.
+    fn both(text: &str, threads: usize) -> (Option<Summary>, Summary) {
+        let bytes = text.as_bytes();
+        (
+            threaded_parse(bytes, threads),
+            ordinary_parse(bytes).expect("valid bundle"),
+        )
     }
 
     #[test]
@@ -1279,7 +1378,11 @@ mod tests {
                 parse(text.as_bytes(), &|_: &mut (), _: &[Indicator<'_>]| {}).expect("valid");
             let mut bundles = vec![ordinary];
             for threads in [2, 3, 5, 16] {
-                bundles.push(parallel_parse(&text, threads).expect("splits verified").0);
+                bundles.push(
+                    parallel_parse(text.as_bytes(), threads)
+                        .expect("splits verified")
+                        .0,
+                );
             }
             // Relationships kept or implied, they come back as written.
             let written: Vec<(String, String)> = objects
@@ -1350,7 +1453,7 @@ mod tests {
             let (threaded, ordinary) = both(&text, threads);
             let threaded = threaded.expect("splits verified");
             assert_eq!(threaded, ordinary, "{threads} threads");
-            assert_eq!(threaded.iter().filter(|l| l.starts_with("i ")).count(), 500);
+            assert_eq!(threaded.indicators.len(), 500);
         }
     }
 
@@ -1367,32 +1470,11 @@ mod tests {
         }
         // Broken JSON after the list, or a non-object element: left to the ordinary parse.
         let good = tricky_bundle(50);
-        assert!(parallel_parse(&good.replace("\"after\"", "after"), 2).is_none());
-        assert!(parallel_parse(&good.replace("\n], ", "\n, 5], "), 2).is_none());
+        assert!(threaded_parse(good.replace("\"after\"", "after").as_bytes(), 2).is_none());
+        assert!(threaded_parse(good.replace("\n], ", "\n, 5], ").as_bytes(), 2).is_none());
         assert!(parse_bundle(good.replace("\n], ", "\n, 5], ").as_bytes()).is_err());
         // No objects list at all.
-        assert!(parallel_parse(r#"{"type": "bundle"}"#, 2).is_none());
-    }
-
-    fn raw_summary(o: &RawObject<'_>) -> String {
-        format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-            o.kind.0,
-            o.id.0,
-            o.name.0,
-            o.description.0,
-            o.pattern.0,
-            o.pattern_type.0,
-            o.source_ref.0,
-            o.target_ref.0,
-            o.object_refs.0,
-            o.valid_from.0,
-            o.valid_until.0,
-            o.revoked.0,
-            o.confidence.0,
-            o.labels.0,
-            o.object_marking_refs.0
-        )
+        assert!(threaded_parse(br#"{"type": "bundle"}"#, 2).is_none());
     }
 
     #[test]
@@ -1431,28 +1513,22 @@ mod tests {
             r#"{"type":"indicator","revoked":false,"confidence":101}"#,
             r#"{"type":"indicator","confidence":50.5}"#,
             r#"{"type":"indicator","confidence":-1}"#,
+            // Found by fuzzing: the flat reader took the leading zeros serde refuses.
+            r#"{"type":"indicator","confidence":00}"#,
+            r#"{"type":"indicator","confidence":007}"#,
             r#"{"type":"indicator","revoked":"yes","valid_from":["x"]}"#,
         ];
         let mut fast = 0;
         // One object read into every time, as the parser does: nothing may stay from the last.
-        let mut obj = RawObject::default();
+        let mut reused = Reused::default();
         for text in objects {
-            let by_serde = parallel_value(text);
-            if let Some(len) = flat::object(text.as_bytes(), 0, &mut obj) {
+            if let Some(read) = flat_object(text.as_bytes(), &mut reused) {
                 fast += 1;
-                let (expected, expected_len) =
-                    by_serde.unwrap_or_else(|| panic!("serde rejects {text}"));
-                assert_eq!(raw_summary(&obj), raw_summary(&expected), "{text}");
-                assert_eq!(len, expected_len, "{text}");
+                let by_serde = serde_object(text.as_bytes());
+                assert_eq!(Some(read), by_serde, "serde reads {text} otherwise");
             }
         }
         assert_eq!(fast, 16, "the flat shapes are read without serde");
-    }
-
-    fn parallel_value(text: &str) -> Option<(RawObject<'_>, usize)> {
-        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<RawObject<'_>>();
-        let value = stream.next()?.ok()?;
-        Some((value, stream.byte_offset()))
     }
 
     #[test]
