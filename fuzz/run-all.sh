@@ -30,7 +30,7 @@ default_minutes() {
 max_len() {
   case $1 in
     network_logs) echo 65536 ;;
-    stix_bundle | stix_differential) echo 262144 ;;
+    stix_bundle | stix_differential | manifest_rows) echo 262144 ;;
     *) echo 0 ;; # 0: libFuzzer's default (the largest seed, at least 4096 bytes)
   esac
 }

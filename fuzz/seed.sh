@@ -8,7 +8,7 @@ SHARED=$FUZZ/../../shared/fixtures
 C=$FUZZ/corpus
 TARGETS=(network_logs stix_bundle plist nskeyedarchiver keybag stix_pattern stix_differential
   mvt_index dumpsys getprop_settings ab_header tar zip_reading age intrusion_ndjson
-  tombstone_protobuf encrypted_file)
+  tombstone_protobuf encrypted_file manifest_rows taxii_pages)
 for t in "${TARGETS[@]}"; do mkdir -p "$C/$t"; done
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
@@ -61,6 +61,28 @@ if os.path.exists(db):
     rows = con.execute("SELECT fileID, file FROM Files WHERE file IS NOT NULL LIMIT 40")
     for file_id, blob in rows:
         write("nskeyedarchiver", f"manifest_{file_id}", blob)
+# Manifest rows (manifest_rows' length-prefixed fields), each with its stored file when small:
+# the whole MVT backup, and each row alone.
+def field(data):
+    return len(data[:65535]).to_bytes(2, "little") + data[:65535]
+if os.path.exists(db):
+    root = os.path.dirname(db)
+    every = b""
+    for file_id, domain, path, flags, blob in con.execute(
+        "SELECT fileID, domain, relativePath, flags, file FROM Files"
+    ):
+        stored = os.path.join(root, file_id[:2], file_id)
+        contents = b""
+        if os.path.isfile(stored) and os.path.getsize(stored) < 65536:
+            with open(stored, "rb") as f:
+                contents = f.read()
+        row = b"".join(field(x) for x in (file_id.encode(), (domain or "").encode(),
+                                           (path or "").encode(), bytes([flags or 1]),
+                                           blob or b"", contents))
+        every += row
+        if contents:
+            write("manifest_rows", f"row_{file_id}", row)
+    write("manifest_rows", "mvt_backup", every)
 # The encrypted backup's keybag.
 manifest = os.path.join(shared, "encrypted/ios_backup_encrypted/Manifest.plist")
 if os.path.exists(manifest):
@@ -179,6 +201,36 @@ cat >"$C/intrusion_ndjson/made_day.txt" <<'EOF'
 {"security_event": {"event_time": 1710000004000000000, "some_new_event": {"k": [1, 2]}}}
 not json
 EOF
+
+# TAXII pages (taxii_pages' length-prefixed status, X-TAXII-Date-Added-Last and body): a
+# collection in two pages by `next`, one paged by date alone, and a server that errs.
+if command -v python3 >/dev/null; then
+  C=$C python3 - <<'EOF'
+import json, os
+def field(data):
+    return len(data).to_bytes(2, "little") + data
+def page(status, added_last, body):
+    return field(status.encode()) + field(added_last.encode()) + field(json.dumps(body).encode())
+def indicator(n, modified):
+    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{n:08d}-0000-4000-8000-000000000000",
+            "created": "2024-01-01T00:00:00.000Z", "modified": modified, "pattern_type": "stix",
+            "pattern": f"[domain-name:value = 'evil{n}.example']", "valid_from": "2024-01-01T00:00:00Z"}
+first, later = "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"
+seeds = {
+    "two_pages_by_next":
+        page("200", "2024-01-02T00:00:00.000Z", {"more": True, "next": "n1", "objects": [indicator(1, first)]})
+        + page("200", "2024-01-03T00:00:00.000Z", {"more": False, "objects": [indicator(2, first)]}),
+    "paged_by_date":
+        page("200", "2024-01-02T00:00:00.000Z", {"more": True, "objects": [indicator(1, first)]})
+        + page("200", "2024-01-02T00:00:00.000Z", {"more": True, "objects": [indicator(1, first)]})
+        + page("200", "2024-01-04T00:00:00.000Z", {"more": False, "objects": [indicator(1, later)]}),
+    "busy_then_page": page("503", "", {}) + page("200", "", {"objects": []}),
+}
+for name, data in seeds.items():
+    with open(os.path.join(os.environ["C"], "taxii_pages", name), "wb") as f:
+        f.write(data)
+EOF
+fi
 
 for t in "${TARGETS[@]}"; do
   echo "$t: $(ls "$C/$t" | wc -l) seeds"

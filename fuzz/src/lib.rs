@@ -52,6 +52,11 @@ pub struct MemoryEvidence {
 }
 
 impl MemoryEvidence {
+    /// An evidence holding each file under its path.
+    pub fn from_files(files: BTreeMap<String, Vec<u8>>) -> Self {
+        MemoryEvidence { files }
+    }
+
     /// An evidence holding `contents` under each of `paths`.
     pub fn with_files(paths: &[&str], contents: &[u8]) -> Self {
         let files = paths
@@ -126,4 +131,18 @@ pub fn run_android_modules(
     for module in wanted {
         let _ = module.run(&ctx);
     }
+}
+
+/// The input cut into fields, each a little-endian u16 length and that many bytes (the last
+/// field takes what is left when its length runs past the end): how targets that need several
+/// values (rows, pages) read them from one input.
+pub fn length_prefixed(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut fields = Vec::new();
+    while let [low, high, rest @ ..] = data {
+        let len = usize::from(u16::from_le_bytes([*low, *high])).min(rest.len());
+        let (field, after) = rest.split_at(len);
+        fields.push(field);
+        data = after;
+    }
+    fields
 }
