@@ -99,11 +99,23 @@ pub fn open_sqlite_bytes(path: &str, mut bytes: Vec<u8>) -> Result<Connection> {
 /// database from garbage before a module's first query.
 fn check_is_database(path: &str, conn: &Connection) -> Result<()> {
     harden(conn, false).map_err(sqlite_err(path))?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|_| ())
-    .map_err(sqlite_err(path))
+    // A schema in bytes that are not UTF-8 (no SQLite writes one) would name columns rusqlite
+    // panics on; such a database is refused here, found by fuzzing (`manifest_rows`).
+    let mut schema = conn
+        .prepare("SELECT sql FROM sqlite_master")
+        .map_err(sqlite_err(path))?;
+    let mut rows = schema.query([]).map_err(sqlite_err(path))?;
+    while let Some(row) = rows.next().map_err(sqlite_err(path))? {
+        if let Ok(rusqlite::types::ValueRef::Text(sql)) = row.get_ref(0)
+            && std::str::from_utf8(sql).is_err()
+        {
+            return Err(EvidenceError::Unreadable {
+                path: path.to_string(),
+                reason: "its schema is not valid UTF-8: a crafted database, not read".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn uri_escape(path: &Path) -> String {
@@ -216,6 +228,26 @@ mod tests {
             conn.execute("INSERT INTO message VALUES ('x')", [])
                 .is_err(),
             "the evidence connection accepted a write"
+        );
+        unchanged(&dir, &before);
+    }
+
+    #[test]
+    fn a_schema_that_is_not_utf8_is_refused_before_any_query() {
+        // `CREATE TABLE message ("a\xff" TEXT)`, written past SQLite's parser.
+        let (dir, before) = crafted(
+            "CREATE TABLE message (a TEXT); PRAGMA writable_schema = ON;
+             UPDATE sqlite_master SET sql =
+               CAST(X'435245415445205441424C45206D657373616765202822' || X'61FF' || X'22205445585429' AS TEXT)
+             WHERE name = 'message';",
+        );
+        let error = FolderEvidence::new(dir.path())
+            .open_sqlite("crafted.db")
+            .err()
+            .unwrap();
+        assert_eq!(
+            error.to_string(),
+            "crafted.db: its schema is not valid UTF-8: a crafted database, not read"
         );
         unchanged(&dir, &before);
     }
