@@ -35,6 +35,16 @@ max_len() {
   esac
 }
 
+# taxii_pages: the HTTP client registers a thread-local destructor the first time a code path
+# runs, which LeakSanitizer reports once as a 32-byte "leak" (__cxa_thread_atexit_impl); the
+# reported input run alone shows none. Leak detection is off for it; ASan still checks memory.
+extra_flags() {
+  case $1 in
+    taxii_pages) echo -detect_leaks=0 ;;
+    *) echo ;;
+  esac
+}
+
 mkdir -p logs
 for target in "${targets[@]}"; do
   run_minutes=${minutes:-$(default_minutes "$target")}
@@ -45,7 +55,7 @@ for target in "${targets[@]}"; do
   status=0
   RAYON_NUM_THREADS=1 cargo +nightly fuzz run -O "$target" "corpus/$target" -- \
     -max_total_time=$((run_minutes * 60)) -rss_limit_mb=2048 -timeout=10 \
-    -max_len="$(max_len "$target")" -print_final_stats=1 >"$log" 2>&1 || status=$?
+    -max_len="$(max_len "$target")" -print_final_stats=1 $(extra_flags "$target") >"$log" 2>&1 || status=$?
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   edges=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   crashes=$(($(find "artifacts/$target" -type f | wc -l) - before))

@@ -8,6 +8,7 @@ mod demo;
 mod iocs;
 mod recheck;
 mod secret;
+mod serve;
 mod summary;
 
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ enum Command {
     /// Match the records saved by earlier checks (Portcullis' or MVT's results folders)
     /// against today's indicators, without the phone, and say which alerts are new.
     Recheck(recheck::RecheckArgs),
+    /// Run the security office server: accounts, advisories members acknowledge, a web UI and
+    /// a JSON API (SQLite in a data directory by default, or PostgreSQL).
+    Serve(serve::ServeArgs),
+    /// Manage the server's accounts from the command line: the first administrator, password
+    /// and second-factor resets, disabling an account.
+    Admin(serve::AdminArgs),
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -77,6 +84,8 @@ fn main() -> ExitCode {
         Command::Data(cmd) => data::run(&cmd),
         Command::Iocs(cmd) => iocs::run(&cmd),
         Command::Recheck(args) => recheck::run(&args),
+        Command::Serve(args) => serve::run_serve(&args),
+        Command::Admin(args) => serve::run_admin(&args),
         Command::Demo { dir } => demo::run(dir),
     };
     match result {

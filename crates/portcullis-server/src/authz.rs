@@ -1,0 +1,178 @@
+//! The route table: every route with the access it needs and a summary. The router is built from
+//! it, the authorisation middleware reads it, the OpenAPI document lists it, and the access-matrix
+//! test walks it: a route cannot exist without a rule.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+use crate::{AppState, api, web};
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (login form, invitations, stylesheet, OpenAPI document).
+    Public,
+    /// A session whose password was accepted and whose authenticator code is due.
+    SecondFactorDue,
+    /// Setting up a second factor: required for officers and admins before anything else,
+    /// open to any signed-in account.
+    Enrolling,
+    /// Any signed-in account (member, officer, admin).
+    SignedIn,
+    /// Officers and admins.
+    Officer,
+    /// Admins only.
+    Admin,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+impl RouteSpec {
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+    handler: MethodRouter<AppState>,
+) -> (RouteSpec, MethodRouter<AppState>) {
+    (
+        RouteSpec {
+            method,
+            path,
+            access,
+            summary,
+        },
+        handler,
+    )
+}
+
+macro_rules! routes {
+    ($( $method:ident $path:literal $access:ident $summary:literal => $handler:path ),* $(,)?) => {
+        vec![ $( route(
+            Method::$method,
+            $path,
+            Access::$access,
+            $summary,
+            on(MethodFilter::try_from(Method::$method).expect("a routable method"), $handler),
+        ) ),* ]
+    };
+}
+
+/// Every route, its access rule and handler.
+fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    use Access::*;
+    let _ = (Public, SecondFactorDue, Enrolling, SignedIn, Officer, Admin);
+    routes![
+        GET "/" Public "Home: the advisories page when signed in, else the login page" => web::home,
+        GET "/healthz" Public "Liveness and database check" => web::healthz,
+        GET "/static/style.css" Public "The stylesheet" => web::stylesheet,
+        GET "/login" Public "Login form" => web::login_form,
+        POST "/login" Public "Check e-mail and password" => web::login,
+        GET "/login/second-factor" SecondFactorDue "Authenticator code form" => web::second_factor_form,
+        POST "/login/second-factor" SecondFactorDue "Check the authenticator or recovery code" => web::second_factor,
+        POST "/logout" SignedIn "End the session" => web::logout,
+        GET "/invite/{token}" Public "Choose a password from an invitation link" => web::invitation_form,
+        POST "/invite/{token}" Public "Set the password and spend the invitation" => web::accept_invitation,
+        GET "/account" SignedIn "Your account: second factor and API tokens" => web::account,
+        GET "/account/second-factor" Enrolling "Set up an authenticator app" => web::enrol_form,
+        POST "/account/second-factor" Enrolling "Confirm the authenticator and get recovery codes" => web::enrol,
+        POST "/account/tokens" SignedIn "Create an API token" => web::create_token,
+        POST "/account/tokens/{id}/revoke" SignedIn "Revoke one of your API tokens" => web::revoke_token,
+        GET "/advisories" SignedIn "Advisories: yours (members) or all (officers)" => web::advisories,
+        GET "/advisories/new" Officer "New advisory form" => web::new_advisory_form,
+        POST "/advisories" Officer "Create an advisory (as a draft)" => web::create_advisory,
+        GET "/advisories/{id}" SignedIn "Read an advisory (recorded as read for its audience)" => web::advisory,
+        GET "/advisories/{id}/edit" Officer "Edit a draft" => web::edit_advisory_form,
+        POST "/advisories/{id}/edit" Officer "Save a draft" => web::update_advisory,
+        POST "/advisories/{id}/publish" Officer "Publish a draft to its audience" => web::publish_advisory,
+        POST "/advisories/{id}/archive" Officer "Archive a published advisory" => web::archive_advisory,
+        POST "/advisories/{id}/acknowledge" SignedIn "Acknowledge an advisory addressed to you" => web::acknowledge,
+        GET "/advisories/{id}/status" Officer "Who has read and acknowledged" => web::advisory_status,
+        POST "/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => web::remind,
+        GET "/admin/users" Admin "Accounts" => web::users,
+        POST "/admin/users" Admin "Create an account and its invitation link" => web::create_user,
+        POST "/admin/users/import" Admin "Import members from CSV" => web::import_users,
+        POST "/admin/users/{id}/disable" Admin "Disable an account and end its sessions" => web::disable_user,
+        POST "/admin/users/{id}/enable" Admin "Enable an account" => web::enable_user,
+        POST "/admin/users/{id}/invite" Admin "A new invitation link (password reset)" => web::reinvite_user,
+        POST "/admin/users/{id}/reset-second-factor" Admin "Remove an account's second factor" => web::reset_user_second_factor,
+        POST "/admin/users/{id}/groups" Admin "Add an account to a group" => web::add_user_to_group,
+        GET "/admin/groups" Admin "Groups" => web::groups,
+        POST "/admin/groups" Admin "Create a group" => web::create_group,
+        GET "/admin/audit" Admin "The audit log" => web::audit_log,
+        GET "/api/openapi.json" Public "This document" => api::openapi,
+        GET "/api/me" SignedIn "The account the token or session belongs to" => api::me,
+        GET "/api/advisories" SignedIn "Advisories: yours (members) or all (officers)" => api::advisories,
+        POST "/api/advisories" Officer "Create an advisory (as a draft)" => api::create_advisory,
+        GET "/api/advisories/{id}" SignedIn "One advisory (recorded as read for its audience)" => api::advisory,
+        POST "/api/advisories/{id}/publish" Officer "Publish a draft" => api::publish_advisory,
+        POST "/api/advisories/{id}/archive" Officer "Archive a published advisory" => api::archive_advisory,
+        POST "/api/advisories/{id}/acknowledge" SignedIn "Acknowledge an advisory addressed to you" => api::acknowledge,
+        GET "/api/advisories/{id}/status" Officer "Who has read and acknowledged" => api::advisory_status,
+        POST "/api/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => api::remind,
+    ]
+}
+
+/// The route table without handlers (for tests and the OpenAPI document).
+pub fn route_table() -> Vec<RouteSpec> {
+    all_routes().into_iter().map(|(spec, _)| spec).collect()
+}
+
+/// (method, path pattern) → access, for the middleware.
+pub(crate) struct AccessTable(HashMap<(Method, &'static str), Access>);
+
+impl AccessTable {
+    pub(crate) fn from_specs(specs: &[RouteSpec]) -> AccessTable {
+        AccessTable(
+            specs
+                .iter()
+                .map(|s| ((s.method.clone(), s.path), s.access))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn get(&self, method: &Method, path: &str) -> Option<Access> {
+        // HEAD is answered by the GET handler, under the GET rule.
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.0.get(&(method.clone(), path)).copied()
+    }
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for (spec, handler) in all_routes() {
+        router = router.route(spec.path, handler);
+    }
+    router
+        .fallback(web::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::authorize,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::middleware::MAX_BODY_BYTES,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::security_headers,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,479 @@
+//! Shared by the server's integration tests: a server on a random port over SQLite (always) and
+//! PostgreSQL (when PORTCULLIS_TEST_POSTGRES names a server: CI sets it), an HTTP client that
+//! keeps its own cookie, a local SMTP sink, and helpers to sign in with TOTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+
+use portcullis_server::accounts::Role;
+use portcullis_server::mail::SmtpConfig;
+use portcullis_server::sessions::{self, Stage};
+use portcullis_server::{ConfigFile, Db};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends to run on: SQLite, and PostgreSQL when configured (said once when skipped).
+pub fn backends() -> Vec<Backend> {
+    if std::env::var_os("PORTCULLIS_TEST_POSTGRES").is_some() {
+        vec![Backend::Sqlite, Backend::Postgres]
+    } else {
+        eprintln!(
+            "PostgreSQL server tests skipped: set PORTCULLIS_TEST_POSTGRES=postgres://… (CI does)"
+        );
+        vec![Backend::Sqlite]
+    }
+}
+
+/// Runs one statement on the PostgreSQL server named by PORTCULLIS_TEST_POSTGRES.
+fn postgres_admin(statement: String) {
+    let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .expect("PORTCULLIS_TEST_POSTGRES reachable");
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+}
+
+/// A fresh, empty database URL: a SQLite file in `dir`, or a new PostgreSQL database (and its
+/// name, dropped with the server).
+fn database_url(backend: Backend, dir: &std::path::Path) -> (String, Option<String>) {
+    match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES").unwrap();
+            let name = format!(
+                "portcullis_test_{}",
+                portcullis_server::secrets::random_token(9)
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            postgres_admin(format!("CREATE DATABASE {name}"));
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            (url.to_string(), Some(name))
+        }
+    }
+}
+
+/// A running server and a handle on its database.
+pub struct TestServer {
+    pub base: String,
+    pub db: Db,
+    pub backend: Backend,
+    pub runtime: Arc<tokio::runtime::Runtime>,
+    postgres_database: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(name) = self.postgres_database.take() {
+            self.runtime.block_on(self.db.pool.close());
+            postgres_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+impl TestServer {
+    pub fn start(backend: Backend) -> TestServer {
+        TestServer::start_with(backend, None)
+    }
+
+    pub fn start_with(backend: Backend, smtp: Option<SmtpConfig>) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, postgres_database) = database_url(backend, dir.path());
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap(),
+        );
+        let config = ConfigFile {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            database_url: Some(url.clone()),
+            data_dir: Some(dir.path().to_path_buf()),
+            smtp,
+            ..ConfigFile::default()
+        }
+        .resolve()
+        .unwrap();
+        let (db, address) = runtime.block_on(async {
+            let db = Db::connect(&url)
+                .await
+                .expect("database connects and migrates");
+            // The public URL must name the real port, so resolve again once it is known.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let address = listener.local_addr().unwrap();
+            drop(listener);
+            let mut config = config.clone();
+            config.listen = address;
+            config.public_url = format!("http://{address}");
+            config.public_origin = config.public_url.clone();
+            let server = portcullis_server::start(db.clone(), config)
+                .await
+                .expect("server starts");
+            (db, server.address)
+        });
+        TestServer {
+            base: format!("http://{address}"),
+            db,
+            backend,
+            runtime,
+            postgres_database,
+            _dir: dir,
+        }
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// An account with a password (and, for officers and admins, an authenticator secret).
+    pub fn user(&self, email: &str, role: Role) -> TestUser {
+        let (user, _) = self
+            .block_on(portcullis_server::admin::create_user(
+                &self.db,
+                email,
+                email,
+                role,
+                Some(PASSWORD),
+            ))
+            .unwrap();
+        let secret = if role.needs_second_factor() {
+            let secret = portcullis_server::totp::new_secret();
+            self.block_on(portcullis_server::accounts::enable_second_factor(
+                &self.db, user.id, &secret,
+            ))
+            .unwrap();
+            Some(secret)
+        } else {
+            None
+        };
+        TestUser {
+            id: user.id,
+            email: email.to_string(),
+            secret,
+        }
+    }
+
+    /// A client already signed in as `user` (a full session made directly in the database).
+    pub fn signed_in(&self, user: &TestUser) -> Client {
+        let (cookie, session) = self
+            .block_on(sessions::create(&self.db, Some(user.id), Stage::Full))
+            .unwrap();
+        let mut client = Client::new(&self.base);
+        client.cookie = Some(cookie);
+        client.csrf = session.csrf_token;
+        client
+    }
+
+    pub fn count(&self, sql: &'static str) -> i64 {
+        self.block_on(sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db.pool))
+            .unwrap()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub secret: Option<String>,
+}
+
+/// The current authenticator code for a base32 secret.
+pub fn totp_now(secret: &str) -> String {
+    let key = portcullis_server::totp::base32_decode(secret).unwrap();
+    let step = portcullis_server::totp::step_of(portcullis_server::now());
+    format!("{:06}", portcullis_server::totp::code_at_step(&key, step))
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// A browser-like client: one session cookie, no redirects followed, the CSRF token of the last
+/// form page kept for the next post.
+pub struct Client {
+    pub base: String,
+    pub cookie: Option<String>,
+    pub csrf: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Client {
+            base: base.to_string(),
+            cookie: None,
+            csrf: String::new(),
+            agent,
+        }
+    }
+
+    fn finish(&mut self, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut response = response.expect("the server answers");
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let set_cookie: Vec<String> = headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .map(|(_, v)| v.clone())
+            .collect();
+        for cookie in &set_cookie {
+            let value = cookie
+                .split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_string();
+            self.cookie = if value.is_empty() { None } else { Some(value) };
+        }
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        if let Some(token) = hidden_csrf(&body) {
+            self.csrf = token;
+        }
+        Reply {
+            status: response.status().as_u16(),
+            location: headers
+                .iter()
+                .find(|(n, _)| n == "location")
+                .map(|(_, v)| v.clone()),
+            set_cookie,
+            headers,
+            body,
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookie
+            .as_ref()
+            .map(|c| format!("{}={c}", sessions::COOKIE))
+            .unwrap_or_default()
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        let mut request = self.agent.get(format!("{}{path}", self.base));
+        if self.cookie.is_some() {
+            request = request.header("Cookie", self.cookie_header());
+        }
+        let response = request.call();
+        self.finish(response)
+    }
+
+    /// Posts a form, adding the kept CSRF token unless the fields name one.
+    pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut pairs: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf") {
+            pairs.push(("csrf".into(), self.csrf.clone()));
+        }
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.post_raw(path, "application/x-www-form-urlencoded", &body, &[])
+    }
+
+    pub fn post_raw(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", content_type);
+        if self.cookie.is_some() {
+            request = request.header("Cookie", self.cookie_header());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send(body);
+        self.finish(response)
+    }
+
+    /// An API call with a bearer token.
+    pub fn api(&mut self, method: &str, path: &str, token: &str, json: Option<&str>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {token}");
+        let response = match method {
+            "GET" => self.agent.get(url).header("Authorization", &auth).call(),
+            _ => self
+                .agent
+                .post(url)
+                .header("Authorization", &auth)
+                .header("Content-Type", "application/json")
+                .send(json.unwrap_or("{}")),
+        };
+        self.finish(response)
+    }
+
+    /// Signs in through the login form (and the authenticator step when `secret` is given).
+    pub fn login(&mut self, email: &str, password: &str, secret: Option<&str>) -> Reply {
+        self.get("/login");
+        let reply = self.post_form("/login", &[("email", email), ("password", password)]);
+        match (reply.location.as_deref(), secret) {
+            (Some("/login/second-factor"), Some(secret)) => {
+                self.get("/login/second-factor");
+                self.post_form("/login/second-factor", &[("code", &totp_now(secret))])
+            }
+            _ => reply,
+        }
+    }
+}
+
+/// The value of the first hidden `csrf` field in a page.
+pub fn hidden_csrf(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")?;
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    Some(rest[..rest.find('"')?].to_string()).filter(|t| !t.is_empty())
+}
+
+/// A local SMTP server that accepts every message and keeps it.
+pub struct SmtpSink {
+    pub address: SocketAddr,
+    pub messages: Arc<Mutex<Vec<SinkMessage>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkMessage {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let mut say = |line: &str| writer.write_all(format!("{line}\r\n").as_bytes());
+                    say("220 sink.test ESMTP").ok();
+                    let mut current = SinkMessage {
+                        from: String::new(),
+                        to: Vec::new(),
+                        data: String::new(),
+                    };
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                        let command = line.trim_end().to_string();
+                        line.clear();
+                        let upper = command.to_ascii_uppercase();
+                        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                            say("250-sink.test").ok();
+                            say("250 8BITMIME").ok();
+                        } else if let Some(from) = upper.strip_prefix("MAIL FROM:") {
+                            current.from = command[10..].trim().to_string();
+                            let _ = from;
+                            say("250 OK").ok();
+                        } else if upper.starts_with("RCPT TO:") {
+                            current
+                                .to
+                                .push(command[8..].trim().trim_matches(['<', '>']).to_string());
+                            say("250 OK").ok();
+                        } else if upper == "DATA" {
+                            say("354 go ahead").ok();
+                            let mut data = String::new();
+                            loop {
+                                let mut l = String::new();
+                                if reader.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                                    break;
+                                }
+                                data.push_str(&l);
+                            }
+                            current.data = data;
+                            kept.lock().unwrap().push(current.clone());
+                            current = SinkMessage {
+                                from: String::new(),
+                                to: Vec::new(),
+                                data: String::new(),
+                            };
+                            say("250 queued").ok();
+                        } else if upper == "QUIT" {
+                            say("221 bye").ok();
+                            break;
+                        } else {
+                            say("502 not implemented").ok();
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { address, messages }
+    }
+
+    pub fn config(&self) -> SmtpConfig {
+        SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: self.address.port(),
+            from: "Security Office <security@example.org>".into(),
+            starttls: false,
+            username: None,
+            password_file: None,
+        }
+    }
+
+    pub fn received(&self) -> Vec<SinkMessage> {
+        self.messages.lock().unwrap().clone()
+    }
+}
