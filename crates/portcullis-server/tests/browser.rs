@@ -1,0 +1,334 @@
+//! The office's round in a real browser (Debian's chromium, driven through chromedriver over
+//! the W3C WebDriver protocol), on each backend: the admin makes an officer; the officer chooses
+//! a password, sets up an authenticator and publishes an advisory to a group; a member of that
+//! group signs in, reads and acknowledges it; the officer sees the acknowledgement and sends a
+//! reminder that the SMTP sink receives for the member who has not. Skipped (with a message)
+//! where chromium or chromedriver is not installed; CI installs both.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, SmtpSink, TestServer, backends, totp_now};
+use portcullis_server::accounts::Role;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A chromedriver process, killed when dropped.
+struct Driver {
+    child: Child,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let driver = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            agent,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while driver
+            .agent
+            .get(format!("{}/status", driver.base))
+            .call()
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        driver
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let response = match method {
+            "GET" => self.agent.get(url).call(),
+            "DELETE" => self.agent.delete(url).call(),
+            _ => self
+                .agent
+                .post(url)
+                .header("Content-Type", "application/json")
+                .send(body.unwrap_or(json!({})).to_string()),
+        };
+        let text = response
+            .expect("chromedriver answers")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        if value["value"].get("error").is_some() {
+            panic!("WebDriver {method} {path}: {}", value["value"]);
+        }
+        value["value"].clone()
+    }
+
+    /// A new browser window of its own (own profile, own cookies), phone-sized.
+    fn browser(&self) -> Browser<'_> {
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=412,915"]
+            }
+        }}});
+        let session = self.call("POST", "/session", Some(capabilities));
+        Browser {
+            driver: self,
+            id: session["sessionId"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+struct Browser<'a> {
+    driver: &'a Driver,
+    id: String,
+}
+
+impl Drop for Browser<'_> {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.driver
+                .call("DELETE", &format!("/session/{}", self.id), None)
+        }));
+    }
+}
+
+impl Browser<'_> {
+    fn session(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.driver
+            .call(method, &format!("/session/{}{path}", self.id), body)
+    }
+
+    fn open(&self, url: &str) {
+        self.session("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn url(&self) -> String {
+        self.session("GET", "/url", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.session(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        // The W3C web element reference: an object with one key, the element id.
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no {css} on {}", self.url()))
+            .to_string()
+    }
+
+    fn count(&self, css: &str) -> usize {
+        self.session(
+            "POST",
+            "/elements",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.session(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.session("POST", &format!("/element/{element}/click"), None);
+    }
+
+    fn text(&self, css: &str) -> String {
+        let element = self.find(css);
+        self.session("GET", &format!("/element/{element}/text"), None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn page(&self) -> String {
+        self.session("GET", "/source", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn sign_in(&self, base: &str, email: &str, password: &str) {
+        self.open(&format!("{base}/login"));
+        self.type_into("#email", email);
+        self.type_into("#password", password);
+        self.click("main form button[type=submit]");
+    }
+
+    fn set_password(&self, link: &str, password: &str) {
+        self.open(link);
+        self.type_into("#password", password);
+        self.type_into("#confirm", password);
+        self.click("main form button[type=submit]");
+        assert!(
+            self.page().contains("Your password is set"),
+            "{}",
+            self.url()
+        );
+    }
+}
+
+fn round(driver: &Driver, backend: Backend) {
+    let sink = SmtpSink::start();
+    let server = TestServer::start_with(backend, Some(sink.config()));
+    let base = server.base.clone();
+    let admin = server.user("admin@example.org", Role::Admin);
+
+    // The admin signs in with password and authenticator code, makes a group and an officer,
+    // and imports two members of the group.
+    let admin_browser = driver.browser();
+    admin_browser.sign_in(&base, &admin.email, common::PASSWORD);
+    assert!(admin_browser.url().ends_with("/login/second-factor"));
+    admin_browser.type_into("#code", &totp_now(admin.secret.as_deref().unwrap()));
+    admin_browser.click("main form button[type=submit]");
+    assert!(
+        admin_browser.url().ends_with("/advisories"),
+        "{}",
+        admin_browser.url()
+    );
+    admin_browser.open(&format!("{base}/admin/groups"));
+    admin_browser.type_into("#group-name", "Commons");
+    admin_browser.click("main form button[type=submit]");
+    assert!(admin_browser.page().contains("<td>Commons</td>"));
+    admin_browser.open(&format!("{base}/admin/users"));
+    admin_browser.type_into("#name", "Olive Officer");
+    admin_browser.type_into("#email", "olive@example.org");
+    admin_browser.click("#role option[value=officer]");
+    admin_browser.click("form[action='/admin/users'] button[type=submit]");
+    let officer_link = admin_browser.text("code.invitation");
+    admin_browser.type_into(
+        "#csv",
+        "email,name,groups\nann@example.org,Ann MP,Commons\nbob@example.org,Bob MP,Commons\n",
+    );
+    admin_browser.click("form[action='/admin/users/import'] button[type=submit]");
+    assert_eq!(admin_browser.count("code.invitation"), 2);
+    let page = admin_browser.page();
+    let links: Vec<String> = page
+        .match_indices(&format!("{base}/invite/"))
+        .map(|(at, _)| page[at..].split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(links.len(), 2);
+
+    // The officer chooses a password, must set up an authenticator, then writes and publishes.
+    let officer = driver.browser();
+    officer.set_password(&officer_link, "officer's long password");
+    officer.sign_in(&base, "olive@example.org", "officer's long password");
+    assert!(
+        officer.url().ends_with("/account/second-factor"),
+        "{}",
+        officer.url()
+    );
+    let secret = officer.text("#totp-secret");
+    officer.type_into("#code", &totp_now(&secret));
+    officer.click("main form button[type=submit]");
+    assert!(officer.page().contains("Your recovery codes"));
+    assert_eq!(officer.count("ul.codes li"), 10);
+    officer.open(&format!("{base}/advisories/new"));
+    officer.type_into("#title", "Turn on Lockdown Mode");
+    officer.type_into("#body", "Members' phones are being targeted.\n\n- [ ] Update to the latest iOS\n- [ ] Turn on Lockdown Mode\n");
+    officer.click("#severity option[value=high]");
+    officer.click("input[name=group]");
+    officer.click("main form button[type=submit]");
+    officer.click("form[action$='/publish'] button");
+    assert!(officer.page().contains("published"));
+    let advisory_url = officer.url();
+
+    // Ann signs in (members need no authenticator), reads, ticks the steps and acknowledges.
+    let ann = driver.browser();
+    ann.set_password(&links[0], "ann's long password");
+    ann.sign_in(&base, "ann@example.org", "ann's long password");
+    assert!(ann.url().ends_with("/advisories"));
+    assert!(ann.page().contains("Turn on Lockdown Mode"));
+    ann.click("ul.cards a");
+    assert_eq!(ann.url(), advisory_url);
+    assert_eq!(ann.count("input[name=step]"), 2);
+    ann.click("#step-1");
+    ann.click("#step-2");
+    ann.click("form[action$='/acknowledge'] button[type=submit]");
+    assert!(
+        ann.text("p.done").starts_with("You acknowledged this on"),
+        "{}",
+        ann.page()
+    );
+
+    // The officer sees one of two acknowledged and reminds Bob, who has not.
+    officer.open(&format!("{advisory_url}/status"));
+    assert!(
+        officer.page().contains("1 of 2 acknowledged"),
+        "{}",
+        officer.page()
+    );
+    officer.click("form[action$='/remind'] button");
+    assert!(
+        officer
+            .text("p.notice")
+            .contains("Reminder e-mailed to bob@example.org.")
+    );
+    let mail = sink.received();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].to, vec!["bob@example.org".to_string()]);
+    assert!(
+        mail[0]
+            .data
+            .contains("Subject: Reminder: Turn on Lockdown Mode")
+    );
+}
+
+#[test]
+fn the_office_round_works_in_a_real_browser() {
+    if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
+        eprintln!(
+            "browser test skipped: {CHROMIUM} and {CHROMEDRIVER} are needed (apt install chromium chromium-driver)"
+        );
+        return;
+    }
+    let driver = Driver::start();
+    for backend in backends() {
+        round(&driver, backend);
+    }
+}
