@@ -173,9 +173,40 @@ impl Browser<'_> {
         );
     }
 
+    /// Clicks an element that does not leave the page (a checkbox, an option).
     fn click(&self, css: &str) {
         let element = self.find(css);
         self.session("POST", &format!("/element/{element}/click"), None);
+    }
+
+    /// Clicks a button or link that loads another page, and waits until the old page is gone
+    /// (its element goes stale): a click returns before the navigation it starts has finished.
+    fn follow(&self, css: &str) {
+        let element = self.find(css);
+        self.session("POST", &format!("/element/{element}/click"), None);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let url = format!(
+                "{}/session/{}/element/{element}/name",
+                self.driver.base, self.id
+            );
+            let mut response = self
+                .driver
+                .agent
+                .get(url)
+                .call()
+                .expect("chromedriver answers");
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            if text.contains("stale element reference") || text.contains("no such element") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} on {} loaded no new page",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn text(&self, css: &str) -> String {
@@ -197,14 +228,14 @@ impl Browser<'_> {
         self.open(&format!("{base}/login"));
         self.type_into("#email", email);
         self.type_into("#password", password);
-        self.click("main form button[type=submit]");
+        self.follow("main form button[type=submit]");
     }
 
     fn set_password(&self, link: &str, password: &str) {
         self.open(link);
         self.type_into("#password", password);
         self.type_into("#confirm", password);
-        self.click("main form button[type=submit]");
+        self.follow("main form button[type=submit]");
         assert!(
             self.page().contains("Your password is set"),
             "{}",
@@ -225,7 +256,7 @@ fn round(driver: &Driver, backend: Backend) {
     admin_browser.sign_in(&base, &admin.email, common::PASSWORD);
     assert!(admin_browser.url().ends_with("/login/second-factor"));
     admin_browser.type_into("#code", &totp_now(admin.secret.as_deref().unwrap()));
-    admin_browser.click("main form button[type=submit]");
+    admin_browser.follow("main form button[type=submit]");
     assert!(
         admin_browser.url().ends_with("/advisories"),
         "{}",
@@ -233,19 +264,19 @@ fn round(driver: &Driver, backend: Backend) {
     );
     admin_browser.open(&format!("{base}/admin/groups"));
     admin_browser.type_into("#group-name", "Commons");
-    admin_browser.click("main form button[type=submit]");
+    admin_browser.follow("main form button[type=submit]");
     assert!(admin_browser.page().contains("<td>Commons</td>"));
     admin_browser.open(&format!("{base}/admin/users"));
     admin_browser.type_into("#name", "Olive Officer");
     admin_browser.type_into("#email", "olive@example.org");
     admin_browser.click("#role option[value=officer]");
-    admin_browser.click("form[action='/admin/users'] button[type=submit]");
+    admin_browser.follow("form[action='/admin/users'] button[type=submit]");
     let officer_link = admin_browser.text("code.invitation");
     admin_browser.type_into(
         "#csv",
         "email,name,groups\nann@example.org,Ann MP,Commons\nbob@example.org,Bob MP,Commons\n",
     );
-    admin_browser.click("form[action='/admin/users/import'] button[type=submit]");
+    admin_browser.follow("form[action='/admin/users/import'] button[type=submit]");
     assert_eq!(admin_browser.count("code.invitation"), 2);
     let page = admin_browser.page();
     let links: Vec<String> = page
@@ -265,7 +296,7 @@ fn round(driver: &Driver, backend: Backend) {
     );
     let secret = officer.text("#totp-secret");
     officer.type_into("#code", &totp_now(&secret));
-    officer.click("main form button[type=submit]");
+    officer.follow("main form button[type=submit]");
     assert!(officer.page().contains("Your recovery codes"));
     assert_eq!(officer.count("ul.codes li"), 10);
     officer.open(&format!("{base}/advisories/new"));
@@ -273,8 +304,8 @@ fn round(driver: &Driver, backend: Backend) {
     officer.type_into("#body", "Members' phones are being targeted.\n\n- [ ] Update to the latest iOS\n- [ ] Turn on Lockdown Mode\n");
     officer.click("#severity option[value=high]");
     officer.click("input[name=group]");
-    officer.click("main form button[type=submit]");
-    officer.click("form[action$='/publish'] button");
+    officer.follow("main form button[type=submit]");
+    officer.follow("form[action$='/publish'] button");
     assert!(officer.page().contains("published"));
     let advisory_url = officer.url();
 
@@ -284,12 +315,12 @@ fn round(driver: &Driver, backend: Backend) {
     ann.sign_in(&base, "ann@example.org", "ann's long password");
     assert!(ann.url().ends_with("/advisories"));
     assert!(ann.page().contains("Turn on Lockdown Mode"));
-    ann.click("ul.cards a");
+    ann.follow("ul.cards a");
     assert_eq!(ann.url(), advisory_url);
     assert_eq!(ann.count("input[name=step]"), 2);
     ann.click("#step-1");
     ann.click("#step-2");
-    ann.click("form[action$='/acknowledge'] button[type=submit]");
+    ann.follow("form[action$='/acknowledge'] button[type=submit]");
     assert!(
         ann.text("p.done").starts_with("You acknowledged this on"),
         "{}",
@@ -303,7 +334,7 @@ fn round(driver: &Driver, backend: Backend) {
         "{}",
         officer.page()
     );
-    officer.click("form[action$='/remind'] button");
+    officer.follow("form[action$='/remind'] button");
     assert!(
         officer
             .text("p.notice")
