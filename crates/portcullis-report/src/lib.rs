@@ -7,6 +7,7 @@
 pub mod html;
 pub mod network;
 pub mod sink;
+pub mod submission;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use network::{DeviceAlerts, IndicatorContact, NetworkFile, NetworkSummary};
+pub use submission::{SUBMISSION_SCHEMA, Submission, SubmittedAlert};
 
 /// How one module's run ended, for `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

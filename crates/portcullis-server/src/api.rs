@@ -214,6 +214,76 @@ pub async fn remind(
     Ok(Json(json!(outcome)))
 }
 
+/// A device's check findings (`portcullis check --submit`): validated, stored without
+/// records, and turned into incidents for its HIGH and CRITICAL alerts.
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let device = who.device.clone().ok_or(ApiError(AppError::Unauthorized))?;
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError(AppError::UnsupportedMediaType));
+    }
+    let target = Some(format!("device {}", device.id));
+    match crate::devices::receive(&state.db, &device, &body).await {
+        Ok((submission, stored)) => {
+            crate::audit::record(
+                &state.db,
+                None,
+                "submission.received",
+                target,
+                Some(who.address),
+                json!({
+                    "submission": stored.submission_id,
+                    "alerts": submission.alerts.len(),
+                    "incidents_opened": stored.incidents_opened,
+                }),
+            )
+            .await?;
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({
+                    "submission": stored.submission_id,
+                    "device": device.name,
+                    "incidents_opened": stored.incidents_opened,
+                    "incidents_updated": stored.incidents_updated,
+                })),
+            ))
+        }
+        Err(error) => {
+            let action = match &error {
+                ServerError::Conflict(_) => "submission.replayed",
+                _ => "submission.refused",
+            };
+            crate::audit::record(
+                &state.db,
+                None,
+                action,
+                target,
+                Some(who.address),
+                json!({ "reason": error.to_string() }),
+            )
+            .await?;
+            Err(error.into())
+        }
+    }
+}
+
+pub async fn devices(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    let user = who.user()?;
+    let owner = (user.role < Role::Officer).then_some(user.id);
+    Ok(Json(json!(crate::devices::fleet(&state.db, owner).await?)))
+}
+
 /// The OpenAPI 3.1 document, generated from the route table so it lists exactly the routes
 /// that exist, with the access each needs.
 pub async fn openapi() -> Json<Value> {
@@ -231,11 +301,14 @@ pub async fn openapi() -> Json<Value> {
             Access::Public => "anyone",
             Access::Officer => "officers and admins",
             Access::Admin => "admins",
+            Access::Device => "a device's upload token (pcd_…)",
             _ => "any signed-in account",
         };
         operation["description"] = json!(format!("Who may call it: {access}."));
-        if spec.access != Access::Public {
-            operation["security"] = json!([{ "bearer": [] }, { "session": [], "csrf": [] }]);
+        match spec.access {
+            Access::Public => {}
+            Access::Device => operation["security"] = json!([{ "bearer": [] }]),
+            _ => operation["security"] = json!([{ "bearer": [] }, { "session": [], "csrf": [] }]),
         }
         if spec.path.contains("{id}") {
             operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }]);
@@ -295,6 +368,11 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                 "acknowledge_by": { "type": ["integer", "null"], "description": "Unix seconds" },
                 "posture_rule": { "type": ["string", "null"] }
             }
+        })),
+        ("POST", "/api/submissions") => Some(json!({
+            "type": "object",
+            "description": "The findings of one check, as `portcullis check --submit` sends them (schema portcullis-submission/1): device facts, posture, alerts without their records, module summary, coverage.",
+            "required": ["schema", "tool_version", "checked_at", "device", "posture", "alerts", "modules", "coverage"]
         })),
         ("POST", "/api/advisories/{id}/acknowledge") => Some(json!({
             "type": "object",

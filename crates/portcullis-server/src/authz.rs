@@ -26,6 +26,8 @@ pub enum Access {
     Officer,
     /// Admins only.
     Admin,
+    /// A device's upload token, and nothing else.
+    Device,
 }
 
 #[derive(Debug, Clone)]
@@ -75,7 +77,15 @@ macro_rules! routes {
 /// Every route, its access rule and handler.
 fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     use Access::*;
-    let _ = (Public, SecondFactorDue, Enrolling, SignedIn, Officer, Admin);
+    let _ = (
+        Public,
+        SecondFactorDue,
+        Enrolling,
+        SignedIn,
+        Officer,
+        Admin,
+        Device,
+    );
     routes![
         GET "/" Public "Home: the advisories page when signed in, else the login page" => web::home,
         GET "/healthz" Public "Liveness and database check" => web::healthz,
@@ -103,6 +113,13 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         POST "/advisories/{id}/acknowledge" SignedIn "Acknowledge an advisory addressed to you" => web::acknowledge,
         GET "/advisories/{id}/status" Officer "Who has read and acknowledged" => web::advisory_status,
         POST "/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => web::remind,
+        GET "/devices" SignedIn "Devices: yours (members) or the fleet (officers)" => web::devices,
+        POST "/devices" SignedIn "Register a device and get its upload token" => web::register_device,
+        GET "/devices/{id}" SignedIn "A device: its last check's posture and alerts, and its history" => web::device,
+        POST "/devices/{id}/revoke" SignedIn "Revoke a device's upload token" => web::revoke_device,
+        GET "/incidents" Officer "Incidents, open ones first" => web::incidents,
+        GET "/incidents/{id}" Officer "An incident and its timeline" => web::incident,
+        POST "/incidents/{id}" Officer "Change an incident's state or assignee, or add a note" => web::change_incident,
         GET "/admin/users" Admin "Accounts" => web::users,
         POST "/admin/users" Admin "Create an account and its invitation link" => web::create_user,
         POST "/admin/users/import" Admin "Import members from CSV" => web::import_users,
@@ -124,6 +141,8 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         POST "/api/advisories/{id}/acknowledge" SignedIn "Acknowledge an advisory addressed to you" => api::acknowledge,
         GET "/api/advisories/{id}/status" Officer "Who has read and acknowledged" => api::advisory_status,
         POST "/api/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => api::remind,
+        POST "/api/submissions" Device "Submit a check's findings (device upload token)" => api::submit,
+        GET "/api/devices" SignedIn "Devices with their last check: yours (members) or all (officers)" => api::devices,
     ]
 }
 

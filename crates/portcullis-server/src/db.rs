@@ -83,11 +83,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts and advisories",
-    sql: include_str!("../migrations/0001_accounts_advisories.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts and advisories",
+        sql: include_str!("../migrations/0001_accounts_advisories.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "devices, submissions and incidents",
+        sql: include_str!("../migrations/0002_devices_incidents.sql"),
+    },
+];
 
 /// The connection pool and which backend it talks to.
 #[derive(Clone)]

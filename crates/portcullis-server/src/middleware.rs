@@ -26,6 +26,8 @@ pub struct Principal {
     pub session: Option<Session>,
     /// Signed in with an API bearer token (no cookie, no CSRF token needed).
     pub bearer: bool,
+    /// A device's upload token (`pcd_…`): it may submit checks and nothing else.
+    pub device: Option<crate::devices::Device>,
     pub address: IpAddr,
 }
 
@@ -135,15 +137,33 @@ async fn identify(
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|t| t.starts_with("pc_") && t.len() <= 64)
+            .filter(|t| t.len() <= 64)
             .ok_or(AppError::Unauthorized)?;
-        let user = accounts::api_token_user(&state.db, token)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
+        let (user, device) = if token.starts_with("pcd_") {
+            (None, crate::devices::by_token(&state.db, token).await?)
+        } else if token.starts_with("pc_") {
+            (accounts::api_token_user(&state.db, token).await?, None)
+        } else {
+            (None, None)
+        };
+        if user.is_none() && device.is_none() {
+            // A forged, revoked or mistyped token: refused, and on record.
+            crate::audit::record(
+                &state.db,
+                None,
+                "token.refused",
+                None,
+                Some(address),
+                serde_json::json!({}),
+            )
+            .await?;
+            return Err(AppError::Unauthorized);
+        }
         return Ok(Principal {
-            user: Some(user),
+            user,
             session: None,
             bearer: true,
+            device,
             address,
         });
     }
@@ -174,6 +194,7 @@ async fn identify(
         user,
         session,
         bearer: false,
+        device: None,
         address,
     })
 }
@@ -209,6 +230,8 @@ fn check_access(
     };
     match access {
         Access::Public => Ok(()),
+        Access::Device if principal.device.is_some() => Ok(()),
+        Access::Device => Err(AppError::Unauthorized),
         Access::SecondFactorDue if stage == Some(Stage::SecondFactor) => Ok(()),
         Access::SecondFactorDue if full => Err(AppError::Forbidden),
         Access::SecondFactorDue => Err(unfinished()),

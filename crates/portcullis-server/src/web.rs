@@ -1594,3 +1594,438 @@ pub async fn audit_log(
         entries,
     })
 }
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+struct DevicesPage {
+    page: Page,
+    officer: bool,
+    rows: Vec<FleetView>,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+    submit_url: String,
+}
+
+struct FleetView {
+    id: i64,
+    name: String,
+    owner: String,
+    last_check: String,
+    os: String,
+    posture_failing: String,
+    alerts: String,
+    incidents: i64,
+    revoked: bool,
+    class: &'static str,
+}
+
+fn fleet_view(row: crate::devices::FleetRow) -> FleetView {
+    let last = row.last.as_ref();
+    let worst = last.and_then(|c| c.highest_level.clone());
+    FleetView {
+        id: row.device.id,
+        name: row.device.name,
+        owner: format!("{} ({})", row.device.owner_name, row.device.owner_email),
+        last_check: last
+            .map(|c| {
+                format!(
+                    "{} ({} days ago)",
+                    date(c.received_at),
+                    (crate::now() - c.received_at) / 86_400
+                )
+            })
+            .unwrap_or_else(|| "never".into()),
+        os: last
+            .map(|c| {
+                [c.model.clone(), c.os_version.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        posture_failing: last
+            .map(|c| c.posture_failing.to_string())
+            .unwrap_or_default(),
+        alerts: match (last, &worst) {
+            (Some(c), Some(level)) => format!("{} (worst {level})", c.alerts),
+            (Some(c), None) => c.alerts.to_string(),
+            _ => String::new(),
+        },
+        incidents: row.open_incidents,
+        revoked: row.device.revoked,
+        class: if matches!(worst.as_deref(), Some("HIGH" | "CRITICAL")) {
+            "pending"
+        } else {
+            ""
+        },
+    }
+}
+
+async fn devices_page(
+    state: &AppState,
+    who: &Principal,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+) -> Result<Html<String>, AppError> {
+    let user = who.user()?;
+    let officer = user.role >= Role::Officer;
+    let rows = crate::devices::fleet(&state.db, (!officer).then_some(user.id))
+        .await?
+        .into_iter()
+        .map(fleet_view)
+        .collect();
+    render(&DevicesPage {
+        page: Page::new(if officer { "Fleet" } else { "Your devices" }, who),
+        officer,
+        rows,
+        new_token,
+        error,
+        submit_url: state.config.public_url.clone(),
+    })
+}
+
+pub async fn devices(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Html<String>, AppError> {
+    devices_page(&state, &who, None, None).await
+}
+
+/// A member registers their own device; an officer may register one for any member by e-mail.
+pub async fn register_device(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let user = who.user()?;
+    let owner = match form.get("owner").trim() {
+        "" => user.clone(),
+        email if user.role >= Role::Officer => match accounts::by_email(&state.db, email).await? {
+            Some(owner) => owner,
+            None => {
+                let page = devices_page(
+                    &state,
+                    &who,
+                    None,
+                    Some(format!("There is no account {email}.")),
+                )
+                .await?;
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        },
+        _ => return Err(AppError::Forbidden),
+    };
+    match crate::devices::register(&state.db, owner.id, form.get("name"), user.id).await {
+        Ok((device, token)) => {
+            audit::record(
+                &state.db,
+                Some(user),
+                "device.registered",
+                Some(format!("device {}", device.id)),
+                Some(who.address),
+                json!({ "owner": owner.email, "name": device.name }),
+            )
+            .await?;
+            Ok(devices_page(&state, &who, Some((device.name, token)), None)
+                .await?
+                .into_response())
+        }
+        Err(crate::ServerError::Invalid(reason)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            devices_page(&state, &who, None, Some(reason)).await?,
+        )
+            .into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The device, if the principal may see it: its owner, or an officer. Others get NotFound.
+async fn visible_device(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<crate::devices::Device, AppError> {
+    let user = who.user()?;
+    let device = crate::devices::get(&state.db, record_id(id)?)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if device.owner_id != user.id && user.role < Role::Officer {
+        return Err(AppError::NotFound);
+    }
+    Ok(device)
+}
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct DevicePage {
+    page: Page,
+    officer: bool,
+    id: i64,
+    name: String,
+    owner: String,
+    revoked: bool,
+    checked: Option<String>,
+    failing: Vec<PostureView>,
+    passing: usize,
+    alerts: Vec<AlertView>,
+    history: Vec<HistoryView>,
+    incidents: Vec<(i64, String, String)>,
+}
+
+struct PostureView {
+    title: String,
+    severity: String,
+    advice: String,
+    asked_by: Vec<(i64, String)>,
+}
+
+struct AlertView {
+    level: String,
+    message: String,
+    detail: String,
+    advice: String,
+}
+
+struct HistoryView {
+    received: String,
+    checked: String,
+    summary: String,
+}
+
+pub async fn device(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let device = visible_device(&state, &who, &id).await?;
+    let officer = who.user()?.role >= Role::Officer;
+    let latest = crate::devices::latest(&state.db, device.id).await?;
+    let advisories_by_rule: Vec<(String, i64, String)> = advisories::all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| a.state == AdvisoryState::Published)
+        .filter_map(|a| a.posture_rule.clone().map(|r| (r, a.id, a.title.clone())))
+        .collect();
+    let (failing, passing, alerts) = match &latest {
+        Some(s) => {
+            let failing = s
+                .posture
+                .iter()
+                .filter(|p| p.status == portcullis_report::PostureStatus::Fail)
+                .map(|p| PostureView {
+                    title: p.title.clone(),
+                    severity: p.severity.as_str().to_string(),
+                    advice: p.advice.clone(),
+                    asked_by: advisories_by_rule
+                        .iter()
+                        .filter(|(rule, _, _)| *rule == p.id)
+                        .map(|(_, id, title)| (*id, title.clone()))
+                        .collect(),
+                })
+                .collect();
+            let passing = s
+                .posture
+                .iter()
+                .filter(|p| p.status == portcullis_report::PostureStatus::Pass)
+                .count();
+            let alerts = s
+                .alerts
+                .iter()
+                .map(|a| AlertView {
+                    level: a.level.as_str().to_string(),
+                    message: a.message.clone(),
+                    detail: match &a.indicator {
+                        Some(i) => format!(
+                            "{} matched {} ({}, indicator {})",
+                            a.matched_value.clone().unwrap_or_default(),
+                            i.value,
+                            i.collection,
+                            i.stix.id
+                        ),
+                        None => a.source.clone().unwrap_or_default(),
+                    },
+                    advice: a.advice.clone(),
+                })
+                .collect();
+            (failing, passing, alerts)
+        }
+        None => (Vec::new(), 0, Vec::new()),
+    };
+    let history = crate::devices::history(&state.db, device.id)
+        .await?
+        .into_iter()
+        .map(|c| HistoryView {
+            received: date_time(c.received_at),
+            checked: c.checked_at.get(..16).unwrap_or(&c.checked_at).to_string(),
+            summary: format!(
+                "{} alerts{}, {} settings to change, coverage {}",
+                c.alerts,
+                c.highest_level
+                    .map(|l| format!(" (worst {l})"))
+                    .unwrap_or_default(),
+                c.posture_failing,
+                c.coverage
+            ),
+        })
+        .collect();
+    let incidents = if officer {
+        crate::incidents::list(&state.db, Some(device.id))
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.title, i.state.as_str().to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    render(&DevicePage {
+        page: Page::new(&device.name, &who),
+        officer,
+        id: device.id,
+        owner: format!("{} ({})", device.owner_name, device.owner_email),
+        revoked: device.revoked,
+        checked: latest
+            .as_ref()
+            .map(|s| s.checked_at.get(..16).unwrap_or(&s.checked_at).to_string()),
+        failing,
+        passing,
+        alerts,
+        history,
+        incidents,
+        name: device.name,
+    })
+}
+
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let device = visible_device(&state, &who, &id).await?;
+    crate::devices::revoke(&state.db, device.id).await?;
+    audit::record(
+        &state.db,
+        who.user.as_ref(),
+        "device.revoked",
+        Some(format!("device {}", device.id)),
+        Some(who.address),
+        json!({}),
+    )
+    .await?;
+    Ok(see_other(&format!("/devices/{}", device.id)))
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentsPage {
+    page: Page,
+    rows: Vec<crate::incidents::Incident>,
+}
+
+pub async fn incidents(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Html<String>, AppError> {
+    render(&IncidentsPage {
+        page: Page::new("Incidents", &who),
+        rows: crate::incidents::list(&state.db, None).await?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    page: Page,
+    incident: crate::incidents::Incident,
+    opened: String,
+    states: Vec<&'static str>,
+    events: Vec<(String, String, String, String)>,
+    error: Option<String>,
+}
+
+async fn incident_page(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+    error: Option<String>,
+) -> Result<IncidentPage, AppError> {
+    let incident = crate::incidents::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let events = crate::incidents::events(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                date_time(e.at),
+                e.actor_email.unwrap_or_else(|| "server".into()),
+                e.kind,
+                e.text,
+            )
+        })
+        .collect();
+    Ok(IncidentPage {
+        page: Page::new(&format!("Incident {id}"), who),
+        opened: date_time(incident.opened_at),
+        incident,
+        states: crate::incidents::IncidentState::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+        events,
+        error,
+    })
+}
+
+pub async fn incident(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, AppError> {
+    render(&incident_page(&state, &who, record_id(&id)?, None).await?)
+}
+
+pub async fn change_incident(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let id = record_id(&id)?;
+    let user = who.user()?;
+    let state_field = form.get("state");
+    let change = crate::incidents::Change {
+        state: match state_field {
+            "" => None,
+            text => Some(
+                crate::incidents::IncidentState::parse(text)
+                    .ok_or_else(|| AppError::Unprocessable("choose a state".into()))?,
+            ),
+        },
+        assignee: form
+            .0
+            .iter()
+            .any(|(n, _)| n == "assignee")
+            .then(|| form.get("assignee").to_string()),
+        note: Some(form.get("note").to_string()),
+    };
+    match crate::incidents::change(&state.db, id, user, &change).await {
+        Ok(incident) => {
+            audit::record(
+                &state.db,
+                Some(user),
+                "incident.changed",
+                Some(format!("incident {id}")),
+                Some(who.address),
+                json!({ "state": incident.state, "assignee": incident.assignee_email }),
+            )
+            .await?;
+            Ok(see_other(&format!("/incidents/{id}")))
+        }
+        Err(crate::ServerError::Invalid(reason)) => {
+            let page = incident_page(&state, &who, id, Some(reason)).await?;
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(other) => Err(other.into()),
+    }
+}

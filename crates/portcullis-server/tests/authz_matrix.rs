@@ -35,6 +35,13 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("POST", "/advisories/{id}/acknowledge", Access::SignedIn),
     ("GET", "/advisories/{id}/status", Access::Officer),
     ("POST", "/advisories/{id}/remind", Access::Officer),
+    ("GET", "/devices", Access::SignedIn),
+    ("POST", "/devices", Access::SignedIn),
+    ("GET", "/devices/{id}", Access::SignedIn),
+    ("POST", "/devices/{id}/revoke", Access::SignedIn),
+    ("GET", "/incidents", Access::Officer),
+    ("GET", "/incidents/{id}", Access::Officer),
+    ("POST", "/incidents/{id}", Access::Officer),
     ("GET", "/admin/users", Access::Admin),
     ("POST", "/admin/users", Access::Admin),
     ("POST", "/admin/users/import", Access::Admin),
@@ -60,6 +67,8 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("POST", "/api/advisories/{id}/acknowledge", Access::SignedIn),
     ("GET", "/api/advisories/{id}/status", Access::Officer),
     ("POST", "/api/advisories/{id}/remind", Access::Officer),
+    ("POST", "/api/submissions", Access::Device),
+    ("GET", "/api/devices", Access::SignedIn),
 ];
 
 #[test]
@@ -92,6 +101,8 @@ enum Who {
     Member,
     Officer,
     Admin,
+    /// A device's upload token.
+    Device,
 }
 
 /// Whether `who` passes the route's rule.
@@ -104,6 +115,7 @@ fn permitted(access: Access, who: Who) -> bool {
         }
         Access::Officer => matches!(who, Who::Officer | Who::Admin),
         Access::Admin => who == Who::Admin,
+        Access::Device => who == Who::Device,
     }
 }
 
@@ -140,6 +152,32 @@ fn walk(backend: Backend) {
     );
 
     let target_id = target.id.to_string();
+    // A device of the member with a check and its incident; a spare one for the revoke route
+    // (revoking the first would lock its token out of the routes after it).
+    let (device, device_token) = server
+        .block_on(portcullis_server::devices::register(
+            &server.db, member.id, "phone", member.id,
+        ))
+        .unwrap();
+    let (spare, _) = server
+        .block_on(portcullis_server::devices::register(
+            &server.db, member.id, "spare", member.id,
+        ))
+        .unwrap();
+    let mut uploader = Client::new(&server.base);
+    uploader.bearer = Some(device_token.clone());
+    let submitted = uploader.post_raw(
+        "/api/submissions",
+        "application/json",
+        &common::sample_submission("2026-12-04 10:00:00.000000"),
+        &[],
+    );
+    assert_eq!(submitted.status, 201);
+    let incident = submitted.json()["incidents_opened"][0]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let (device_id, spare_id) = (device.id.to_string(), spare.id.to_string());
     for spec in route_table() {
         for who in [
             Who::Anonymous,
@@ -164,6 +202,11 @@ fn walk(backend: Backend) {
                 Who::Member => server.signed_in(&member),
                 Who::Officer => server.signed_in(&officer),
                 Who::Admin => server.signed_in(&admin),
+                Who::Device => {
+                    let mut c = Client::new(&server.base);
+                    c.bearer = Some(device_token.clone());
+                    c
+                }
             };
             let path = spec
                 .path
@@ -172,6 +215,12 @@ fn walk(backend: Backend) {
                     "{id}",
                     if spec.path.starts_with("/admin/users/") {
                         &target_id
+                    } else if spec.path.ends_with("/revoke") && spec.path.starts_with("/devices/") {
+                        &spare_id
+                    } else if spec.path.starts_with("/devices/") {
+                        &device_id
+                    } else if spec.path.starts_with("/incidents/") {
+                        &incident
                     } else {
                         &advisory
                     },

@@ -58,6 +58,13 @@ pub struct CheckArgs {
     /// acquisition does not record it.
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
+    /// Send the findings to the security office's server at URL (device facts, settings,
+    /// alerts without the records that raised them, versions; never messages or history).
+    #[arg(long, value_name = "URL", requires = "token_file")]
+    pub submit: Option<String>,
+    /// The device's upload token (from its page on the server), for --submit.
+    #[arg(long, value_name = "FILE", requires = "submit")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Which indicators a check (or re-check) matches against.
@@ -115,6 +122,13 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         print!(
             "{}",
             crate::summary::render(&checked.report, &checked.output_dir)
+        );
+    }
+    if let (Some(url), Some(token_file)) = (&args.submit, &args.token_file) {
+        let receipt = crate::submit::submit(&checked.report, url, token_file)?;
+        eprintln!(
+            "Findings sent to {url} (check {}; {} new incident(s) opened).",
+            receipt.submission, receipt.incidents_opened
         );
     }
     Ok(ExitCode::from(exit_code(&checked.report)))

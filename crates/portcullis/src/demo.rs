@@ -103,6 +103,8 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         password: Default::default(),
         age_identity: None,
         timezone: None,
+        submit: None,
+        token_file: None,
     };
     let checked = crate::check::check(&args)?;
     print!(

@@ -9,6 +9,7 @@ mod iocs;
 mod recheck;
 mod secret;
 mod serve;
+mod submit;
 mod summary;
 
 use std::path::PathBuf;

@@ -236,6 +236,8 @@ pub struct Client {
     pub base: String,
     pub cookie: Option<String>,
     pub csrf: String,
+    /// Sent as `Authorization: Bearer …` with every request when set.
+    pub bearer: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -250,6 +252,7 @@ impl Client {
             base: base.to_string(),
             cookie: None,
             csrf: String::new(),
+            bearer: None,
             agent,
         }
     }
@@ -305,6 +308,9 @@ impl Client {
         if self.cookie.is_some() {
             request = request.header("Cookie", self.cookie_header());
         }
+        if let Some(token) = &self.bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
         let response = request.call();
         self.finish(response)
     }
@@ -337,6 +343,9 @@ impl Client {
             .header("Content-Type", content_type);
         if self.cookie.is_some() {
             request = request.header("Cookie", self.cookie_header());
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -477,3 +486,54 @@ impl SmtpSink {
         self.messages.lock().unwrap().clone()
     }
 }
+
+/// The findings of a check of an iPhone, as `check --submit` sends them: a CRITICAL indicator
+/// hit (whose record held `RECORD_TEXT`) and Lockdown Mode off, finished at `checked_at`.
+pub fn sample_submission(checked_at: &str) -> String {
+    use portcullis_core::{Alert, Level};
+    use portcullis_indicators::{IndicatorInfo, IndicatorMatch, IocType, MatchRule};
+    use portcullis_report::{PostureFinding, PostureStatus, Report, Submission};
+    let mut report = Report::default();
+    report.info.version = "0.1.0".into();
+    report.info.finished = checked_at.into();
+    report.device.platform = Some(portcullis_report::Platform::Ios);
+    report.device.model = Some("iPhone14,2".into());
+    report.device.os_version = Some("18.1".into());
+    let indicator = IndicatorMatch {
+        input: "https://evil-parcel.example/t".into(),
+        value: "evil-parcel.example".into(),
+        ioc_type: IocType::Domains,
+        collection: "Test spyware".into(),
+        file: "test.stix2".into(),
+        rule: MatchRule::Domain,
+        stix: IndicatorInfo {
+            id: "indicator--00000000-0000-4000-8000-000000000001".into(),
+            ..IndicatorInfo::default()
+        },
+    };
+    report.alerts.push(
+        Alert::indicator(
+            Level::Critical,
+            "sms",
+            indicator,
+            "links",
+            "2026-12-01 09:00:00.000000",
+            serde_json::json!({ "text": RECORD_TEXT }),
+        )
+        .with_source("sms.db, ROWID 7"),
+    );
+    report.posture.push(PostureFinding {
+        id: "IOS-005".into(),
+        severity: Level::High,
+        status: PostureStatus::Fail,
+        title: "Lockdown Mode is off".into(),
+        evidence: "LDMGlobalEnabled is absent".into(),
+        advice: "Turn on Lockdown Mode in Settings, Privacy & Security.".into(),
+        guidance: Vec::new(),
+        artefact: false,
+    });
+    serde_json::to_string(&Submission::from_report(&report)).unwrap()
+}
+
+/// Text of the record behind the sample's alert: it must never reach the server.
+pub const RECORD_TEXT: &str = "Your parcel is waiting, private message text";
