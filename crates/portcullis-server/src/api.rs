@@ -246,6 +246,7 @@ pub async fn submit(
                 }),
             )
             .await?;
+            crate::notify::incidents_opened(&state, stored.incidents_opened.clone());
             Ok((
                 StatusCode::CREATED,
                 Json(json!({

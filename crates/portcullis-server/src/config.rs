@@ -34,6 +34,8 @@ pub struct ConfigFile {
     /// Reverse proxies whose X-Forwarded-For is believed (default: none).
     pub trusted_proxies: Option<Vec<IpAddr>>,
     pub smtp: Option<SmtpConfig>,
+    /// Where to announce new incidents (a JSON POST signed with HMAC-SHA256).
+    pub webhook: Option<crate::notify::WebhookConfig>,
 }
 
 impl ConfigFile {
@@ -58,7 +60,8 @@ impl ConfigFile {
             session_idle_minutes,
             session_max_hours,
             trusted_proxies,
-            smtp
+            smtp,
+            webhook
         );
         self
     }
@@ -108,6 +111,9 @@ impl ConfigFile {
         if let Some(smtp) = &self.smtp {
             smtp.check()?;
         }
+        if let Some(webhook) = &self.webhook {
+            webhook.check()?;
+        }
         Ok(Config {
             listen,
             database_url,
@@ -120,6 +126,7 @@ impl ConfigFile {
             session_max: Duration::from_secs(max * 3600),
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             smtp: self.smtp,
+            webhook: self.webhook,
         })
     }
 }
@@ -155,6 +162,7 @@ pub struct Config {
     pub session_max: Duration,
     pub trusted_proxies: Vec<IpAddr>,
     pub smtp: Option<SmtpConfig>,
+    pub webhook: Option<crate::notify::WebhookConfig>,
 }
 
 impl Config {
@@ -198,6 +206,17 @@ impl Config {
             match &self.smtp {
                 Some(s) => s.describe(),
                 None => "off (reminders are recorded but not e-mailed)".into(),
+            },
+        );
+        line(
+            "webhook",
+            match &self.webhook {
+                Some(w) => format!(
+                    "{} (signed with the secret in {})",
+                    w.url,
+                    w.secret_file.display()
+                ),
+                None => "off".into(),
             },
         );
         out

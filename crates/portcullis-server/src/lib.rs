@@ -20,6 +20,7 @@ pub mod incidents;
 pub mod mail;
 pub mod markdown;
 mod middleware;
+pub mod notify;
 pub mod secrets;
 pub mod sessions;
 pub mod totp;

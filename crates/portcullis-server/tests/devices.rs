@@ -5,11 +5,25 @@
 
 mod common;
 
-use common::{Backend, Client, RECORD_TEXT, TestServer, backends, sample_submission};
+use common::{
+    Backend, Client, RECORD_TEXT, SmtpSink, TestServer, WebhookSink, backends, sample_submission,
+};
 use portcullis_server::accounts::Role;
 
 fn round(backend: Backend) {
-    let server = TestServer::start(backend);
+    let smtp = SmtpSink::start();
+    let webhook = WebhookSink::start();
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret_file = secret_dir.path().join("webhook-secret");
+    std::fs::write(&secret_file, "shared webhook secret\n").unwrap();
+    let server = TestServer::start_notifying(
+        backend,
+        Some(smtp.config()),
+        Some(portcullis_server::notify::WebhookConfig {
+            url: webhook.url.clone(),
+            secret_file,
+        }),
+    );
     let officer = server.user("officer@example.org", Role::Officer);
     let member = server.user("member@example.org", Role::Member);
     let other = server.user("other@example.org", Role::Member);

@@ -101,6 +101,14 @@ impl TestServer {
     }
 
     pub fn start_with(backend: Backend, smtp: Option<SmtpConfig>) -> TestServer {
+        TestServer::start_notifying(backend, smtp, None)
+    }
+
+    pub fn start_notifying(
+        backend: Backend,
+        smtp: Option<SmtpConfig>,
+        webhook: Option<portcullis_server::notify::WebhookConfig>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let (url, postgres_database) = database_url(backend, dir.path());
         let runtime = Arc::new(
@@ -115,6 +123,7 @@ impl TestServer {
             database_url: Some(url.clone()),
             data_dir: Some(dir.path().to_path_buf()),
             smtp,
+            webhook,
             ..ConfigFile::default()
         }
         .resolve()
@@ -537,3 +546,80 @@ pub fn sample_submission(checked_at: &str) -> String {
 
 /// Text of the record behind the sample's alert: it must never reach the server.
 pub const RECORD_TEXT: &str = "Your parcel is waiting, private message text";
+
+/// One POST a [`WebhookSink`] received: its headers (names in lower case) and body.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A local webhook receiver: answers 200 to every POST and keeps what arrived.
+pub struct WebhookSink {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl WebhookSink {
+    pub fn start() -> WebhookSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    if let Some((name, value)) = line.trim_end().split_once(": ") {
+                        headers.push((name.to_ascii_lowercase(), value.to_string()));
+                    }
+                    line.clear();
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(n, _)| n == "content-length")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; length];
+                std::io::Read::read_exact(&mut reader, &mut body).ok();
+                kept.lock().unwrap().push(Delivery {
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .ok();
+            }
+        });
+        WebhookSink { url, received }
+    }
+
+    /// What arrived, waiting up to 10 s for at least `count` deliveries.
+    pub fn wait_for(&self, count: usize) -> Vec<Delivery> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = self.received.lock().unwrap().clone();
+            if got.len() >= count || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl SmtpSink {
+    /// The messages received, waiting up to 10 s for at least `count`.
+    pub fn wait_for(&self, count: usize) -> Vec<SinkMessage> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let got = self.received();
+            if got.len() >= count || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
