@@ -246,6 +246,11 @@ pub async fn submit(
                 }),
             )
             .await?;
+            crate::metrics::Metrics::add(&state.metrics.submissions_received, 1);
+            crate::metrics::Metrics::add(
+                &state.metrics.incidents_opened,
+                stored.incidents_opened.len() as u64,
+            );
             crate::notify::incidents_opened(&state, stored.incidents_opened.clone());
             Ok((
                 StatusCode::CREATED,
@@ -258,6 +263,7 @@ pub async fn submit(
             ))
         }
         Err(error) => {
+            crate::metrics::Metrics::add(&state.metrics.submissions_refused, 1);
             let action = match &error {
                 ServerError::Conflict(_) => "submission.replayed",
                 _ => "submission.refused",

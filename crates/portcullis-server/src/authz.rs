@@ -88,7 +88,9 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     );
     routes![
         GET "/" Public "Home: the advisories page when signed in, else the login page" => web::home,
-        GET "/healthz" Public "Liveness and database check" => web::healthz,
+        GET "/healthz" Public "Liveness: the process answers" => web::healthz,
+        GET "/readyz" Public "Readiness: the database answers with this version's schema" => web::readyz,
+        GET "/metrics" Public "Prometheus metrics (to a scraper on this machine only)" => web::metrics,
         GET "/static/style.css" Public "The stylesheet" => web::stylesheet,
         GET "/login" Public "Login form" => web::login_form,
         POST "/login" Public "Check e-mail and password" => web::login,

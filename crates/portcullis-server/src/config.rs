@@ -335,9 +335,11 @@ pub(crate) async fn serve_tls(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let service = router.into_make_service_with_connect_info::<ClientAddr>();
     axum::serve(TlsListener::new(listener, acceptor), service)
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| ServerError::Internal(format!("serving: {e}")))
 }

@@ -187,6 +187,14 @@ impl Db {
     }
 }
 
+/// Whether the database answers and has every migration this version knows.
+pub async fn schema_is_current(db: &Db) -> Result<bool, ServerError> {
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(newest == MIGRATIONS.last().map(|m| m.version))
+}
+
 /// Splits a migration into statements at `;` ending a line, dropping `--` comment lines.
 fn split_statements(sql: &str) -> Vec<&str> {
     let mut out = Vec::new();

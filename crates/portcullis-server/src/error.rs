@@ -40,6 +40,8 @@ pub enum AppError {
     UnsupportedMediaType,
     CsrfRejected,
     TooManyRequests,
+    /// Not ready to serve (the database does not answer): a load balancer tries another.
+    Unavailable,
     Redirect(String),
     Internal(String),
     /// The same error, answered as JSON (API routes).
@@ -74,6 +76,7 @@ impl AppError {
                 S::TOO_MANY_REQUESTS,
                 "Too many failed attempts from your address. Wait 15 minutes and try again.".into(),
             ),
+            AppError::Unavailable => (S::SERVICE_UNAVAILABLE, "Not ready.".into()),
             AppError::Redirect(_) => (S::SEE_OTHER, String::new()),
             AppError::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,

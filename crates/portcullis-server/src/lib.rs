@@ -19,6 +19,7 @@ mod error;
 pub mod incidents;
 pub mod mail;
 pub mod markdown;
+pub mod metrics;
 mod middleware;
 pub mod notify;
 pub mod secrets;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub mailer: mail::Mailer,
+    pub metrics: Arc<metrics::Metrics>,
     access: Arc<authz::AccessTable>,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             mailer,
+            metrics: Arc::new(metrics::Metrics::default()),
             access: Arc::new(authz::AccessTable::from_specs(&authz::route_table())),
         }
     }
@@ -69,6 +72,21 @@ pub fn app(state: AppState) -> axum::Router {
 pub struct RunningServer {
     pub address: SocketAddr,
     pub handle: tokio::task::JoinHandle<Result<(), ServerError>>,
+    shutdown: Arc<tokio::sync::Notify>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets the requests in flight finish (up to `grace`), and
+    /// returns when the server has stopped.
+    pub async fn shut_down(self, grace: std::time::Duration) -> Result<(), ServerError> {
+        self.shutdown.notify_one();
+        match tokio::time::timeout(grace, self.handle).await {
+            Ok(joined) => joined.map_err(|e| ServerError::Internal(e.to_string()))?,
+            Err(_) => Err(ServerError::Internal(format!(
+                "requests still running after {grace:?}"
+            ))),
+        }
+    }
 }
 
 /// Binds `config.listen` and serves until the task is dropped or the process ends. TLS is used
@@ -82,17 +100,25 @@ pub async fn start(db: Db, config: Config) -> Result<RunningServer, ServerError>
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     let tls = config.tls.clone();
     let router = app(AppState::new(db, config));
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let stop = shutdown.clone();
+    let signal = async move { stop.notified().await };
     let handle = match tls {
         None => tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<config::ClientAddr>();
             axum::serve(listener, service)
+                .with_graceful_shutdown(signal)
                 .await
                 .map_err(|e| ServerError::Internal(format!("serving: {e}")))
         }),
         Some(tls) => {
             let acceptor = config::tls_acceptor(&tls)?;
-            tokio::spawn(config::serve_tls(listener, acceptor, router))
+            tokio::spawn(config::serve_tls(listener, acceptor, router, signal))
         }
     };
-    Ok(RunningServer { address, handle })
+    Ok(RunningServer {
+        address,
+        handle,
+        shutdown,
+    })
 }

@@ -307,6 +307,7 @@ pub async fn security_headers(
 ) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
+    state.metrics.response(response.status().as_u16());
     let headers = response.headers_mut();
     let mut set = |name: &'static str, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));

@@ -202,9 +202,68 @@ pub async fn home(Extension(who): Extension<Principal>) -> Response {
     })
 }
 
-pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
-    Ok("ok\n")
+/// Liveness: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: the database answers and its schema is this version's (a load balancer sends
+/// requests only to an instance that says so).
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, AppError> {
+    match crate::db::schema_is_current(&state.db).await {
+        Ok(true) => Ok("ready\n"),
+        Ok(false) => Err(AppError::Unavailable),
+        Err(e) => {
+            tracing::warn!("not ready: {e}");
+            Err(AppError::Unavailable)
+        }
+    }
+}
+
+/// Prometheus metrics, for a scraper on this machine (or behind the proxy's allow-list): a
+/// request from elsewhere is answered as if there were nothing here.
+pub async fn metrics(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Response, AppError> {
+    if !who.address.is_loopback() {
+        return Err(AppError::NotFound);
+    }
+    let count = |sql: &'static str| {
+        let pool = state.db.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await }
+    };
+    let gauges = [
+        (
+            "portcullis_accounts",
+            "Enabled accounts.",
+            count("SELECT COUNT(*) FROM users WHERE disabled = 0").await?,
+        ),
+        (
+            "portcullis_devices",
+            "Devices with an unrevoked upload token.",
+            count("SELECT COUNT(*) FROM devices WHERE revoked = 0").await?,
+        ),
+        (
+            "portcullis_incidents_open",
+            "Incidents open or being investigated.",
+            count("SELECT COUNT(*) FROM incidents WHERE state IN ('open', 'investigating')")
+                .await?,
+        ),
+        (
+            "portcullis_advisories_published",
+            "Published advisories.",
+            count("SELECT COUNT(*) FROM advisories WHERE state = 'published'").await?,
+        ),
+    ];
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&gauges),
+    )
+        .into_response())
 }
 
 pub async fn stylesheet() -> impl IntoResponse {
@@ -352,6 +411,7 @@ pub async fn login(
         Some(user) if verified && !user.disabled => user,
         _ => {
             accounts::record_failure(&state.db, &email, who.address).await?;
+            crate::metrics::Metrics::add(&state.metrics.logins_failed, 1);
             audit::record(
                 &state.db,
                 None,
@@ -425,6 +485,7 @@ pub async fn second_factor(
     }
     if !accounts::verify_second_factor(&state.db, &user, form.get("code")).await? {
         accounts::record_failure(&state.db, &user.email, who.address).await?;
+        crate::metrics::Metrics::add(&state.metrics.logins_failed, 1);
         audit::record(
             &state.db,
             Some(&user),

@@ -11,6 +11,8 @@ use portcullis_server::{Access, route_table};
 const EXPECTED: &[(&str, &str, Access)] = &[
     ("GET", "/", Access::Public),
     ("GET", "/healthz", Access::Public),
+    ("GET", "/readyz", Access::Public),
+    ("GET", "/metrics", Access::Public),
     ("GET", "/static/style.css", Access::Public),
     ("GET", "/login", Access::Public),
     ("POST", "/login", Access::Public),

@@ -130,7 +130,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let accounts = portcullis_server::accounts::all(&db).await?.len();
-        let server = portcullis_server::start(db, config.clone()).await?;
+        let mut server = portcullis_server::start(db, config.clone()).await?;
         println!("Portcullis security office: {} (listening on {})", config.public_url, server.address);
         println!("Database: {}", portcullis_server::db::redact_url(&config.database_url));
         if accounts == 0 {
@@ -141,11 +141,37 @@ pub fn run_serve(args: &ServeArgs) -> Result<ExitCode> {
             );
         }
         tokio::select! {
-            result = server.handle => { result.context("the server stopped")??; }
-            _ = tokio::signal::ctrl_c() => { println!("Stopping."); }
+            result = &mut server.handle => { result.context("the server stopped")??; }
+            _ = stop_signal() => {
+                println!("Stopping: finishing the requests in flight (30 s at most).");
+                server.shut_down(std::time::Duration::from_secs(30)).await?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and container runtimes send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 impl ServerSettings {

@@ -109,6 +109,18 @@ impl TestServer {
         smtp: Option<SmtpConfig>,
         webhook: Option<portcullis_server::notify::WebhookConfig>,
     ) -> TestServer {
+        TestServer::start_custom(
+            backend,
+            ConfigFile {
+                smtp,
+                webhook,
+                ..ConfigFile::default()
+            },
+        )
+    }
+
+    /// A server with `extra`'s settings (listen address, database and data folder are the test's).
+    pub fn start_custom(backend: Backend, extra: ConfigFile) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let (url, postgres_database) = database_url(backend, dir.path());
         let runtime = Arc::new(
@@ -118,16 +130,15 @@ impl TestServer {
                 .build()
                 .unwrap(),
         );
-        let config = ConfigFile {
-            listen: Some("127.0.0.1:0".parse().unwrap()),
-            database_url: Some(url.clone()),
-            data_dir: Some(dir.path().to_path_buf()),
-            smtp,
-            webhook,
-            ..ConfigFile::default()
-        }
-        .resolve()
-        .unwrap();
+        let config = extra
+            .overlay(ConfigFile {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                database_url: Some(url.clone()),
+                data_dir: Some(dir.path().to_path_buf()),
+                ..ConfigFile::default()
+            })
+            .resolve()
+            .unwrap();
         let (db, address) = runtime.block_on(async {
             let db = Db::connect(&url)
                 .await
@@ -313,7 +324,14 @@ impl Client {
     }
 
     pub fn get(&mut self, path: &str) -> Reply {
+        self.get_with(path, &[])
+    }
+
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Reply {
         let mut request = self.agent.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if self.cookie.is_some() {
             request = request.header("Cookie", self.cookie_header());
         }
