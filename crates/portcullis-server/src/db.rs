@@ -136,21 +136,29 @@ impl Db {
         Ok(db)
     }
 
+    /// Applies the migrations not yet applied, once even when several instances start at the
+    /// same moment: each migration runs in a transaction that holds the database's write lock
+    /// and checks again whether another instance has applied it meanwhile.
     async fn migrate(&self) -> Result<(), ServerError> {
+        let mut tx = self.migration_transaction().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations \
              (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
         )
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-            .fetch_all(&self.pool)
-            .await?;
+        tx.commit().await?;
         for migration in MIGRATIONS {
-            if applied.contains(&migration.version) {
+            let mut tx = self.migration_transaction().await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                    .bind(migration.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_some() {
+                tx.rollback().await?;
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
             let sql = migration.sql.replace("{pk}", self.backend.primary_key());
             for statement in split_statements(&sql) {
                 sqlx::query(AssertSqlSafe(statement))
@@ -184,6 +192,26 @@ impl Db {
             );
         }
         Ok(())
+    }
+}
+
+impl Db {
+    /// A transaction holding the database's write lock for migrating: BEGIN IMMEDIATE on SQLite,
+    /// a transaction-scoped advisory lock on PostgreSQL.
+    async fn migration_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServerError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                // The key is "portcullis" typed on a phone keypad.
+                sqlx::query("SELECT pg_advisory_xact_lock(7678285547)")
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        })
     }
 }
 

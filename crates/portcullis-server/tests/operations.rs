@@ -102,3 +102,76 @@ fn shutdown_lets_requests_finish_then_stops_listening() {
         "still listening after shutdown"
     );
 }
+
+/// Several instances starting at once on one database apply each migration once.
+fn concurrent_start(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(backend, dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let results = runtime.block_on(async {
+        let starts = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { portcullis_server::Db::connect(&url).await })
+        });
+        let mut out = Vec::new();
+        for start in starts {
+            out.push(start.await.unwrap());
+        }
+        out
+    });
+    for result in &results {
+        assert!(result.is_ok(), "{backend:?}: {:?}", result.as_ref().err());
+    }
+    let db = results.into_iter().next().unwrap().unwrap();
+    let applied: i64 = runtime
+        .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&db.pool))
+        .unwrap();
+    assert_eq!(applied, 2);
+    runtime.block_on(db.pool.close());
+    common::drop_database(backend, &url);
+}
+
+#[test]
+fn migrations_run_once_when_instances_start_together() {
+    for backend in backends() {
+        concurrent_start(backend);
+    }
+}
+
+/// On PostgreSQL the migrations wait for the advisory lock another instance holds while it
+/// migrates (without it, two instances would both find a migration missing and both apply it).
+#[test]
+fn on_postgres_migrating_waits_for_the_lock_another_instance_holds() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(Backend::Postgres, dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let mut held = other.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock(7678285547)")
+            .execute(&mut *held)
+            .await
+            .unwrap();
+        let url_for_start = url.clone();
+        let start =
+            tokio::spawn(async move { portcullis_server::Db::connect(&url_for_start).await });
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert!(
+            !start.is_finished(),
+            "migrated while another instance held the lock"
+        );
+        held.commit().await.unwrap();
+        let db = tokio::time::timeout(std::time::Duration::from_secs(20), start)
+            .await
+            .expect("migrates once the lock is free")
+            .unwrap()
+            .unwrap();
+        db.pool.close().await;
+    });
+    common::drop_database(Backend::Postgres, &url);
+}

@@ -76,6 +76,23 @@ fn database_url(backend: Backend, dir: &std::path::Path) -> (String, Option<Stri
     }
 }
 
+/// A new, empty database's URL (SQLite in `dir`, or a new PostgreSQL database).
+pub fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
+    database_url(backend, dir).0
+}
+
+/// Drops a PostgreSQL database made by [`fresh_database_url`] (SQLite: nothing to do).
+pub fn drop_database(backend: Backend, url: &str) {
+    if backend == Backend::Postgres {
+        let name = url::Url::parse(url)
+            .unwrap()
+            .path()
+            .trim_start_matches('/')
+            .to_string();
+        postgres_admin(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}
+
 /// A running server and a handle on its database.
 pub struct TestServer {
     pub base: String,
