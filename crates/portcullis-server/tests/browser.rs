@@ -2,7 +2,10 @@
 //! the W3C WebDriver protocol), on each backend: the admin makes an officer; the officer chooses
 //! a password, sets up an authenticator and publishes an advisory to a group; a member of that
 //! group signs in, reads and acknowledges it; the officer sees the acknowledgement and sends a
-//! reminder that the SMTP sink receives for the member who has not. Skipped (with a message)
+//! reminder that the SMTP sink receives for the member who has not. Then a check of the member's
+//! phone is submitted with its device token: the fleet shows it, an incident opens for its
+//! CRITICAL alert, the webhook receiver and the SMTP sink are told, and the member sees their
+//! device, the advice, and the advisory that asked for the setting. Skipped (with a message)
 //! where chromium or chromedriver is not installed; CI installs both.
 
 mod common;
@@ -246,7 +249,18 @@ impl Browser<'_> {
 
 fn round(driver: &Driver, backend: Backend) {
     let sink = SmtpSink::start();
-    let server = TestServer::start_with(backend, Some(sink.config()));
+    let webhook = common::WebhookSink::start();
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("webhook-secret");
+    std::fs::write(&secret_file, "browser test secret").unwrap();
+    let server = TestServer::start_notifying(
+        backend,
+        Some(sink.config()),
+        Some(portcullis_server::notify::WebhookConfig {
+            url: webhook.url.clone(),
+            secret_file,
+        }),
+    );
     let base = server.base.clone();
     let admin = server.user("admin@example.org", Role::Admin);
 
@@ -303,6 +317,7 @@ fn round(driver: &Driver, backend: Backend) {
     officer.type_into("#title", "Turn on Lockdown Mode");
     officer.type_into("#body", "Members' phones are being targeted.\n\n- [ ] Update to the latest iOS\n- [ ] Turn on Lockdown Mode\n");
     officer.click("#severity option[value=high]");
+    officer.click("#posture_rule option[value='IOS-005']");
     officer.click("input[name=group]");
     officer.follow("main form button[type=submit]");
     officer.follow("form[action$='/publish'] button");
@@ -348,6 +363,59 @@ fn round(driver: &Driver, backend: Backend) {
             .data
             .contains("Subject: Reminder: Turn on Lockdown Mode")
     );
+
+    // The officer registers Ann's phone; a check of it is submitted with the device token.
+    officer.open(&format!("{base}/devices"));
+    officer.type_into("#device-name", "Ann's iPhone");
+    officer.type_into("#owner", "ann@example.org");
+    officer.follow("form[action='/devices'] button[type=submit]");
+    let token = officer.text("#device-token");
+    let mut uploader = common::Client::new(&base);
+    uploader.bearer = Some(token);
+    let submitted = uploader.post_raw(
+        "/api/submissions",
+        "application/json",
+        &common::sample_submission("2026-12-04 10:00:00.000000"),
+        &[],
+    );
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+
+    // The fleet shows the device with its CRITICAL alert and an open incident; the incident
+    // page names the indicator; the webhook and the officers' e-mail were told.
+    officer.open(&format!("{base}/devices"));
+    let fleet = officer.page();
+    assert!(
+        fleet.contains("Ann's iPhone") && fleet.contains("(worst CRITICAL)"),
+        "{fleet}"
+    );
+    officer.open(&format!("{base}/incidents"));
+    officer.follow("main table a[href^='/incidents/']");
+    assert_eq!(officer.text("#incident-state"), "open");
+    assert!(officer.page().contains("evil-parcel.example"));
+    let hooks = webhook.wait_for(1);
+    assert_eq!(hooks.len(), 1);
+    assert!(hooks[0].body.contains("\"incident.opened\""));
+    let mail = sink.wait_for(2);
+    assert!(
+        mail.iter()
+            .any(|m| m.to == vec!["olive@example.org".to_string()]
+                && m.data.contains("new incident")),
+        "{mail:?}"
+    );
+
+    // Ann sees her device, what to change, and the advisory that asked for it.
+    ann.open(&format!("{base}/devices"));
+    ann.follow("main table a[href^='/devices/']");
+    let device_page = ann.page();
+    assert!(
+        device_page.contains("Turn on Lockdown Mode in Settings"),
+        "{device_page}"
+    );
+    assert!(
+        device_page.contains("Asked for in the advisory"),
+        "{device_page}"
+    );
+    assert!(!device_page.contains("/incidents/"));
 }
 
 #[test]
