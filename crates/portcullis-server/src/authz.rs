@@ -117,6 +117,7 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         POST "/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => web::remind,
         GET "/devices" SignedIn "Devices: yours (members) or the fleet (officers)" => web::devices,
         POST "/devices" SignedIn "Register a device and get its upload token" => web::register_device,
+        GET "/fleet.csv" Officer "The fleet view as CSV (same filters)" => web::fleet_csv,
         GET "/devices/{id}" SignedIn "A device: its last check's posture and alerts, and its history" => web::device,
         POST "/devices/{id}/revoke" SignedIn "Revoke a device's upload token" => web::revoke_device,
         GET "/incidents" Officer "Incidents, open ones first" => web::incidents,

@@ -1665,6 +1665,8 @@ struct DevicesPage {
     new_token: Option<(String, String)>,
     error: Option<String>,
     submit_url: String,
+    q: String,
+    attention: bool,
 }
 
 struct FleetView {
@@ -1723,15 +1725,70 @@ fn fleet_view(row: crate::devices::FleetRow) -> FleetView {
     }
 }
 
+/// The fleet view's filters: text in the device or member, and "needs attention" (a HIGH or
+/// CRITICAL alert, a setting to change, or no check for 90 days).
+#[derive(Debug, Default, Deserialize)]
+pub struct FleetFilter {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    attention: Option<String>,
+}
+
+/// Days without a check after which a device needs attention.
+const STALE_DAYS: i64 = 90;
+
+impl FleetFilter {
+    fn keeps(&self, row: &crate::devices::FleetRow) -> bool {
+        let q = self.q.trim().to_lowercase();
+        let text = format!(
+            "{} {} {}",
+            row.device.name, row.device.owner_name, row.device.owner_email
+        )
+        .to_lowercase();
+        if !q.is_empty() && !text.contains(&q) {
+            return false;
+        }
+        if self.attention.is_none() {
+            return true;
+        }
+        match &row.last {
+            None => true,
+            Some(c) => {
+                matches!(c.highest_level.as_deref(), Some("HIGH" | "CRITICAL"))
+                    || c.posture_failing > 0
+                    || crate::now() - c.received_at > STALE_DAYS * 86_400
+            }
+        }
+    }
+}
+
+async fn fleet_rows(
+    state: &AppState,
+    who: &Principal,
+    filter: &FleetFilter,
+) -> Result<Vec<crate::devices::FleetRow>, AppError> {
+    let user = who.user()?;
+    let officer = user.role >= Role::Officer;
+    Ok(
+        crate::devices::fleet(&state.db, (!officer).then_some(user.id))
+            .await?
+            .into_iter()
+            .filter(|row| filter.keeps(row))
+            .collect(),
+    )
+}
+
 async fn devices_page(
     state: &AppState,
     who: &Principal,
     new_token: Option<(String, String)>,
     error: Option<String>,
+    filter: &FleetFilter,
 ) -> Result<Html<String>, AppError> {
     let user = who.user()?;
     let officer = user.role >= Role::Officer;
-    let rows = crate::devices::fleet(&state.db, (!officer).then_some(user.id))
+    let rows = fleet_rows(state, who, filter)
         .await?
         .into_iter()
         .map(fleet_view)
@@ -1743,14 +1800,78 @@ async fn devices_page(
         new_token,
         error,
         submit_url: state.config.public_url.clone(),
+        q: filter.q.clone(),
+        attention: filter.attention.is_some(),
     })
 }
 
 pub async fn devices(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
+    Query(filter): Query<FleetFilter>,
 ) -> Result<Html<String>, AppError> {
-    devices_page(&state, &who, None, None).await
+    devices_page(&state, &who, None, None, &filter).await
+}
+
+/// The fleet view (with its filters) as CSV, for officers.
+pub async fn fleet_csv(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(filter): Query<FleetFilter>,
+) -> Result<Response, AppError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| AppError::Internal(format!("writing CSV: {e}"));
+    out.write_record([
+        "device",
+        "member",
+        "member_email",
+        "last_check_utc",
+        "days_since_check",
+        "platform",
+        "model",
+        "os_version",
+        "alerts",
+        "worst_alert",
+        "settings_to_change",
+        "open_incidents",
+        "token_revoked",
+    ])
+    .map_err(csv_error)?;
+    for row in fleet_rows(&state, &who, &filter).await? {
+        let last = row.last.as_ref();
+        let field =
+            |f: fn(&crate::devices::CheckSummary) -> String| last.map(f).unwrap_or_default();
+        out.write_record([
+            row.device.name.clone(),
+            row.device.owner_name.clone(),
+            row.device.owner_email.clone(),
+            field(|c| date_time(c.received_at)),
+            field(|c| ((crate::now() - c.received_at) / 86_400).to_string()),
+            field(|c| c.platform.clone().unwrap_or_default()),
+            field(|c| c.model.clone().unwrap_or_default()),
+            field(|c| c.os_version.clone().unwrap_or_default()),
+            field(|c| c.alerts.to_string()),
+            field(|c| c.highest_level.clone().unwrap_or_default()),
+            field(|c| c.posture_failing.to_string()),
+            row.open_incidents.to_string(),
+            row.device.revoked.to_string(),
+        ])
+        .map_err(csv_error)?;
+    }
+    let bytes = out
+        .into_inner()
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"portcullis-fleet.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// A member registers their own device; an officer may register one for any member by e-mail.
@@ -1770,6 +1891,7 @@ pub async fn register_device(
                     &who,
                     None,
                     Some(format!("There is no account {email}.")),
+                    &FleetFilter::default(),
                 )
                 .await?;
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -1788,13 +1910,19 @@ pub async fn register_device(
                 json!({ "owner": owner.email, "name": device.name }),
             )
             .await?;
-            Ok(devices_page(&state, &who, Some((device.name, token)), None)
-                .await?
-                .into_response())
+            Ok(devices_page(
+                &state,
+                &who,
+                Some((device.name, token)),
+                None,
+                &FleetFilter::default(),
+            )
+            .await?
+            .into_response())
         }
         Err(crate::ServerError::Invalid(reason)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            devices_page(&state, &who, None, Some(reason)).await?,
+            devices_page(&state, &who, None, Some(reason), &FleetFilter::default()).await?,
         )
             .into_response()),
         Err(other) => Err(other.into()),

@@ -39,6 +39,7 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("POST", "/advisories/{id}/remind", Access::Officer),
     ("GET", "/devices", Access::SignedIn),
     ("POST", "/devices", Access::SignedIn),
+    ("GET", "/fleet.csv", Access::Officer),
     ("GET", "/devices/{id}", Access::SignedIn),
     ("POST", "/devices/{id}/revoke", Access::SignedIn),
     ("GET", "/incidents", Access::Officer),

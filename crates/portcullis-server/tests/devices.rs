@@ -158,6 +158,27 @@ fn round(backend: Backend) {
         "{}",
         fleet.body
     );
+    let csv = officer_web.get("/fleet.csv?attention=1");
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", csv.body);
+    assert!(lines[0].starts_with("device,member,member_email,last_check_utc"));
+    assert!(
+        lines[1].starts_with("Ann's iPhone,member@example.org,member@example.org,")
+            && lines[1].contains(",CRITICAL,1,1,false"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        officer_web.get("/fleet.csv?q=nobody").body.lines().count(),
+        1
+    );
+    assert!(
+        !officer_web
+            .get("/devices?q=nobody")
+            .body
+            .contains("Ann&#x27;s iPhone")
+    );
     let incidents = officer_web.get("/incidents");
     assert!(
         incidents.body.contains("evil-parcel.example"),
