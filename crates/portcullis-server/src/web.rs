@@ -167,7 +167,11 @@ fn record_id(raw: &str) -> Result<i64, AppError> {
 
 /// A local path to return to after login; anything else (another site, `//host`) goes home.
 fn safe_next(next: &str) -> String {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 2000;
     if local && !next.starts_with("/login") {
         next.to_string()
     } else {

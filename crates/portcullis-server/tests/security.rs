@@ -112,9 +112,15 @@ fn fixation_and_expiry(backend: Backend) {
     let planted_csrf = client.csrf.clone();
     let reply = client.post_form(
         "/login",
-        &[("email", "member@example.org"), ("password", PASSWORD)],
+        // A `next` that is not a plain local path (this one carries a header) goes home.
+        &[
+            ("email", "member@example.org"),
+            ("password", PASSWORD),
+            ("next", "/x\r\nSet-Cookie: a=b"),
+        ],
     );
     assert_eq!(reply.status, 303);
+    assert_eq!(reply.location.as_deref(), Some("/advisories"));
     let signed_in = client.cookie.clone().unwrap();
     assert_ne!(planted, signed_in, "login issues a new session id");
     let cookie = &reply.set_cookie[0];
