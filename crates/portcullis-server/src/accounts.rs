@@ -519,6 +519,9 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<U
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    // A new password from a reset link ends every session made with the old one.
+    crate::sessions::delete_for_user(db, user.id).await?;
+    clear_failures(db, user.id).await?;
     Ok(user)
 }
 

@@ -396,3 +396,50 @@ fn bad_input_gets_the_right_4xx_and_changes_nothing() {
         bad_input(backend);
     }
 }
+
+fn reset_link(backend: Backend) {
+    let server = TestServer::start(backend);
+    let admin = server.user("admin@example.org", Role::Admin);
+    let member = server.user("member@example.org", Role::Member);
+    let mut old_session = server.signed_in(&member);
+    assert_eq!(old_session.get("/advisories").status, 200);
+    let mut admin_client = server.signed_in(&admin);
+    admin_client.get("/admin/users");
+    let page = admin_client.post_form(&format!("/admin/users/{}/invite", member.id), &[]);
+    let at = page.body.find("/invite/").expect("a new invitation link");
+    let link = page.body[at..].split('<').next().unwrap().to_string();
+    let mut visitor = Client::new(&server.base);
+    visitor.get(&link);
+    let set = visitor.post_form(
+        &link,
+        &[
+            ("password", "a brand new password"),
+            ("confirm", "a brand new password"),
+        ],
+    );
+    assert_eq!(set.location.as_deref(), Some("/login?welcome=1"));
+    // The session made with the old password is over; the new password works.
+    assert_eq!(
+        old_session.get("/advisories").location.as_deref(),
+        Some("/login?next=%2Fadvisories")
+    );
+    assert_eq!(
+        Client::new(&server.base)
+            .login("member@example.org", "a brand new password", None)
+            .status,
+        303
+    );
+    assert_eq!(
+        Client::new(&server.base)
+            .login("member@example.org", PASSWORD, None)
+            .status,
+        401
+    );
+}
+
+#[test]
+fn a_password_reset_link_ends_the_old_sessions() {
+    for backend in backends() {
+        reset_link(backend);
+    }
+}
