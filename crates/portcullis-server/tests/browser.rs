@@ -368,7 +368,7 @@ fn round(driver: &Driver, backend: Backend) {
     officer.open(&format!("{base}/devices"));
     officer.type_into("#device-name", "Ann's iPhone");
     officer.type_into("#owner", "ann@example.org");
-    officer.follow("form[action='/devices'] button[type=submit]");
+    officer.follow("form[method=post][action='/devices'] button[type=submit]");
     let token = officer.text("#device-token");
     let mut uploader = common::Client::new(&base);
     uploader.bearer = Some(token);
