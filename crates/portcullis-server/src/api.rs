@@ -251,7 +251,6 @@ pub async fn submit(
                 &state.metrics.incidents_opened,
                 stored.incidents_opened.len() as u64,
             );
-            crate::notify::incidents_opened(&state, stored.incidents_opened.clone());
             Ok((
                 StatusCode::CREATED,
                 Json(json!({

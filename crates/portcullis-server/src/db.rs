@@ -94,6 +94,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "devices, submissions and incidents",
         sql: include_str!("../migrations/0002_devices_incidents.sql"),
     },
+    Migration {
+        version: 3,
+        name: "background jobs",
+        sql: include_str!("../migrations/0003_jobs.sql"),
+    },
 ];
 
 /// The connection pool and which backend it talks to.

@@ -272,6 +272,7 @@ pub async fn receive(
     let (opened, updated) =
         crate::incidents::record_alerts(&mut tx, device.id, submission_id, &submission.alerts)
             .await?;
+    crate::notify::enqueue(&mut tx, &opened).await?;
     tx.commit().await?;
     Ok((
         submission,

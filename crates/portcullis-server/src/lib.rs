@@ -17,6 +17,7 @@ pub mod db;
 pub mod devices;
 mod error;
 pub mod incidents;
+pub mod jobs;
 pub mod mail;
 pub mod markdown;
 pub mod metrics;
@@ -99,7 +100,9 @@ pub async fn start(db: Db, config: Config) -> Result<RunningServer, ServerError>
         .local_addr()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     let tls = config.tls.clone();
-    let router = app(AppState::new(db, config));
+    let state = AppState::new(db, config);
+    jobs::spawn_worker(state.clone());
+    let router = app(state);
     let shutdown = Arc::new(tokio::sync::Notify::new());
     let stop = shutdown.clone();
     let signal = async move { stop.notified().await };

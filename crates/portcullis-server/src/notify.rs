@@ -1,7 +1,8 @@
 //! Telling officers the moment an incident opens: a webhook (JSON, signed with HMAC-SHA256 over
 //! the timestamp and body, so the receiver can check it came from this server and is fresh) and
-//! an e-mail to every officer and admin. Sent in the background: a slow receiver never delays
-//! the submission that opened the incident; failures are logged.
+//! an e-mail to every officer and admin. Both are background jobs (`jobs`), queued with the
+//! incident: a slow receiver never delays the submission, a failed webhook call is retried, and
+//! with several instances each announcement is sent once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,78 +48,101 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Announces newly opened incidents, in the background.
-pub fn incidents_opened(state: &AppState, incident_ids: Vec<i64>) {
+/// Queues the announcements of newly opened incidents, in the transaction that opened them:
+/// a webhook call (retried until the receiver accepts it) and the officers' e-mail.
+pub(crate) async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    incident_ids: &[i64],
+) -> Result<(), ServerError> {
     if incident_ids.is_empty() {
-        return;
+        return Ok(());
     }
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = announce(&state, &incident_ids).await {
-            tracing::warn!("incident notification: {e}");
-        }
-    });
+    let payload = json!({ "incidents": incident_ids });
+    crate::jobs::enqueue(tx, WEBHOOK_JOB, &payload).await?;
+    crate::jobs::enqueue(tx, EMAIL_JOB, &payload).await
 }
 
-async fn announce(state: &AppState, ids: &[i64]) -> Result<(), ServerError> {
+const WEBHOOK_JOB: &str = "incidents.webhook";
+const EMAIL_JOB: &str = "incidents.email";
+
+/// Runs one announcement job; an error means "try again later".
+pub(crate) async fn run(state: &AppState, job: &crate::jobs::Job) -> Result<(), String> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| e.to_string())?;
+    let ids: Vec<i64> = payload["incidents"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_default();
     let mut incidents = Vec::new();
     for id in ids {
-        if let Some(incident) = crate::incidents::get(&state.db, *id).await? {
+        if let Some(incident) = crate::incidents::get(&state.db, id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             incidents.push(incident);
         }
     }
-    let base = &state.config.public_url;
-    if let Some(webhook) = state.config.webhook.clone() {
-        let body = json!({
-            "event": "incident.opened",
-            "incidents": incidents.iter().map(|i| json!({
-                "id": i.id,
-                "level": i.level,
-                "title": i.title,
-                "device": i.device_name,
-                "member": i.owner_email,
-                "url": format!("{base}/incidents/{}", i.id),
-            })).collect::<Vec<_>>(),
-        })
-        .to_string();
-        let sent = tokio::task::spawn_blocking(move || post_webhook(&webhook, &body))
-            .await
-            .map_err(|e| ServerError::Internal(e.to_string()))?;
-        if let Err(e) = sent {
-            tracing::warn!("webhook not delivered: {e}");
-        }
-    }
-    if state.mailer.is_configured() {
-        let officers: Vec<String> = crate::accounts::all(&state.db)
-            .await?
-            .into_iter()
-            .filter(|u| u.role >= crate::accounts::Role::Officer && !u.disabled)
-            .map(|u| u.email)
-            .collect();
-        let lines: Vec<String> = incidents
-            .iter()
-            .map(|i| {
-                format!(
-                    "- {} {} on {} ({}): {base}/incidents/{}",
-                    i.level, i.title, i.device_name, i.owner_email, i.id
-                )
-            })
-            .collect();
-        for to in officers {
-            let message = crate::mail::Message {
-                to: to.clone(),
-                subject: format!("Portcullis: {} new incident(s)", incidents.len()),
-                body: format!(
-                    "A device check submitted to the security office raised an alert that needs you:\n\n{}\n\nSign in to see the device, its check and the incident.\n",
-                    lines.join("\n")
-                ),
+    let base = state.config.public_url.clone();
+    match job.kind.as_str() {
+        WEBHOOK_JOB => {
+            let Some(webhook) = state.config.webhook.clone() else {
+                return Ok(());
             };
-            if let Err(e) = state.mailer.send(&message).await {
-                tracing::warn!(%to, "incident e-mail not sent: {e}");
-            }
+            let body = json!({
+                "event": "incident.opened",
+                "incidents": incidents.iter().map(|i| json!({
+                    "id": i.id,
+                    "level": i.level,
+                    "title": i.title,
+                    "device": i.device_name,
+                    "member": i.owner_email,
+                    "url": format!("{base}/incidents/{}", i.id),
+                })).collect::<Vec<_>>(),
+            })
+            .to_string();
+            tokio::task::spawn_blocking(move || post_webhook(&webhook, &body))
+                .await
+                .map_err(|e| e.to_string())?
         }
+        EMAIL_JOB => {
+            if !state.mailer.is_configured() {
+                return Ok(());
+            }
+            let officers: Vec<String> = crate::accounts::all(&state.db)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|u| u.role >= crate::accounts::Role::Officer && !u.disabled)
+                .map(|u| u.email)
+                .collect();
+            let lines: Vec<String> = incidents
+                .iter()
+                .map(|i| {
+                    format!(
+                        "- {} {} on {} ({}): {base}/incidents/{}",
+                        i.level, i.title, i.device_name, i.owner_email, i.id
+                    )
+                })
+                .collect();
+            // Sent once: a failed recipient is logged, not retried (a retry would repeat the
+            // message to everyone else).
+            for to in officers {
+                let message = crate::mail::Message {
+                    to: to.clone(),
+                    subject: format!("Portcullis: {} new incident(s)", incidents.len()),
+                    body: format!(
+                        "A device check submitted to the security office raised an alert that needs you:\n\n{}\n\nSign in to see the device, its check and the incident.\n",
+                        lines.join("\n")
+                    ),
+                };
+                if let Err(e) = state.mailer.send(&message).await {
+                    tracing::warn!(%to, "incident e-mail not sent: {e}");
+                }
+            }
+            Ok(())
+        }
+        other => Err(format!("unknown job kind {other:?}")),
     }
-    Ok(())
 }
 
 fn post_webhook(webhook: &WebhookConfig, body: &str) -> Result<(), String> {

@@ -126,7 +126,7 @@ fn concurrent_start(backend: Backend) {
     let applied: i64 = runtime
         .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&db.pool))
         .unwrap();
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
     runtime.block_on(db.pool.close());
     common::drop_database(backend, &url);
 }
@@ -174,4 +174,73 @@ fn on_postgres_migrating_waits_for_the_lock_another_instance_holds() {
         db.pool.close().await;
     });
     common::drop_database(Backend::Postgres, &url);
+}
+
+/// Two instances on one database share the job queue: an incident's webhook call, refused
+/// twice by its receiver, is retried and delivered once, not once per instance.
+fn jobs_once(backend: Backend) {
+    let webhook = common::WebhookSink::start_failing(2);
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("secret");
+    std::fs::write(&secret_file, "s").unwrap();
+    let hook = portcullis_server::notify::WebhookConfig {
+        url: webhook.url.clone(),
+        secret_file,
+    };
+    let server = TestServer::start_notifying(backend, None, Some(hook.clone()));
+    let second_config = ConfigFile {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        data_dir: Some(secrets.path().to_path_buf()),
+        // Instances behind one balancer share the address members use.
+        public_url: Some(server.base.clone()),
+        webhook: Some(hook),
+        ..ConfigFile::default()
+    }
+    .resolve()
+    .unwrap();
+    let second = server
+        .block_on(portcullis_server::start(server.db.clone(), second_config))
+        .unwrap();
+    let member = server.user(
+        "member@example.org",
+        portcullis_server::accounts::Role::Member,
+    );
+    let (_, token) = server
+        .block_on(portcullis_server::devices::register(
+            &server.db, member.id, "phone", member.id,
+        ))
+        .unwrap();
+    let mut device = Client::new(&format!("http://{}", second.address));
+    device.bearer = Some(token);
+    let stored = device.post_raw(
+        "/api/submissions",
+        "application/json",
+        &common::sample_submission("2026-12-04 10:00:00.000000"),
+        &[],
+    );
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    let deliveries = webhook.wait_for_within(3, 30);
+    assert_eq!(deliveries.len(), 3, "two refused, one accepted");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        webhook.received.lock().unwrap().len(),
+        3,
+        "delivered once, not once per instance"
+    );
+    assert!(
+        deliveries.iter().all(|d| d.body == deliveries[0].body),
+        "{deliveries:?}"
+    );
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM jobs WHERE done_at IS NOT NULL AND last_error IS NULL"),
+        2
+    );
+    assert_eq!(server.count("SELECT MAX(attempts) FROM jobs"), 3);
+}
+
+#[test]
+fn jobs_are_retried_and_run_once_across_instances() {
+    for backend in backends() {
+        jobs_once(backend);
+    }
 }

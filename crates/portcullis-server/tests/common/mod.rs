@@ -597,6 +597,11 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn start() -> WebhookSink {
+        WebhookSink::start_failing(0)
+    }
+
+    /// A receiver that answers 500 to its first `failures` deliveries (and keeps them too).
+    pub fn start_failing(failures: usize) -> WebhookSink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -624,8 +629,14 @@ impl WebhookSink {
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
                 });
+                let status: &[u8] = if kept.lock().unwrap().len() <= failures {
+                    b"HTTP/1.1 500 Internal Server Error\r\n"
+                } else {
+                    b"HTTP/1.1 200 OK\r\n"
+                };
+                writer.write_all(status).ok();
                 writer
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .write_all(b"content-length: 0\r\nconnection: close\r\n\r\n")
                     .ok();
             }
         });
@@ -634,7 +645,11 @@ impl WebhookSink {
 
     /// What arrived, waiting up to 10 s for at least `count` deliveries.
     pub fn wait_for(&self, count: usize) -> Vec<Delivery> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        self.wait_for_within(count, 10)
+    }
+
+    pub fn wait_for_within(&self, count: usize, seconds: u64) -> Vec<Delivery> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
         loop {
             let got = self.received.lock().unwrap().clone();
             if got.len() >= count || std::time::Instant::now() > deadline {
