@@ -9,25 +9,24 @@ fn options() -> Options {
     Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS
 }
 
-/// A link target kept as written when it is http(s), mailto, or same-site; `#` otherwise.
+/// A link target kept when it is http(s), mailto, or same-site, with its scheme in lower case;
+/// `#` for anything else, and for any target with a space or control character in it.
 fn safe_destination(dest: &str) -> CowStr<'static> {
-    let trimmed = dest.trim();
-    let lower: String = trimmed
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
-        .flat_map(char::to_lowercase)
-        .collect();
-    let same_site =
-        (trimmed.starts_with('/') && !trimmed.starts_with("//")) || trimmed.starts_with('#');
-    let allowed = same_site
-        || lower.starts_with("https://")
-        || lower.starts_with("http://")
-        || lower.starts_with("mailto:");
-    if allowed && !trimmed.chars().any(|c| c.is_ascii_control()) {
-        CowStr::from(trimmed.to_string())
-    } else {
-        CowStr::from("#")
+    let dest = dest.trim();
+    if dest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return CowStr::from("#");
     }
+    if (dest.starts_with('/') && !dest.starts_with("//")) || dest.starts_with('#') {
+        return CowStr::from(dest.to_string());
+    }
+    for scheme in ["https://", "http://", "mailto:"] {
+        if let Some(prefix) = dest.get(..scheme.len())
+            && prefix.eq_ignore_ascii_case(scheme)
+        {
+            return CowStr::from(format!("{scheme}{}", &dest[scheme.len()..]));
+        }
+    }
+    CowStr::from("#")
 }
 
 /// The advisory as HTML that is safe to put in a page as is.
