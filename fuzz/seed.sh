@@ -8,7 +8,7 @@ SHARED=$FUZZ/../../shared/fixtures
 C=$FUZZ/corpus
 TARGETS=(network_logs stix_bundle plist nskeyedarchiver keybag stix_pattern stix_differential
   mvt_index dumpsys getprop_settings ab_header tar zip_reading age intrusion_ndjson
-  tombstone_protobuf encrypted_file manifest_rows taxii_pages)
+  tombstone_protobuf encrypted_file manifest_rows taxii_pages server_inputs)
 for t in "${TARGETS[@]}"; do mkdir -p "$C/$t"; done
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
@@ -231,6 +231,33 @@ for name, data in seeds.items():
         f.write(data)
 EOF
 fi
+
+# server_inputs: byte 0 then Markdown (the XSS corpus, one case a seed); byte 1 then a device
+# submission (one with an indicator alert and a failing posture rule, one with nothing).
+C=$C python3 - "$FUZZ/../crates/portcullis-server/tests/xss-corpus.md" <<'EOF'
+import json, os, sys
+out = os.path.join(os.environ["C"], "server_inputs")
+for i, case in enumerate(open(sys.argv[1], encoding="utf-8").read().split("\n---\n")):
+    with open(os.path.join(out, f"markdown_{i:02}"), "wb") as f:
+        f.write(b"\x00" + case.encode())
+coverage = {"status": "complete", "explanation": "Every module ran.", "modules_run": 1,
+            "modules_with_data": 1, "modules_without_data": 0, "modules_failed": 0, "refused": 0}
+alert = {"level": "CRITICAL", "module": "sms", "message": "Malicious link", "timestamp": "2026-12-01 09:00:00.000000",
+         "matched_field": "links", "matched_value": "https://evil.example/x",
+         "indicator": {"input": "https://evil.example/x", "value": "evil.example", "type": "domains",
+                       "collection": "Test", "file": "t.stix2", "rule": "domain",
+                       "id": "indicator--00000000-0000-4000-8000-000000000001"},
+         "source": "sms.db, ROWID 7", "advice": "Contact the security office."}
+posture = {"id": "IOS-005", "severity": "HIGH", "status": "fail", "title": "Lockdown Mode is off",
+           "evidence": "absent", "advice": "Turn it on.", "guidance": []}
+base = {"schema": "portcullis-submission/1", "tool_version": "0.1.0", "input_kind": "ios_backup",
+        "checked_at": "2026-12-04 10:00:00.000000", "indicator_files": [],
+        "device": {"platform": "ios", "model": "iPhone14,2"}, "posture": [], "alerts": [],
+        "modules": [{"name": "sms", "records": 1, "alerts": 1, "error": None}], "coverage": coverage}
+for name, extra in {"submission_hit": {"alerts": [alert], "posture": [posture]}, "submission_clean": {}}.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(b"\x01" + json.dumps({**base, **extra}).encode())
+EOF
 
 for t in "${TARGETS[@]}"; do
   echo "$t: $(ls "$C/$t" | wc -l) seeds"
