@@ -309,6 +309,21 @@ fn api_root(client: &Client<'_>, url: &str) -> Result<String, TaxiiError> {
     Ok(root)
 }
 
+/// The API root that `url` (a discovery address or an API root) leads to, as `add` finds it.
+pub fn discover(
+    agent: &Agent,
+    url: &str,
+    auth: Option<&Auth>,
+    sleep: &dyn Fn(Duration),
+) -> Result<String, TaxiiError> {
+    let client = Client {
+        agent,
+        authorization: auth.map(Auth::header).transpose()?,
+        sleep,
+    };
+    api_root(&client, url)
+}
+
 /// One object's `modified` (or `created`, for objects that are never modified): with the id,
 /// what tells two versions apart.
 fn version(object: &Value) -> Option<(&str, &str)> {

@@ -13,6 +13,7 @@ mod identity;
 mod keys;
 mod matching;
 mod normalize;
+mod observed;
 mod pattern;
 #[cfg(test)]
 mod proptests;
@@ -36,9 +37,10 @@ use std::fmt;
 pub use bundle::test_bundle_json;
 pub use cache::{CacheError, CacheHeader, CacheSource};
 pub use files::indicator_files;
+pub use observed::{IndicatorDigest, ObservedKind};
 pub use types::{
     CollectionSummary, IndicatorFile, IndicatorInfo, IndicatorMatch, IocType, LeftOut, LoadError,
-    LoadedValue, MatchRule,
+    LoadedValue, MatchRule, tlp_of,
 };
 
 use build::Collection;
@@ -73,6 +75,8 @@ pub struct Indicators {
     /// Every indicator's collection and identity, by load order.
     records: Records,
     validity: Validity,
+    /// What the `check_*` methods were asked about, when [`Indicators::observe`] was called.
+    observer: Option<Box<observed::Observer>>,
 }
 
 impl fmt::Debug for Indicators {

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::ObservedKind;
 use crate::keys::{Entry, cert_hash, hash_type, ip_display, label_bit, lower};
 use crate::normalize::Host;
 use crate::types::{IndicatorMatch, IocType, MatchRule};
@@ -114,6 +115,7 @@ impl Indicators {
     }
 
     fn check_parsed_host(&self, input: &str, host: Host<'_>) -> Option<IndicatorMatch> {
+        self.observe_host(&host);
         match host {
             Host::Ip(ip) => {
                 let ((net, prefix), entry) = self.ips.lookup(ip)?;
@@ -163,6 +165,7 @@ impl Indicators {
         if base.is_empty() {
             return None;
         }
+        self.observe_value(ObservedKind::Process, base);
         if let Some(found) = self.check_exact(name, IocType::Processes, base) {
             return Some(found);
         }
@@ -242,21 +245,29 @@ impl Indicators {
     /// An MD5, SHA-1 or SHA-256 hash (chosen by length).
     pub fn check_file_hash(&self, hash: &str) -> Option<IndicatorMatch> {
         let h = hash.trim();
-        self.check_exact(hash, hash_type(h), &lower(h))
+        let key = lower(h);
+        self.observe_value(ObservedKind::Hash, &key);
+        self.check_exact(hash, hash_type(h), &key)
     }
 
     pub fn check_app_cert_hash(&self, hash: &str) -> Option<IndicatorMatch> {
-        self.check_exact(hash, IocType::AppCertHashes, &cert_hash(hash))
+        let key = cert_hash(hash);
+        self.observe_value(ObservedKind::Hash, &key);
+        self.check_exact(hash, IocType::AppCertHashes, &key)
     }
 
     /// A TLS certificate fingerprint (hex, with or without colons, any case) against
     /// `x509-certificate:hashes` indicators.
     pub fn check_cert_hash(&self, hash: &str) -> Option<IndicatorMatch> {
-        self.check_exact(hash, IocType::CertHashes, &cert_hash(hash))
+        let key = cert_hash(hash);
+        self.observe_value(ObservedKind::Hash, &key);
+        self.check_exact(hash, IocType::CertHashes, &key)
     }
 
     pub fn check_app_id(&self, app_id: &str) -> Option<IndicatorMatch> {
-        self.check_exact(app_id, IocType::AppIds, &lower(app_id.trim()))
+        let key = lower(app_id.trim());
+        self.observe_value(ObservedKind::AppId, &key);
+        self.check_exact(app_id, IocType::AppIds, &key)
     }
 
     pub fn check_android_property(&self, name: &str) -> Option<IndicatorMatch> {

@@ -141,8 +141,9 @@ const TLP_MARKINGS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The TLP level among `markings`, the most restrictive when there are several.
-pub(crate) fn tlp_of<'m>(markings: impl IntoIterator<Item = &'m str>) -> Option<&'static str> {
+/// The TLP level among `markings` (marking-definition ids), the most restrictive when there
+/// are several.
+pub fn tlp_of<'m>(markings: impl IntoIterator<Item = &'m str>) -> Option<&'static str> {
     const ORDER: [&str; 6] = [
         "TLP:CLEAR",
         "TLP:WHITE",

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use network::{DeviceAlerts, IndicatorContact, NetworkFile, NetworkSummary};
-pub use submission::{SUBMISSION_SCHEMA, Submission, SubmittedAlert};
+pub use submission::{MAX_OBSERVED, Observed, SUBMISSION_SCHEMA, Submission, SubmittedAlert};
 
 /// How one module's run ended, for `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,6 +15,10 @@ pub const SUBMISSION_SCHEMA: &str = "portcullis-submission/1";
 /// The most alerts and posture findings one submission may carry (a real check has tens).
 pub const MAX_ITEMS: usize = 10_000;
 
+/// The most observation digests one submission may carry (a phone's check sees a few
+/// thousand hosts and apps; a week of an office's DNS log can see more, and is cut).
+pub const MAX_OBSERVED: usize = 100_000;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
@@ -31,6 +35,24 @@ pub struct Submission {
     pub coverage: Coverage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub os_data: Option<OsDataInfo>,
+    /// Keyed digests of what the check looked up, for the server's re-check; never the
+    /// values themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// What a check saw, as HMAC-SHA256 digests (hex, 128 bits) under the organisation's key
+/// (`portcullis_indicators::Indicators::observed_digests`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observed {
+    /// Which of the server's keys made them.
+    pub key_id: String,
+    /// Sorted, each once.
+    pub digests: Vec<String>,
+    /// Digests left out to keep within [`MAX_OBSERVED`].
+    #[serde(default)]
+    pub left_out: usize,
 }
 
 /// An indicator file by name and digest (not by its path on the analyst's machine).
@@ -106,6 +128,7 @@ impl Submission {
             modules: report.modules.clone(),
             coverage: report.coverage.clone(),
             os_data: report.os_data.clone(),
+            observed: None,
         }
     }
 
@@ -132,6 +155,25 @@ impl Submission {
         .is_err()
         {
             return Some(format!("checked_at {:?} is not a time", self.checked_at));
+        }
+        if let Some(observed) = &self.observed {
+            if observed.digests.len() > MAX_OBSERVED {
+                return Some(format!("more than {MAX_OBSERVED} observation digests"));
+            }
+            if observed.key_id.is_empty() || observed.key_id.len() > 64 {
+                return Some("observed.key_id must be 1 to 64 characters".into());
+            }
+            let digest = |d: &String| {
+                d.len() == 32
+                    && d.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            };
+            if let Some(bad) = observed.digests.iter().find(|d| !digest(d)) {
+                let shown: String = bad.chars().take(40).collect();
+                return Some(format!(
+                    "observed digest {shown:?} is not 32 lower-case hex digits"
+                ));
+            }
         }
         None
     }
@@ -182,6 +224,20 @@ mod tests {
         let mut wrong = submission.clone();
         wrong.schema = "something else".into();
         assert!(wrong.problem().unwrap().contains("schema"));
+        let mut observed = submission.clone();
+        observed.observed = Some(Observed {
+            key_id: "k1".into(),
+            digests: vec!["0123456789abcdef0123456789abcdef".into()],
+            left_out: 0,
+        });
+        assert_eq!(observed.problem(), None);
+        observed.observed.as_mut().unwrap().digests[0] = "evil.example".into();
+        assert!(
+            observed
+                .problem()
+                .unwrap()
+                .contains("\"evil.example\" is not 32")
+        );
         let report_json = serde_json::to_string(&report).unwrap();
         assert!(
             serde_json::from_str::<Submission>(&report_json).is_err(),

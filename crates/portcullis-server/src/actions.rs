@@ -149,3 +149,64 @@ pub async fn remind(
     .await?;
     Ok((advisory, outcome))
 }
+
+/// Adds a hub feed (an upload is checked and stored at once; the others sync in the
+/// background) and audits it.
+pub async fn add_feed(
+    state: &AppState,
+    who: &Principal,
+    feed: crate::hub::NewFeed,
+) -> Result<i64, AppError> {
+    let user = who.user()?;
+    let name = feed.name.clone();
+    let kind = match &feed.source {
+        crate::hub::NewSource::Upload { .. } => "upload",
+        crate::hub::NewSource::Url(_) => "url",
+        crate::hub::NewSource::Taxii { .. } => "taxii",
+        crate::hub::NewSource::Builtin => "builtin",
+    };
+    let id = crate::hub::add(&state.db, feed, user.id).await?;
+    audit::record(
+        &state.db,
+        Some(user),
+        "hub.feed_added",
+        Some(format!("feed {id}")),
+        Some(who.address),
+        json!({ "name": name, "kind": kind }),
+    )
+    .await?;
+    Ok(id)
+}
+
+pub async fn remove_feed(state: &AppState, who: &Principal, id: i64) -> Result<(), AppError> {
+    let user = who.user()?;
+    let feed = crate::hub::get(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    crate::hub::remove(&state.db, id).await?;
+    audit::record(
+        &state.db,
+        Some(user),
+        "hub.feed_removed",
+        Some(format!("feed {id}")),
+        Some(who.address),
+        json!({ "name": feed.name }),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn sync_feed(state: &AppState, who: &Principal, id: i64) -> Result<(), AppError> {
+    let user = who.user()?;
+    crate::hub::request_sync(&state.db, id).await?;
+    audit::record(
+        &state.db,
+        Some(user),
+        "hub.sync_requested",
+        Some(format!("feed {id}")),
+        Some(who.address),
+        json!({}),
+    )
+    .await?;
+    Ok(())
+}

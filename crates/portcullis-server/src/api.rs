@@ -281,6 +281,39 @@ pub async fn submit(
     }
 }
 
+pub async fn hub_feeds(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(crate::hub::list(&state.db).await?)))
+}
+
+pub async fn add_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    fields: Result<Json<crate::hub::FeedFields>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let feed = body(fields)?.into_new_feed()?;
+    let id = actions::add_feed(&state, &who, feed).await?;
+    let feed = crate::hub::get(&state.db, id).await?;
+    Ok((StatusCode::CREATED, Json(json!(feed))))
+}
+
+pub async fn remove_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    actions::remove_feed(&state, &who, record_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn sync_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    actions::sync_feed(&state, &who, record_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": true }))))
+}
+
 pub async fn devices(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -308,6 +341,7 @@ pub async fn openapi() -> Json<Value> {
             Access::Officer => "officers and admins",
             Access::Admin => "admins",
             Access::Device => "a device's upload token (pcd_…)",
+            Access::Reader => "officers and admins, or a device's upload token (pcd_…)",
             _ => "any signed-in account",
         };
         operation["description"] = json!(format!("Who may call it: {access}."));
@@ -316,7 +350,9 @@ pub async fn openapi() -> Json<Value> {
             Access::Device => operation["security"] = json!([{ "bearer": [] }]),
             _ => operation["security"] = json!([{ "bearer": [] }, { "session": [], "csrf": [] }]),
         }
-        if spec.path.contains("{id}") {
+        if spec.path.starts_with("/taxii2/") && spec.path.contains("{id}") {
+            operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        } else if spec.path.contains("{id}") {
             operation["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } }]);
         }
         if let Some(schema) = request_schema(spec.method.as_str(), spec.path) {
@@ -346,6 +382,7 @@ pub async fn openapi() -> Json<Value> {
 fn operation_id(method: &str, path: &str) -> String {
     let words: Vec<&str> = path
         .trim_start_matches("/api/")
+        .trim_matches('/')
         .split('/')
         .map(|part| if part == "{id}" { "one" } else { part })
         .collect();
@@ -377,8 +414,24 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
         })),
         ("POST", "/api/submissions") => Some(json!({
             "type": "object",
-            "description": "The findings of one check, as `portcullis check --submit` sends them (schema portcullis-submission/1): device facts, posture, alerts without their records, module summary, coverage.",
+            "description": "The findings of one check, as `portcullis check --submit` sends them (schema portcullis-submission/1): device facts, posture, alerts without their records, module summary, coverage, and optionally `observed` (keyed digests of what the check looked up, for the re-check).",
             "required": ["schema", "tool_version", "checked_at", "device", "posture", "alerts", "modules", "coverage"]
+        })),
+        ("POST", "/api/hub/feeds") => Some(json!({
+            "type": "object",
+            "required": ["name", "kind"],
+            "additionalProperties": false,
+            "properties": {
+                "name": { "type": "string", "maxLength": 80 },
+                "kind": { "enum": ["upload", "url", "taxii", "builtin"] },
+                "format": { "enum": ["stix2", "misp", "csv", "plain"], "description": "For an upload" },
+                "content": { "type": "string", "description": "For an upload: the file's text" },
+                "url": { "type": "string", "description": "For url and taxii feeds" },
+                "collection": { "type": "string", "description": "For a TAXII feed" },
+                "token_env": { "type": "string", "description": "A TAXII bearer token in this environment variable of the server" },
+                "token_file": { "type": "string", "description": "A TAXII bearer token in this file on the server" },
+                "interval_minutes": { "type": "integer", "minimum": 5, "maximum": 10080 }
+            }
         })),
         ("POST", "/api/advisories/{id}/acknowledge") => Some(json!({
             "type": "object",

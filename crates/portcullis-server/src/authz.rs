@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::{AppState, api, web};
+use crate::{AppState, api, hub_api, web};
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub enum Access {
     Admin,
     /// A device's upload token, and nothing else.
     Device,
+    /// The organisation's indicators: an officer (session or API token) or a device's upload
+    /// token (what `iocs update --server` and sensors use).
+    Reader,
 }
 
 #[derive(Debug, Clone)]
@@ -40,8 +43,13 @@ pub struct RouteSpec {
 
 impl RouteSpec {
     pub fn is_api(&self) -> bool {
-        self.path.starts_with("/api/")
+        is_api_path(self.path)
     }
+}
+
+/// Paths answered for programs (JSON errors, no redirects to the login page).
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/taxii2/")
 }
 
 fn route(
@@ -85,6 +93,7 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         Officer,
         Admin,
         Device,
+        Reader,
     );
     routes![
         GET "/" Public "Home: the advisories page when signed in, else the login page" => web::home,
@@ -120,6 +129,15 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         GET "/fleet.csv" Officer "The fleet view as CSV (same filters)" => web::fleet_csv,
         GET "/devices/{id}" SignedIn "A device: its last check's posture and alerts, and its history" => web::device,
         POST "/devices/{id}/revoke" SignedIn "Revoke a device's upload token" => web::revoke_device,
+        GET "/hub" Officer "The indicator hub: feeds, their state, and adding one" => web::hub,
+        POST "/hub/feeds" Officer "Add a feed (a pasted list, an address, a TAXII collection, the built-in set)" => web::add_hub_feed,
+        POST "/hub/feeds/{id}/sync" Officer "Sync a feed now" => web::sync_hub_feed,
+        POST "/hub/feeds/{id}/delete" Officer "Remove a feed and what it held" => web::remove_hub_feed,
+        GET "/taxii2/" Reader "TAXII 2.1 discovery" => hub_api::discovery,
+        GET "/taxii2/api/" Reader "TAXII 2.1 API root" => hub_api::api_root,
+        GET "/taxii2/api/collections/" Reader "TAXII 2.1 collections: the organisation's" => hub_api::collections,
+        GET "/taxii2/api/collections/{id}/" Reader "TAXII 2.1 collection" => hub_api::collection_info,
+        GET "/taxii2/api/collections/{id}/objects/" Reader "TAXII 2.1 objects, by date added, paged" => hub_api::objects,
         GET "/incidents" Officer "Incidents, open ones first" => web::incidents,
         GET "/incidents/{id}" Officer "An incident and its timeline" => web::incident,
         POST "/incidents/{id}" Officer "Change an incident's state or assignee, or add a note" => web::change_incident,
@@ -145,6 +163,12 @@ fn all_routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         GET "/api/advisories/{id}/status" Officer "Who has read and acknowledged" => api::advisory_status,
         POST "/api/advisories/{id}/remind" Officer "E-mail everyone who has not acknowledged" => api::remind,
         POST "/api/submissions" Device "Submit a check's findings (device upload token)" => api::submit,
+        GET "/api/observation-key" Device "The key a check digests what it saw with, for the re-check" => hub_api::observation_key,
+        GET "/api/hub/indicators" Reader "The hub's indicators as STIX 2.1 or a network export (?format=)" => hub_api::export,
+        GET "/api/hub/feeds" Officer "The hub's feeds and their state" => api::hub_feeds,
+        POST "/api/hub/feeds" Officer "Add a feed" => api::add_hub_feed,
+        DELETE "/api/hub/feeds/{id}" Officer "Remove a feed and what it held" => api::remove_hub_feed,
+        POST "/api/hub/feeds/{id}/sync" Officer "Sync a feed now" => api::sync_hub_feed,
         GET "/api/devices" SignedIn "Devices with their last check: yours (members) or all (officers)" => api::devices,
     ]
 }
@@ -181,6 +205,16 @@ impl AccessTable {
 pub(crate) fn router(state: AppState) -> Router {
     let mut router: Router<AppState> = Router::new();
     for (spec, handler) in all_routes() {
+        // Submissions and hub uploads are larger than any form.
+        let handler = match (spec.method.clone(), spec.path) {
+            (Method::POST, "/api/submissions") => handler.layer(
+                axum::extract::DefaultBodyLimit::max(crate::devices::MAX_SUBMISSION_BYTES),
+            ),
+            (Method::POST, "/api/hub/feeds") => handler.layer(
+                axum::extract::DefaultBodyLimit::max(2 * crate::hub::MAX_UPLOAD_BYTES),
+            ),
+            _ => handler,
+        };
         router = router.route(spec.path, handler);
     }
     router

@@ -36,6 +36,9 @@ pub struct ConfigFile {
     pub smtp: Option<SmtpConfig>,
     /// Where to announce new incidents (a JSON POST signed with HMAC-SHA256).
     pub webhook: Option<crate::notify::WebhookConfig>,
+    /// The most restrictive TLP the hub serves to devices and tools (`clear`, `green`,
+    /// `amber`, `amber+strict`; default `amber`). TLP:RED is never served.
+    pub hub_share_up_to: Option<String>,
 }
 
 impl ConfigFile {
@@ -61,7 +64,8 @@ impl ConfigFile {
             session_max_hours,
             trusted_proxies,
             smtp,
-            webhook
+            webhook,
+            hub_share_up_to
         );
         self
     }
@@ -114,6 +118,15 @@ impl ConfigFile {
         if let Some(webhook) = &self.webhook {
             webhook.check()?;
         }
+        let share = self.hub_share_up_to.as_deref().unwrap_or("amber");
+        let hub_share_up_to = match portcullis_interchange::export::Tlp::parse(share) {
+            Some(portcullis_interchange::export::Tlp::Red) | None => {
+                return Err(ServerError::Config(format!(
+                    "hub_share_up_to {share:?}: one of clear, green, amber, amber+strict"
+                )));
+            }
+            Some(tlp) => tlp,
+        };
         Ok(Config {
             listen,
             database_url,
@@ -127,6 +140,7 @@ impl ConfigFile {
             trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             smtp: self.smtp,
             webhook: self.webhook,
+            hub_share_up_to,
         })
     }
 }
@@ -163,6 +177,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     pub smtp: Option<SmtpConfig>,
     pub webhook: Option<crate::notify::WebhookConfig>,
+    pub hub_share_up_to: portcullis_interchange::export::Tlp,
 }
 
 impl Config {
@@ -218,6 +233,10 @@ impl Config {
                 ),
                 None => "off".into(),
             },
+        );
+        line(
+            "hub shares up to",
+            crate::hub::tlp_name(self.hub_share_up_to).to_string(),
         );
         out
     }

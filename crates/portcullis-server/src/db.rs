@@ -99,6 +99,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "background jobs",
         sql: include_str!("../migrations/0003_jobs.sql"),
     },
+    Migration {
+        version: 4,
+        name: "indicator hub and observation digests",
+        sql: include_str!("../migrations/0004_hub_observations.sql"),
+    },
 ];
 
 /// The connection pool and which backend it talks to.

@@ -196,8 +196,9 @@ pub async fn fleet(db: &Db, owner: Option<i64>) -> Result<Vec<FleetRow>, ServerE
     Ok(out)
 }
 
-/// The largest submission accepted (the request body limit is larger only for nothing).
-pub const MAX_SUBMISSION_BYTES: usize = 512 * 1024;
+/// The largest submission accepted: findings are small; the observation digests of a large
+/// network check (up to `MAX_OBSERVED`, 35 bytes each) are most of this.
+pub const MAX_SUBMISSION_BYTES: usize = 4 * 1024 * 1024;
 
 /// What storing a submission did.
 #[derive(Debug, Clone, Serialize)]
@@ -206,6 +207,8 @@ pub struct Stored {
     /// Incidents opened by this check (new ones only; a known incident records the check).
     pub incidents_opened: Vec<i64>,
     pub incidents_updated: Vec<i64>,
+    /// Observation digests kept for the re-check.
+    pub observations: usize,
 }
 
 /// Checks and stores a submission for `device`. Not a submission → Invalid; the same document
@@ -235,8 +238,19 @@ pub async fn receive(
         .filter(|p| p.status == PostureStatus::Fail)
         .count();
     let level = submission.highest_level().map(|l| l.as_str().to_string());
-    let document =
-        serde_json::to_string(&submission).map_err(|e| ServerError::Internal(e.to_string()))?;
+    // The digests are kept in their own table, not in the document.
+    let observed = {
+        let mut submission = submission;
+        let observed = submission.observed.take();
+        let document =
+            serde_json::to_string(&submission).map_err(|e| ServerError::Internal(e.to_string()))?;
+        (submission, document, observed)
+    };
+    let (submission, document, observed) = observed;
+    let key = match &observed {
+        Some(_) => Some(crate::observations::key(db).await?),
+        None => None,
+    };
     let mut tx = db.pool.begin().await?;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO submissions (device_id, received_at, checked_at, tool_version, platform, model, os_version, \
@@ -269,6 +283,12 @@ pub async fn receive(
         .bind(device.id)
         .execute(&mut *tx)
         .await?;
+    let observations = match (&observed, &key) {
+        (Some(observed), Some(key)) => {
+            crate::observations::store(&mut tx, submission_id, device.id, observed, &key.id).await?
+        }
+        _ => 0,
+    };
     let (opened, updated) =
         crate::incidents::record_alerts(&mut tx, device.id, submission_id, &submission.alerts)
             .await?;
@@ -280,6 +300,7 @@ pub async fn receive(
             submission_id,
             incidents_opened: opened,
             incidents_updated: updated,
+            observations,
         },
     ))
 }

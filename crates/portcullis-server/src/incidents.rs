@@ -80,53 +80,91 @@ pub(crate) async fn record_alerts(
         if !seen.insert(key.clone()) {
             continue;
         }
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM incidents WHERE device_id = $1 AND match_key = $2 \
-             AND state IN ('open', 'investigating') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(device_id)
-        .bind(&key)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let what = format!("check {submission_id}: {}", title_of(alert));
-        let id = match existing {
-            Some(id) => {
-                sqlx::query(
-                    "UPDATE incidents SET last_submission_id = $1, updated_at = $2 WHERE id = $3",
-                )
-                .bind(submission_id)
-                .bind(now())
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-                updated.push(id);
-                id
-            }
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO incidents (device_id, match_key, level, title, state, first_submission_id, \
-                     last_submission_id, opened_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $6) RETURNING id",
-                )
-                .bind(device_id)
-                .bind(&key)
-                .bind(alert.level.as_str())
-                .bind(title_of(alert))
-                .bind(submission_id)
-                .bind(now())
-                .fetch_one(&mut **tx)
-                .await?;
-                opened.push(id);
-                id
-            }
+        let finding = Finding {
+            device_id,
+            submission_id,
+            match_key: &key,
+            level: alert.level,
+            title: &title_of(alert),
+            event: &format!("check {submission_id}: {}", title_of(alert)),
         };
-        sqlx::query("INSERT INTO incident_events (incident_id, at, kind, text) VALUES ($1, $2, 'alert', $3)")
-            .bind(id)
-            .bind(now())
-            .bind(what)
-            .execute(&mut **tx)
-            .await?;
+        match record(tx, &finding).await? {
+            Recorded::Opened(id) => opened.push(id),
+            Recorded::Updated(id) => updated.push(id),
+        }
     }
     Ok((opened, updated))
+}
+
+/// One finding on one device, as an incident records it.
+pub(crate) struct Finding<'a> {
+    pub device_id: i64,
+    pub submission_id: i64,
+    pub match_key: &'a str,
+    pub level: Level,
+    pub title: &'a str,
+    /// The timeline entry: what was found, and where.
+    pub event: &'a str,
+}
+
+pub(crate) enum Recorded {
+    Opened(i64),
+    Updated(i64),
+}
+
+/// Adds `finding` to the device's open incident with the same key, or opens one.
+pub(crate) async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    finding: &Finding<'_>,
+) -> Result<Recorded, ServerError> {
+    let existing: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM incidents WHERE device_id = $1 AND match_key = $2 \
+         AND state IN ('open', 'investigating') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(finding.device_id)
+    .bind(finding.match_key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let recorded = match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE incidents SET last_submission_id = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(finding.submission_id)
+            .bind(now())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            Recorded::Updated(id)
+        }
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO incidents (device_id, match_key, level, title, state, first_submission_id, \
+                 last_submission_id, opened_at, updated_at) VALUES ($1, $2, $3, $4, 'open', $5, $5, $6, $6) RETURNING id",
+            )
+            .bind(finding.device_id)
+            .bind(finding.match_key)
+            .bind(finding.level.as_str())
+            .bind(finding.title)
+            .bind(finding.submission_id)
+            .bind(now())
+            .fetch_one(&mut **tx)
+            .await?;
+            Recorded::Opened(id)
+        }
+    };
+    let id = match recorded {
+        Recorded::Opened(id) | Recorded::Updated(id) => id,
+    };
+    sqlx::query(
+        "INSERT INTO incident_events (incident_id, at, kind, text) VALUES ($1, $2, 'alert', $3)",
+    )
+    .bind(id)
+    .bind(now())
+    .bind(finding.event)
+    .execute(&mut **tx)
+    .await?;
+    Ok(recorded)
 }
 
 #[derive(Debug, Clone, Serialize)]

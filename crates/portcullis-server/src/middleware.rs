@@ -96,7 +96,7 @@ async fn authorize_inner(
         // No route matched: the fallback answers 404 to anyone.
         return Ok(next.run(request).await);
     };
-    let api = path.starts_with("/api/");
+    let api = crate::authz::is_api_path(&path);
     let wrap = |e: AppError| if api { e.for_api() } else { e };
     let Some(access) = state.access.get(request.method(), &path) else {
         return Err(wrap(AppError::MethodNotAllowed));
@@ -232,6 +232,8 @@ fn check_access(
         Access::Public => Ok(()),
         Access::Device if principal.device.is_some() => Ok(()),
         Access::Device => Err(AppError::Unauthorized),
+        Access::Reader if principal.device.is_some() => Ok(()),
+        Access::Reader => needs_role(Role::Officer),
         Access::SecondFactorDue if stage == Some(Stage::SecondFactor) => Ok(()),
         Access::SecondFactorDue if full => Err(AppError::Forbidden),
         Access::SecondFactorDue => Err(unfinished()),

@@ -278,7 +278,7 @@ pub async fn stylesheet() -> impl IntoResponse {
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> AppError {
-    if uri.path().starts_with("/api/") {
+    if crate::authz::is_api_path(uri.path()) {
         AppError::NotFound.for_api()
     } else {
         AppError::NotFound
@@ -2221,4 +2221,121 @@ pub async fn change_incident(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// A feed as the hub page shows it.
+struct FeedView {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    source: String,
+    indicators: i64,
+    tlp: String,
+    synced: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "hub.html")]
+struct HubPage {
+    page: Page,
+    feeds: Vec<FeedView>,
+    share: &'static str,
+    server_url: String,
+    taxii_url: String,
+    error: Option<String>,
+}
+
+async fn hub_page(
+    state: &AppState,
+    who: &Principal,
+    error: Option<String>,
+) -> Result<HubPage, AppError> {
+    let feeds = crate::hub::list(&state.db)
+        .await?
+        .into_iter()
+        .map(|f| FeedView {
+            id: f.id,
+            kind: match f.kind {
+                crate::hub::FeedKind::Upload => "Upload",
+                crate::hub::FeedKind::Url => "Address",
+                crate::hub::FeedKind::Taxii => "TAXII collection",
+                crate::hub::FeedKind::Builtin => "Built in",
+            },
+            name: f.name,
+            source: f.source,
+            indicators: f.indicators,
+            tlp: f.tlp.unwrap_or_else(|| "not marked".into()),
+            synced: f.synced_at.map_or_else(|| "not yet".into(), date_time),
+            next: f.next_sync_at.map_or_else(String::new, date_time),
+            error: f.last_error,
+        })
+        .collect();
+    Ok(HubPage {
+        page: Page::new("Indicator hub", who),
+        feeds,
+        share: crate::hub::tlp_name(state.config.hub_share_up_to),
+        server_url: state.config.public_url.clone(),
+        taxii_url: format!("{}/taxii2/", state.config.public_url),
+        error,
+    })
+}
+
+pub async fn hub(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Html<String>, AppError> {
+    render(&hub_page(&state, &who, None).await?)
+}
+
+pub async fn add_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    form: FormData,
+) -> Result<Response, AppError> {
+    let optional = |name: &str| Some(form.get(name).to_string()).filter(|v| !v.is_empty());
+    let fields = crate::hub::FeedFields {
+        name: form.get("name").to_string(),
+        kind: form.get("kind").to_string(),
+        format: optional("format"),
+        content: optional("content"),
+        url: optional("url"),
+        collection: optional("collection"),
+        token_env: optional("token_env"),
+        token_file: optional("token_file"),
+        interval_minutes: form.get("interval_minutes").parse().ok(),
+    };
+    let added = match fields.into_new_feed() {
+        Ok(feed) => actions::add_feed(&state, &who, feed).await,
+        Err(e) => Err(e.into()),
+    };
+    match added {
+        Ok(_) => Ok(see_other("/hub")),
+        Err(AppError::Unprocessable(reason) | AppError::Conflict(reason)) => {
+            let page = hub_page(&state, &who, Some(reason)).await?;
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+pub async fn sync_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    _form: FormData,
+) -> Result<Response, AppError> {
+    actions::sync_feed(&state, &who, record_id(&id)?).await?;
+    Ok(see_other("/hub"))
+}
+
+pub async fn remove_hub_feed(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Path(id): Path<String>,
+    _form: FormData,
+) -> Result<Response, AppError> {
+    actions::remove_feed(&state, &who, record_id(&id)?).await?;
+    Ok(see_other("/hub"))
 }

@@ -327,7 +327,7 @@ fn api_round(backend: Backend) {
     assert!(
         openapi["paths"]["/api/advisories/{id}/acknowledge"]["post"]["requestBody"].is_object()
     );
-    assert_eq!(openapi["paths"].as_object().unwrap().len(), 11);
+    assert_eq!(openapi["paths"].as_object().unwrap().len(), 21);
 }
 
 #[test]

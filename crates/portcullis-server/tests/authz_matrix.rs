@@ -71,7 +71,26 @@ const EXPECTED: &[(&str, &str, Access)] = &[
     ("GET", "/api/advisories/{id}/status", Access::Officer),
     ("POST", "/api/advisories/{id}/remind", Access::Officer),
     ("POST", "/api/submissions", Access::Device),
+    ("GET", "/api/observation-key", Access::Device),
+    ("GET", "/api/hub/indicators", Access::Reader),
+    ("GET", "/api/hub/feeds", Access::Officer),
+    ("POST", "/api/hub/feeds", Access::Officer),
+    ("DELETE", "/api/hub/feeds/{id}", Access::Officer),
+    ("POST", "/api/hub/feeds/{id}/sync", Access::Officer),
     ("GET", "/api/devices", Access::SignedIn),
+    ("GET", "/hub", Access::Officer),
+    ("POST", "/hub/feeds", Access::Officer),
+    ("POST", "/hub/feeds/{id}/sync", Access::Officer),
+    ("POST", "/hub/feeds/{id}/delete", Access::Officer),
+    ("GET", "/taxii2/", Access::Reader),
+    ("GET", "/taxii2/api/", Access::Reader),
+    ("GET", "/taxii2/api/collections/", Access::Reader),
+    ("GET", "/taxii2/api/collections/{id}/", Access::Reader),
+    (
+        "GET",
+        "/taxii2/api/collections/{id}/objects/",
+        Access::Reader,
+    ),
 ];
 
 #[test]
@@ -119,6 +138,7 @@ fn permitted(access: Access, who: Who) -> bool {
         Access::Officer => matches!(who, Who::Officer | Who::Admin),
         Access::Admin => who == Who::Admin,
         Access::Device => who == Who::Device,
+        Access::Reader => matches!(who, Who::Device | Who::Officer | Who::Admin),
     }
 }
 
@@ -181,6 +201,27 @@ fn walk(backend: Backend) {
         .unwrap()
         .to_string();
     let (device_id, spare_id) = (device.id.to_string(), spare.id.to_string());
+    // Two hub feeds: one each for the web and the API removal routes (the first officer or
+    // admin to pass removes it; later ones get 404, which is not a refusal).
+    let feed = |name: &str| {
+        server
+            .block_on(portcullis_server::hub::add(
+                &server.db,
+                portcullis_server::hub::FeedFields {
+                    name: name.into(),
+                    kind: "upload".into(),
+                    format: Some("plain".into()),
+                    content: Some("evil.example\n".into()),
+                    ..Default::default()
+                }
+                .into_new_feed()
+                .unwrap(),
+                officer.id,
+            ))
+            .unwrap()
+            .to_string()
+    };
+    let (web_feed, api_feed) = (feed("web"), feed("api"));
     for spec in route_table() {
         for who in [
             Who::Anonymous,
@@ -188,6 +229,7 @@ fn walk(backend: Backend) {
             Who::Member,
             Who::Officer,
             Who::Admin,
+            Who::Device,
         ] {
             let mut client = match who {
                 Who::Anonymous => {
@@ -224,12 +266,19 @@ fn walk(backend: Backend) {
                         &device_id
                     } else if spec.path.starts_with("/incidents/") {
                         &incident
+                    } else if spec.path.starts_with("/hub/") {
+                        &web_feed
+                    } else if spec.path.starts_with("/api/hub/") {
+                        &api_feed
+                    } else if spec.path.starts_with("/taxii2/") {
+                        "organisation"
                     } else {
                         &advisory
                     },
                 );
             let reply = match (spec.method.as_str(), spec.is_api()) {
                 ("GET", _) => client.get(&path),
+                ("DELETE", _) => client.delete(&path),
                 (_, true) => {
                     let csrf = client.csrf.clone();
                     client.post_raw(&path, "application/json", "{}", &[("X-CSRF-Token", &csrf)])

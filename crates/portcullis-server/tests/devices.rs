@@ -91,7 +91,7 @@ fn round(backend: Backend) {
             .post_raw(
                 "/api/submissions",
                 "application/json",
-                &"x".repeat(600 * 1024),
+                &"x".repeat(portcullis_server::devices::MAX_SUBMISSION_BYTES + 1),
                 &[]
             )
             .status,

@@ -126,7 +126,7 @@ fn concurrent_start(backend: Backend) {
     let applied: i64 = runtime
         .block_on(sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&db.pool))
         .unwrap();
-    assert_eq!(applied, 3);
+    assert_eq!(applied, 4);
     runtime.block_on(db.pool.close());
     common::drop_database(backend, &url);
 }

@@ -115,7 +115,7 @@ pub fn progress_bar(len: usize, show: bool) -> indicatif::ProgressBar {
 
 /// Runs a check and prints the summary (or JSON). Returns the exit code.
 pub fn run(args: &CheckArgs) -> Result<ExitCode> {
-    let checked = check(args)?;
+    let (checked, indicators) = check(args)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checked.report)?);
     } else {
@@ -125,10 +125,12 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
         );
     }
     if let (Some(url), Some(token_file)) = (&args.submit, &args.token_file) {
-        let receipt = crate::submit::submit(&checked.report, url, token_file)?;
+        let receipt =
+            crate::submit::submit(&checked.report, &indicators.indicators, url, token_file)?;
         eprintln!(
-            "Findings sent to {url} (check {}; {} new incident(s) opened).",
-            receipt.submission, receipt.incidents_opened
+            "Findings sent to {url} (check {}; {} new incident(s) opened; {} digests of what \
+             the check saw kept for re-checking, not the values).",
+            receipt.submission, receipt.incidents_opened, receipt.digests
         );
     }
     Ok(ExitCode::from(exit_code(&checked.report)))
@@ -186,7 +188,9 @@ pub fn load_indicators(args: &IndicatorArgs) -> Result<portcullis_engine::Loaded
 
 /// Checks the acquisition at `args.path` and writes the results folder: gathers the secrets
 /// the input needs (prompting on a terminal when none was given) and runs the engine.
-pub fn check(args: &CheckArgs) -> Result<Checked> {
+/// Runs the check; the indicators come back too, holding what the check looked up when it is
+/// to be submitted (for the re-check digests).
+pub fn check(args: &CheckArgs) -> Result<(Checked, portcullis_engine::LoadedIndicators)> {
     let input = match &args.kind {
         Some(kind) => Input::Network {
             kind: Some(kind.clone()),
@@ -198,7 +202,10 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
         .as_deref()
         .map(portcullis_engine::Devices::load)
         .transpose()?;
-    let indicators = load_indicators(&args.indicators)?;
+    let mut indicators = load_indicators(&args.indicators)?;
+    if args.submit.is_some() {
+        indicators.indicators.observe();
+    }
     let output = args
         .output
         .clone()
@@ -248,5 +255,6 @@ pub fn check(args: &CheckArgs) -> Result<Checked> {
             other => other,
         };
     bar.finish_and_clear();
-    checked.map_err(|e: EngineError| anyhow::Error::new(e))
+    let checked = checked.map_err(|e: EngineError| anyhow::Error::new(e))?;
+    Ok((checked, indicators))
 }

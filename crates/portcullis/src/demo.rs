@@ -106,7 +106,7 @@ pub fn run(dir: Option<PathBuf>) -> Result<ExitCode> {
         submit: None,
         token_file: None,
     };
-    let checked = crate::check::check(&args)?;
+    let (checked, _) = crate::check::check(&args)?;
     print!(
         "{}",
         crate::summary::render(&checked.report, &checked.output_dir)

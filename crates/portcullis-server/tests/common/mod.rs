@@ -187,6 +187,42 @@ impl TestServer {
         self.runtime.block_on(future)
     }
 
+    /// Everything the database holds, as text: every file of the SQLite database (its pages,
+    /// free ones included, and its write-ahead log), or every row of every PostgreSQL table.
+    pub fn database_text(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut text = String::new();
+                for entry in std::fs::read_dir(self._dir.path()).unwrap().flatten() {
+                    if entry.path().is_file() {
+                        let bytes = std::fs::read(entry.path()).unwrap();
+                        text.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                text
+            }
+            Backend::Postgres => self.block_on(async {
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .fetch_all(&self.db.pool)
+                .await
+                .unwrap();
+                let mut text = String::new();
+                for table in tables {
+                    let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT CAST(t AS TEXT) FROM \"{table}\" t"
+                    )))
+                    .fetch_all(&self.db.pool)
+                    .await
+                    .unwrap();
+                    text.push_str(&rows.join("\n"));
+                }
+                text
+            }),
+        }
+    }
+
     /// An account with a password (and, for officers and admins, an authenticator secret).
     pub fn user(&self, email: &str, role: Role) -> TestUser {
         let (user, _) = self
@@ -395,6 +431,22 @@ impl Client {
             request = request.header(*name, *value);
         }
         let response = request.send(body);
+        self.finish(response)
+    }
+
+    /// A DELETE with the kept cookie, bearer token and CSRF token.
+    pub fn delete(&mut self, path: &str) -> Reply {
+        let mut request = self
+            .agent
+            .delete(format!("{}{path}", self.base))
+            .header("X-CSRF-Token", self.csrf.clone());
+        if self.cookie.is_some() {
+            request = request.header("Cookie", self.cookie_header());
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.call();
         self.finish(response)
     }
 

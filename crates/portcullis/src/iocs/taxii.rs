@@ -1,11 +1,11 @@
-//! `portcullis iocs add-taxii`: installs a TAXII 2.1 collection. Secrets are named (an
+//! `portcullis iocs add-taxii` (and `iocs update --server`): installs a TAXII 2.1 collection. Secrets are named (an
 //! environment variable or a file), never given on the command line, where `ps` and shell
 //! histories would show them; only the reference is stored, so `update` re-reads it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use portcullis_feeds::Outcome;
 use portcullis_feeds::http;
@@ -84,3 +84,36 @@ pub fn add_taxii(args: &AddTaxiiArgs) -> Result<ExitCode> {
         }
     }
 }
+
+/// `iocs update --server`: installs (or brings up to date) the organisation's collection from
+/// its Portcullis server as `office`, authenticated with the token in `token_file`.
+pub fn update_from_server(server: &str, token_file: &Path) -> Result<ExitCode> {
+    let url = crate::submit::endpoint(server, "taxii2/")?;
+    // Saved in the manifest: later updates read the token from the same file, wherever they run.
+    let token_file = std::fs::canonicalize(token_file)
+        .with_context(|| format!("the token file {}", token_file.display()))?;
+    let add = AddTaxii {
+        url: url.as_str(),
+        collection: OFFICE_COLLECTION,
+        name: OFFICE_NAME,
+        auth: Some(Auth::Bearer {
+            token: SecretRef::File(token_file),
+        }),
+    };
+    let (outcome, installed) =
+        taxii::add(&super::store(), &http::agent(), add, &std::thread::sleep)?;
+    match outcome {
+        Outcome::Failed(why) => bail!("{server}: {why}"),
+        _ => {
+            println!(
+                "{OFFICE_NAME}: {} indicators from the security office at {server}",
+                installed.indicators()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The collection id a Portcullis server's hub serves, and the name it is installed under.
+const OFFICE_COLLECTION: &str = "organisation";
+const OFFICE_NAME: &str = "office";
