@@ -7,15 +7,20 @@ use common::{backup_with_sms, portcullis};
 use portcullis_server::accounts::Role;
 use portcullis_server::{ConfigFile, Db};
 
-#[test]
-fn findings_reach_the_server_and_open_an_incident() {
-    let dir = tempfile::tempdir().unwrap();
-    let (backup, stix) = backup_with_sms(dir.path());
+/// A running server on SQLite in `dir` with a member (and their registered device) and an
+/// officer; returns the runtime it runs on, its database, address, the device's token and the
+/// officer.
+fn start_server(
+    dir: &std::path::Path,
+) -> (
+    tokio::runtime::Runtime,
+    Db,
+    std::net::SocketAddr,
+    String,
+    portcullis_server::accounts::User,
+) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("server.db").display()
-    );
+    let url = format!("sqlite://{}?mode=rwc", dir.join("server.db").display());
     let config = ConfigFile {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         database_url: Some(url.clone()),
@@ -23,24 +28,40 @@ fn findings_reach_the_server_and_open_an_incident() {
     }
     .resolve()
     .unwrap();
-    let (db, address, token) = runtime.block_on(async {
+    let (db, address, token, officer) = runtime.block_on(async {
         let db = Db::connect(&url).await.unwrap();
-        let (member, _) = portcullis_server::admin::create_user(
-            &db,
-            "ann@example.org",
-            "Ann",
-            Role::Member,
-            Some("a long enough password"),
-        )
-        .await
-        .unwrap();
+        let account = |email: &'static str, role| {
+            let db = db.clone();
+            async move {
+                portcullis_server::admin::create_user(
+                    &db,
+                    email,
+                    email,
+                    role,
+                    Some("a long enough password"),
+                )
+                .await
+                .unwrap()
+                .0
+            }
+        };
+        let member = account("ann@example.org", Role::Member).await;
+        let officer = account("officer@example.org", Role::Officer).await;
         let (_, token) =
             portcullis_server::devices::register(&db, member.id, "Ann's iPhone", member.id)
                 .await
                 .unwrap();
         let server = portcullis_server::start(db.clone(), config).await.unwrap();
-        (db, server.address, token)
+        (db, server.address, token, officer)
     });
+    (runtime, db, address, token, officer)
+}
+
+#[test]
+fn findings_reach_the_server_and_open_an_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let (backup, stix) = backup_with_sms(dir.path());
+    let (runtime, db, address, token, _) = start_server(dir.path());
     let token_file = dir.path().join("token.txt");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
 
@@ -121,45 +142,7 @@ fn findings_reach_the_server_and_open_an_incident() {
 fn the_hub_rechecks_earlier_checks_and_serves_its_indicators() {
     let dir = tempfile::tempdir().unwrap();
     let (backup, _) = backup_with_sms(dir.path());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("server.db").display()
-    );
-    let config = ConfigFile {
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        database_url: Some(url.clone()),
-        ..ConfigFile::default()
-    }
-    .resolve()
-    .unwrap();
-    let (db, address, token, officer) = runtime.block_on(async {
-        let db = Db::connect(&url).await.unwrap();
-        let (member, _) = portcullis_server::admin::create_user(
-            &db,
-            "ann@example.org",
-            "Ann",
-            Role::Member,
-            Some("a long enough password"),
-        )
-        .await
-        .unwrap();
-        let (officer, _) = portcullis_server::admin::create_user(
-            &db,
-            "officer@example.org",
-            "Officer",
-            Role::Officer,
-            Some("a long enough password"),
-        )
-        .await
-        .unwrap();
-        let (_, token) =
-            portcullis_server::devices::register(&db, member.id, "Ann's iPhone", member.id)
-                .await
-                .unwrap();
-        let server = portcullis_server::start(db.clone(), config).await.unwrap();
-        (db, server.address, token, officer)
-    });
+    let (runtime, db, address, token, officer) = start_server(dir.path());
     let token_file = dir.path().join("token.txt");
     std::fs::write(&token_file, &token).unwrap();
     let data = dir.path().join("data");

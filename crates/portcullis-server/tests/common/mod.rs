@@ -376,6 +376,17 @@ impl Client {
             .unwrap_or_default()
     }
 
+    /// The kept session cookie and bearer token, on `request`.
+    fn credentials<B>(&self, mut request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        if self.cookie.is_some() {
+            request = request.header("Cookie", self.cookie_header());
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        request
+    }
+
     pub fn get(&mut self, path: &str) -> Reply {
         self.get_with(path, &[])
     }
@@ -385,13 +396,7 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        if self.cookie.is_some() {
-            request = request.header("Cookie", self.cookie_header());
-        }
-        if let Some(token) = &self.bearer {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        let response = request.call();
+        let response = self.credentials(request).call();
         self.finish(response)
     }
 
@@ -421,12 +426,7 @@ impl Client {
             .agent
             .post(format!("{}{path}", self.base))
             .header("Content-Type", content_type);
-        if self.cookie.is_some() {
-            request = request.header("Cookie", self.cookie_header());
-        }
-        if let Some(token) = &self.bearer {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
+        request = self.credentials(request);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -436,17 +436,11 @@ impl Client {
 
     /// A DELETE with the kept cookie, bearer token and CSRF token.
     pub fn delete(&mut self, path: &str) -> Reply {
-        let mut request = self
+        let request = self
             .agent
             .delete(format!("{}{path}", self.base))
             .header("X-CSRF-Token", self.csrf.clone());
-        if self.cookie.is_some() {
-            request = request.header("Cookie", self.cookie_header());
-        }
-        if let Some(token) = &self.bearer {
-            request = request.header("Authorization", format!("Bearer {token}"));
-        }
-        let response = request.call();
+        let response = self.credentials(request).call();
         self.finish(response)
     }
 
