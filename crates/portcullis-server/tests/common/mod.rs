@@ -631,6 +631,8 @@ pub const RECORD_TEXT: &str = "Your parcel is waiting, private message text";
 /// One POST a [`WebhookSink`] received: its headers (names in lower case) and body.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    /// `GET /hook HTTP/1.1`.
+    pub request_line: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
@@ -648,6 +650,17 @@ impl WebhookSink {
 
     /// A receiver that answers 500 to its first `failures` deliveries (and keeps them too).
     pub fn start_failing(failures: usize) -> WebhookSink {
+        WebhookSink::start_answering(move |_, n| {
+            let status = if n <= failures { 500 } else { 200 };
+            (status, Vec::new(), String::new())
+        })
+    }
+
+    /// A server at `http://…/hook` that keeps every request and answers the `n`th (from 1)
+    /// with what `answer` says: (status, headers, body).
+    pub fn start_answering(
+        answer: impl Fn(&Delivery, usize) -> (u16, Vec<(String, String)>, String) + Send + 'static,
+    ) -> WebhookSink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -658,6 +671,9 @@ impl WebhookSink {
                 let mut reader = BufReader::new(stream);
                 let mut headers = Vec::new();
                 let mut line = String::new();
+                reader.read_line(&mut line).ok();
+                let request_line = line.trim_end().to_string();
+                line.clear();
                 while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
                     if let Some((name, value)) = line.trim_end().split_once(": ") {
                         headers.push((name.to_ascii_lowercase(), value.to_string()));
@@ -671,19 +687,27 @@ impl WebhookSink {
                     .unwrap_or(0);
                 let mut body = vec![0u8; length];
                 std::io::Read::read_exact(&mut reader, &mut body).ok();
-                kept.lock().unwrap().push(Delivery {
+                let delivery = Delivery {
+                    request_line,
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
-                });
-                let status: &[u8] = if kept.lock().unwrap().len() <= failures {
-                    b"HTTP/1.1 500 Internal Server Error\r\n"
-                } else {
-                    b"HTTP/1.1 200 OK\r\n"
                 };
-                writer.write_all(status).ok();
-                writer
-                    .write_all(b"content-length: 0\r\nconnection: close\r\n\r\n")
-                    .ok();
+                let n = {
+                    let mut all = kept.lock().unwrap();
+                    all.push(delivery.clone());
+                    all.len()
+                };
+                let (status, extra, body) = answer(&delivery, n);
+                let mut head = format!("HTTP/1.1 {status} Fixture\r\n");
+                for (name, value) in extra {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str(&format!(
+                    "content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                ));
+                writer.write_all(head.as_bytes()).ok();
+                writer.write_all(body.as_bytes()).ok();
             }
         });
         WebhookSink { url, received }
