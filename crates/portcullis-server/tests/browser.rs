@@ -14,7 +14,8 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, SmtpSink, TestServer, backends, totp_now};
+use common::{Backend, Proxy, SmtpSink, TestServer, backends, totp_now};
+use portcullis_server::ConfigFile;
 use portcullis_server::accounts::Role;
 use serde_json::{Value, json};
 
@@ -247,21 +248,54 @@ impl Browser<'_> {
     }
 }
 
-fn round(driver: &Driver, backend: Backend) {
+/// The round on `instances` servers sharing one database (two: behind a round-robin proxy,
+/// as behind a load balancer).
+fn round(driver: &Driver, backend: Backend, instances: usize) {
     let sink = SmtpSink::start();
     let webhook = common::WebhookSink::start();
     let secrets = tempfile::tempdir().unwrap();
     let secret_file = secrets.path().join("webhook-secret");
     std::fs::write(&secret_file, "browser test secret").unwrap();
-    let server = TestServer::start_notifying(
-        backend,
-        Some(sink.config()),
-        Some(portcullis_server::notify::WebhookConfig {
+    let notifying = ConfigFile {
+        smtp: Some(sink.config()),
+        webhook: Some(portcullis_server::notify::WebhookConfig {
             url: webhook.url.clone(),
             secret_file,
         }),
-    );
-    let base = server.base.clone();
+        ..ConfigFile::default()
+    };
+    let (server, proxy, _second) = if instances == 1 {
+        (TestServer::start_custom(backend, notifying), None, None)
+    } else {
+        let (listener, proxy_base) = Proxy::bind();
+        let server = TestServer::start_custom(
+            backend,
+            ConfigFile {
+                public_url: Some(proxy_base.clone()),
+                ..notifying.clone()
+            },
+        );
+        let second = server
+            .block_on(portcullis_server::start(
+                server.db.clone(),
+                ConfigFile {
+                    listen: Some("127.0.0.1:0".parse().unwrap()),
+                    public_url: Some(proxy_base),
+                    data_dir: Some(secrets.path().to_path_buf()),
+                    ..notifying
+                }
+                .resolve()
+                .unwrap(),
+            ))
+            .unwrap();
+        let first: std::net::SocketAddr =
+            server.base.trim_start_matches("http://").parse().unwrap();
+        let proxy = Proxy::start(listener, vec![first, second.address]);
+        (server, Some(proxy), Some(second))
+    };
+    let base = proxy
+        .as_ref()
+        .map_or_else(|| server.base.clone(), |p| p.base.clone());
     let admin = server.user("admin@example.org", Role::Admin);
 
     // The admin signs in with password and authenticator code, makes a group and an officer,
@@ -416,6 +450,47 @@ fn round(driver: &Driver, backend: Backend) {
         "{device_page}"
     );
     assert!(!device_page.contains("/incidents/"));
+
+    // The officer adds a list to the indicator hub; its sync (and re-check) runs once.
+    officer.open(&format!("{base}/hub"));
+    officer.type_into("#upload-name", "Partner disclosure");
+    officer.click("#upload-format option[value=plain]");
+    officer.type_into("#upload-content", "pegasus-infra.example\n203.0.113.7\n");
+    officer.follow("form[action='/hub/feeds'] button[type=submit]");
+    assert!(officer.url().ends_with("/hub"), "{}", officer.url());
+    let hub = officer.page();
+    assert!(
+        hub.contains("Partner disclosure") && hub.contains("<td>2</td>"),
+        "{hub}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.count("SELECT COUNT(*) FROM jobs WHERE kind = 'hub.sync' AND done_at IS NOT NULL")
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the hub sync did not run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM jobs WHERE kind = 'hub.sync'"),
+        1
+    );
+    assert_eq!(
+        server.count("SELECT MAX(attempts) FROM jobs WHERE kind = 'hub.sync'"),
+        1,
+        "one instance ran it, once"
+    );
+    if let Some(proxy) = proxy {
+        let served: Vec<usize> = proxy
+            .served
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        assert!(
+            served.iter().all(|&n| n > 0),
+            "both instances served: {served:?}"
+        );
+    }
 }
 
 #[test]
@@ -428,6 +503,11 @@ fn the_office_round_works_in_a_real_browser() {
     }
     let driver = Driver::start();
     for backend in backends() {
-        round(&driver, backend);
+        round(&driver, backend, 1);
+    }
+    if backends().contains(&Backend::Postgres) {
+        round(&driver, Backend::Postgres, 2);
+    } else {
+        eprintln!("the two-instance browser round needs PostgreSQL: skipped");
     }
 }

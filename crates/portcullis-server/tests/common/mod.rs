@@ -136,8 +136,10 @@ impl TestServer {
         )
     }
 
-    /// A server with `extra`'s settings (listen address, database and data folder are the test's).
+    /// A server with `extra`'s settings (listen address, database and data folder are the
+    /// test's; the public URL is the server's own unless `extra` names one, e.g. a proxy's).
     pub fn start_custom(backend: Backend, extra: ConfigFile) -> TestServer {
+        let behind_proxy = extra.public_url.is_some();
         let dir = tempfile::tempdir().unwrap();
         let (url, postgres_database) = database_url(backend, dir.path());
         let runtime = Arc::new(
@@ -166,8 +168,10 @@ impl TestServer {
             drop(listener);
             let mut config = config.clone();
             config.listen = address;
-            config.public_url = format!("http://{address}");
-            config.public_origin = config.public_url.clone();
+            if !behind_proxy {
+                config.public_url = format!("http://{address}");
+                config.public_origin = config.public_url.clone();
+            }
             let server = portcullis_server::start(db.clone(), config)
                 .await
                 .expect("server starts");
@@ -741,5 +745,46 @@ impl SmtpSink {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+}
+
+/// A round-robin TCP proxy in front of several instances (what a load balancer does): each
+/// connection goes to the next instance, and `served` counts the connections each got.
+pub struct Proxy {
+    pub base: String,
+    pub served: Arc<Vec<std::sync::atomic::AtomicUsize>>,
+}
+
+impl Proxy {
+    /// Binds the proxy's address first, so that instances can be told it as their public URL.
+    pub fn bind() -> (TcpListener, String) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        (listener, base)
+    }
+
+    pub fn start(listener: TcpListener, instances: Vec<std::net::SocketAddr>) -> Proxy {
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let served: Arc<Vec<std::sync::atomic::AtomicUsize>> =
+            Arc::new(instances.iter().map(|_| Default::default()).collect());
+        let counts = served.clone();
+        std::thread::spawn(move || {
+            for (n, client) in listener.incoming().flatten().enumerate() {
+                let i = n % instances.len();
+                counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Ok(upstream) = std::net::TcpStream::connect(instances[i]) else {
+                    continue;
+                };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        std::io::copy(&mut from, &mut to).ok();
+                        to.shutdown(std::net::Shutdown::Write).ok();
+                    });
+                };
+                pipe(client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                pipe(upstream, client);
+            }
+        });
+        Proxy { base, served }
     }
 }
