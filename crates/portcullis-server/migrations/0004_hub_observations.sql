@@ -19,11 +19,13 @@ CREATE TABLE observations (
 CREATE INDEX observations_digest ON observations (digest);
 
 -- A source of indicators: an upload (STIX2, MISP, CSV or a plain list), an address
--- (a STIX2 file, re-fetched conditionally), a TAXII 2.1 collection, or the built-in set.
+-- (a STIX2 file, re-fetched conditionally), a TAXII 2.1 collection, the built-in set, or an
+-- index of collections (each of its entries a feed of its own, with the index as parent).
 CREATE TABLE hub_feeds (
     id {pk},
     name TEXT NOT NULL UNIQUE,
     kind TEXT NOT NULL,
+    parent_id BIGINT REFERENCES hub_feeds(id) ON DELETE CASCADE,
     source TEXT NOT NULL,
     state TEXT,
     interval_minutes BIGINT,

@@ -240,7 +240,7 @@ pub async fn enable_second_factor(
     user_id: i64,
     secret: &str,
 ) -> Result<Vec<String>, ServerError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE users SET totp_secret = $1, totp_enabled = 1 WHERE id = $2")
         .bind(secret)
         .bind(user_id)
@@ -502,7 +502,7 @@ pub async fn accept_invitation(db: &Db, token: &str, password: &str) -> Result<U
         .await?
         .ok_or_else(|| ServerError::NotFound("invitation".into()))?;
     let hash = hash_blocking(password).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let spent = sqlx::query(
         "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
     )

@@ -164,6 +164,7 @@ pub async fn add_feed(
         crate::hub::NewSource::Url(_) => "url",
         crate::hub::NewSource::Taxii { .. } => "taxii",
         crate::hub::NewSource::Builtin => "builtin",
+        crate::hub::NewSource::Index { .. } => "index",
     };
     let id = crate::hub::add(&state.db, feed, user.id).await?;
     audit::record(

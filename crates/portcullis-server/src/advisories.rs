@@ -282,7 +282,7 @@ async fn write_audience(
 
 pub async fn create(db: &Db, author: &User, draft: &Draft) -> Result<Advisory, ServerError> {
     draft.check()?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO advisories (title, body_markdown, severity, state, audience, acknowledge_by, \
          posture_rule, created_by, created_at, updated_at) \
@@ -312,7 +312,7 @@ pub async fn create(db: &Db, author: &User, draft: &Draft) -> Result<Advisory, S
 /// Changes a draft; a published or archived advisory is not rewritten under its readers.
 pub async fn update(db: &Db, id: i64, draft: &Draft) -> Result<Advisory, ServerError> {
     draft.check()?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let changed = sqlx::query(
         "UPDATE advisories SET title = $1, body_markdown = $2, severity = $3, audience = $4, \
          acknowledge_by = $5, posture_rule = $6, updated_at = $7 WHERE id = $8 AND state = 'draft'",

@@ -423,10 +423,11 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
             "additionalProperties": false,
             "properties": {
                 "name": { "type": "string", "maxLength": 80 },
-                "kind": { "enum": ["upload", "url", "taxii", "builtin"] },
+                "kind": { "enum": ["upload", "url", "taxii", "builtin", "index"] },
                 "format": { "enum": ["stix2", "misp", "csv", "plain"], "description": "For an upload" },
                 "content": { "type": "string", "description": "For an upload: the file's text" },
-                "url": { "type": "string", "description": "For url and taxii feeds" },
+                "url": { "type": "string", "description": "For url, taxii and index feeds (an index defaults to the public one MVT reads)" },
+                "raw_base": { "type": "string", "description": "For an index: where its GitHub entries are fetched from (a mirror)" },
                 "collection": { "type": "string", "description": "For a TAXII feed" },
                 "token_env": { "type": "string", "description": "A TAXII bearer token in this environment variable of the server" },
                 "token_file": { "type": "string", "description": "A TAXII bearer token in this file on the server" },

@@ -206,6 +206,16 @@ impl Db {
 }
 
 impl Db {
+    /// A transaction that will write. On SQLite it takes the write lock at once (BEGIN
+    /// IMMEDIATE, waiting up to the busy timeout): a deferred one that read first could not
+    /// upgrade once another connection had written, and would fail with "database is locked".
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServerError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// A transaction holding the database's write lock for migrating: BEGIN IMMEDIATE on SQLite,
     /// a transaction-scoped advisory lock on PostgreSQL.
     async fn migration_transaction(

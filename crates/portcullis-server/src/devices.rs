@@ -251,7 +251,7 @@ pub async fn receive(
         Some(_) => Some(crate::observations::key(db).await?),
         None => None,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO submissions (device_id, received_at, checked_at, tool_version, platform, model, os_version, \
          alerts, highest_level, posture_failing, coverage, body_sha256, document) \

@@ -38,6 +38,8 @@ pub enum FeedKind {
     Url,
     Taxii,
     Builtin,
+    /// An index of collections (`indicators.yaml`): each entry becomes a feed of its own.
+    Index,
 }
 
 impl FeedKind {
@@ -47,6 +49,7 @@ impl FeedKind {
             FeedKind::Url => "url",
             FeedKind::Taxii => "taxii",
             FeedKind::Builtin => "builtin",
+            FeedKind::Index => "index",
         }
     }
 
@@ -55,6 +58,7 @@ impl FeedKind {
             "url" => FeedKind::Url,
             "taxii" => FeedKind::Taxii,
             "builtin" => FeedKind::Builtin,
+            "index" => FeedKind::Index,
             _ => FeedKind::Upload,
         }
     }
@@ -170,6 +174,11 @@ pub enum NewSource {
         auth: Option<Auth>,
     },
     Builtin,
+    /// An index of collections; `raw_base` is where its GitHub entries are fetched from.
+    Index {
+        url: String,
+        raw_base: String,
+    },
 }
 
 pub struct NewFeed {
@@ -274,8 +283,18 @@ pub async fn add(db: &Db, new: NewFeed, by: i64) -> Result<i64, ServerError> {
             None,
             None,
         ),
+        NewSource::Index { url, raw_base } => {
+            check_address(&url)?;
+            check_address(&raw_base)?;
+            (
+                FeedKind::Index,
+                url,
+                Some(json!({ "raw_base": raw_base })),
+                None,
+            )
+        }
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM hub_feeds WHERE name = $1")
         .bind(&new.name)
         .fetch_optional(&mut *tx)
@@ -323,8 +342,16 @@ fn check_address(url: &str) -> Result<(), ServerError> {
 
 /// Removes a feed and what it held; the digests are refreshed by the job queued here.
 pub async fn remove(db: &Db, id: i64) -> Result<(), ServerError> {
-    let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM hub_objects WHERE feed_id = $1")
+    let mut tx = db.begin_write().await?;
+    // An index's entries go with it (said here too, not left to the cascade alone).
+    sqlx::query(
+        "DELETE FROM hub_objects WHERE feed_id = $1 \
+         OR feed_id IN (SELECT id FROM hub_feeds WHERE parent_id = $1)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM hub_feeds WHERE parent_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -345,7 +372,7 @@ pub async fn request_sync(db: &Db, id: i64) -> Result<(), ServerError> {
     if get(db, id).await?.is_none() {
         return Err(ServerError::NotFound("no such feed".into()));
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     enqueue_sync(&mut tx, db.backend, &[id]).await?;
     tx.commit().await?;
     Ok(())
@@ -399,7 +426,7 @@ fn payload_feeds(payload: &str) -> Vec<i64> {
 /// Queues a sync of the feeds whose time has come. Each due feed's next time is moved on in the
 /// same statement, so of several instances asking at once only one queues it.
 pub async fn schedule(db: &Db) -> Result<usize, ServerError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let t = now();
     let due: Vec<i64> = sqlx::query_scalar(
         "UPDATE hub_feeds SET next_sync_at = $1 + interval_minutes * 60 \
@@ -419,9 +446,16 @@ pub async fn schedule(db: &Db) -> Result<usize, ServerError> {
 /// hub page), then refreshes the digests and re-checks earlier submissions. Returns the
 /// incidents the re-check opened.
 pub async fn run_sync(db: &Db, payload: &str) -> Result<Vec<i64>, ServerError> {
-    for id in payload_feeds(payload) {
-        if let Err(e) = sync_feed(db, id).await {
-            tracing::warn!(feed = id, "hub sync: {e}");
+    let mut queue = payload_feeds(payload);
+    let mut done = HashSet::new();
+    while let Some(id) = queue.pop() {
+        if !done.insert(id) {
+            continue;
+        }
+        match sync_feed(db, id).await {
+            // An index's entries are synced with it.
+            Ok(children) => queue.extend(children),
+            Err(e) => tracing::warn!(feed = id, "hub sync: {e}"),
         }
     }
     refresh_digests(db).await
@@ -440,9 +474,10 @@ enum Fetch {
     },
 }
 
-async fn sync_feed(db: &Db, id: i64) -> Result<(), ServerError> {
+/// Syncs one feed; returns the feeds to sync after it (an index's entries).
+async fn sync_feed(db: &Db, id: i64) -> Result<Vec<i64>, ServerError> {
     let Some(feed) = get(db, id).await? else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let state: Option<String> = sqlx::query_scalar("SELECT state FROM hub_feeds WHERE id = $1")
         .bind(id)
@@ -451,6 +486,9 @@ async fn sync_feed(db: &Db, id: i64) -> Result<(), ServerError> {
     let state: Value = state
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(Value::Null);
+    if feed.kind == FeedKind::Index {
+        return sync_index(db, &feed, state).await;
+    }
     let held = held_objects(db, id).await?;
     let name = feed.name.clone();
     let fetched = tokio::task::spawn_blocking(move || -> Result<Fetch, String> {
@@ -470,7 +508,7 @@ async fn sync_feed(db: &Db, id: i64) -> Result<(), ServerError> {
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     match fetched {
         Ok(Fetch::Unchanged { state }) => {
             sqlx::query(
@@ -498,7 +536,114 @@ async fn sync_feed(db: &Db, id: i64) -> Result<(), ServerError> {
         }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(Vec::new())
+}
+
+/// Syncs an index: its entries become (or stay) feeds of their own, named after the index and
+/// the entry; entries it no longer lists are removed. A failed fetch keeps every entry.
+async fn sync_index(db: &Db, feed: &Feed, state: Value) -> Result<Vec<i64>, ServerError> {
+    let raw_base = state
+        .get("raw_base")
+        .and_then(Value::as_str)
+        .unwrap_or(portcullis_feeds::index::DEFAULT_RAW_BASE)
+        .to_string();
+    let url = feed.source.clone();
+    let listed = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let fetched = http::get(
+            &http::agent(),
+            &url,
+            Validators::default(),
+            portcullis_feeds::index::MAX_INDEX_BYTES,
+        )
+        .map_err(|e| e.to_string())?;
+        let Fetched::Body { bytes, .. } = fetched else {
+            return Err("the index answered 304 to an unconditional request".into());
+        };
+        let text = String::from_utf8(bytes).map_err(|_| "the index is not UTF-8 text")?;
+        portcullis_feeds::index::parse(&text, &raw_base).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    let (entries, warnings) = match listed {
+        Ok(listed) => listed,
+        Err(why) => {
+            tracing::warn!(feed = %feed.name, "index sync failed, keeping its entries: {why}");
+            sqlx::query("UPDATE hub_feeds SET last_error = $1 WHERE id = $2")
+                .bind(why.chars().take(1000).collect::<String>())
+                .bind(feed.id)
+                .execute(&mut *tx)
+                .await?;
+            let children: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM hub_feeds WHERE parent_id = $1")
+                    .bind(feed.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return Ok(children);
+        }
+    };
+    let held: HashMap<String, i64> =
+        sqlx::query_as::<_, (String, i64)>("SELECT source, id FROM hub_feeds WHERE parent_id = $1")
+            .bind(feed.id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut children = Vec::new();
+    for entry in &entries {
+        if let Some(&id) = held.get(&entry.url) {
+            children.push(id);
+            continue;
+        }
+        let name: String = format!("{}: {}", feed.name, entry.title)
+            .chars()
+            .take(80)
+            .collect();
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM hub_feeds WHERE name = $1")
+            .bind(&name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            continue;
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO hub_feeds (name, kind, parent_id, source, state, created_at) \
+             VALUES ($1, 'url', $2, $3, '{}', $4) RETURNING id",
+        )
+        .bind(&name)
+        .bind(feed.id)
+        .bind(&entry.url)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        children.push(id);
+    }
+    let listed: HashSet<&str> = entries.iter().map(|e| e.url.as_str()).collect();
+    for (source, id) in &held {
+        if !listed.contains(source.as_str()) {
+            sqlx::query("DELETE FROM hub_objects WHERE feed_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM hub_feeds WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    let note = (!warnings.is_empty()).then(|| warnings.join("; "));
+    sqlx::query(
+        "UPDATE hub_feeds SET synced_at = $1, last_error = $2, indicators = $3 WHERE id = $4",
+    )
+    .bind(now())
+    .bind(note)
+    .bind(entries.len() as i64)
+    .bind(feed.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(children)
 }
 
 /// The objects a feed holds, by id → (modified, body).
@@ -522,7 +667,7 @@ fn fetch(
 ) -> Result<Fetch, String> {
     let agent = http::agent();
     match feed.kind {
-        FeedKind::Upload => Ok(Fetch::Unchanged { state: None }),
+        FeedKind::Upload | FeedKind::Index => Ok(Fetch::Unchanged { state: None }),
         FeedKind::Builtin => {
             let bundle = portcullis_interchange::iran::BUNDLE;
             let sha256 = portcullis_feeds::store::sha256_hex(bundle);
@@ -809,7 +954,7 @@ async fn refresh_digests(db: &Db) -> Result<Vec<i64>, ServerError> {
     })
     .await
     .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let held: HashSet<(String, String)> =
         sqlx::query_as::<_, (String, String)>("SELECT digest, stix_id FROM hub_digests")
             .fetch_all(&mut *tx)
@@ -934,6 +1079,9 @@ pub struct FeedFields {
     /// …or in this file on the server.
     #[serde(default)]
     pub token_file: Option<String>,
+    /// For an index: where its GitHub entries are fetched from (default GitHub's raw host).
+    #[serde(default)]
+    pub raw_base: Option<String>,
     #[serde(default)]
     pub interval_minutes: Option<i64>,
 }
@@ -974,16 +1122,23 @@ impl FeedFields {
                 },
             },
             "builtin" => NewSource::Builtin,
+            "index" => NewSource::Index {
+                url: given(self.url.clone())
+                    .unwrap_or_else(|| portcullis_feeds::index::DEFAULT_INDEX_URL.into()),
+                raw_base: given(self.raw_base.clone())
+                    .unwrap_or_else(|| portcullis_feeds::index::DEFAULT_RAW_BASE.into()),
+            },
             other => {
                 return Err(ServerError::Invalid(format!(
-                    "kind {other:?} is not one of upload, url, taxii, builtin"
+                    "kind {other:?} is not one of upload, url, taxii, builtin, index"
                 )));
             }
         };
         let name = given(Some(self.name))
-            .or_else(|| {
-                matches!(source, NewSource::Builtin)
-                    .then(|| portcullis_interchange::iran::NAME.to_string())
+            .or_else(|| match source {
+                NewSource::Builtin => Some(portcullis_interchange::iran::NAME.to_string()),
+                NewSource::Index { .. } => Some("Public indicator index".to_string()),
+                _ => None,
             })
             .ok_or_else(|| ServerError::Invalid("a feed needs a name".into()))?;
         Ok(NewFeed {

@@ -275,7 +275,7 @@ pub async fn change(
     let incident = get(db, id)
         .await?
         .ok_or_else(|| ServerError::NotFound(format!("incident {id}")))?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut events: Vec<(&str, String)> = Vec::new();
     if let Some(state) = change.state
         && state != incident.state

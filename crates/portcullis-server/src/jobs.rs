@@ -52,7 +52,7 @@ pub async fn claim(db: &Db, worker: &str) -> Result<Option<Job>, ServerError> {
         Backend::Sqlite => "",
     };
     let t = now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CLAIM_LOCK)

@@ -2262,6 +2262,7 @@ async fn hub_page(
                 crate::hub::FeedKind::Url => "Address",
                 crate::hub::FeedKind::Taxii => "TAXII collection",
                 crate::hub::FeedKind::Builtin => "Built in",
+                crate::hub::FeedKind::Index => "Index of collections",
             },
             name: f.name,
             source: f.source,
@@ -2304,6 +2305,7 @@ pub async fn add_hub_feed(
         collection: optional("collection"),
         token_env: optional("token_env"),
         token_file: optional("token_file"),
+        raw_base: optional("raw_base"),
         interval_minutes: form.get("interval_minutes").parse().ok(),
     };
     let added = match fields.into_new_feed() {

@@ -327,3 +327,110 @@ fn a_due_sync_is_queued_once_and_run_once_across_instances() {
         sync_once(backend);
     }
 }
+
+/// An index of collections: each entry becomes a feed of its own, synced with the index;
+/// an entry the index drops goes, and removing the index removes its entries.
+fn index_round(backend: Backend) {
+    let listing = Arc::new(Mutex::new(vec!["alpha", "beta"]));
+    let listed = listing.clone();
+    let site = WebhookSink::start_answering(move |request, _| {
+        let path = request
+            .request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        let base = request
+            .headers
+            .iter()
+            .find(|(n, _)| n == "host")
+            .map(|(_, v)| format!("http://{v}"))
+            .unwrap_or_default();
+        match path.as_str() {
+            "/indicators.yaml" => {
+                let mut yaml = String::from("indicators:\n");
+                for name in listed.lock().unwrap().iter() {
+                    yaml.push_str(&format!(
+                        "  - name: {name} spyware\n    download_url: {base}/{name}.stix2\n"
+                    ));
+                }
+                (200, Vec::new(), yaml)
+            }
+            "/alpha.stix2" | "/beta.stix2" => {
+                let name = &path[1..path.len() - 6];
+                let pattern = format!("[domain-name:value = '{name}.example']");
+                let body = portcullis_indicators::test_bundle_json(name, &[pattern.as_str()]);
+                (200, Vec::new(), body)
+            }
+            _ => (404, Vec::new(), String::new()),
+        }
+    });
+    let index_url = site.url.replace("/hook", "/indicators.yaml");
+    let server = TestServer::start(backend);
+    let officer_user = server.user("officer@example.org", Role::Officer);
+    let mut officer = server.signed_in(&officer_user);
+    let csrf = officer.csrf.clone();
+    let added = officer.post_raw(
+        "/api/hub/feeds",
+        "application/json",
+        &json!({ "name": "Index", "kind": "index", "url": index_url }).to_string(),
+        &[("X-CSRF-Token", &csrf)],
+    );
+    assert_eq!(added.status, 201, "{}", added.body);
+    let index = added.json()["id"].as_i64().unwrap();
+    let names = |officer: &mut Client| -> Vec<(String, i64)> {
+        let mut names: Vec<(String, i64)> = officer
+            .get("/api/hub/feeds")
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap().to_string(),
+                    f["indicators"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    wait_until("the index's entries", || {
+        names(&mut officer)
+            == [
+                ("Index".to_string(), 2),
+                ("Index: alpha spyware".to_string(), 1),
+                ("Index: beta spyware".to_string(), 1),
+            ]
+    });
+    listing.lock().unwrap().pop();
+    let sync = officer.post_raw(
+        &format!("/api/hub/feeds/{index}/sync"),
+        "application/json",
+        "{}",
+        &[("X-CSRF-Token", &csrf)],
+    );
+    assert_eq!(sync.status, 202);
+    wait_until("the dropped entry to go", || {
+        names(&mut officer).len() == 2
+            && server.count("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL") == 0
+    });
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM hub_digests"),
+        1,
+        "alpha.example only"
+    );
+    assert_eq!(
+        officer.delete(&format!("/api/hub/feeds/{index}")).status,
+        204
+    );
+    assert!(names(&mut officer).is_empty());
+    assert_eq!(server.count("SELECT COUNT(*) FROM hub_objects"), 0);
+}
+
+#[test]
+fn an_index_becomes_one_feed_per_entry() {
+    for backend in backends() {
+        index_round(backend);
+    }
+}
