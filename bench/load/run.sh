@@ -14,10 +14,11 @@ HERE="$ROOT/bench/load"
 DURATION=${DURATION:-60s}
 MEMBERS=${MEMBERS:-200}
 DEVICES=${DEVICES:-50}
-# 12 upload connections, each pausing DELAY_MS after an answer: 12 / (0.2 s + latency) ≈ 50/s
-# while an upload takes under 40 ms.
-UPLOAD_CONNECTIONS=${UPLOAD_CONNECTIONS:-12}
-export THINK_MS=${THINK_MS:-500} DELAY_MS=${DELAY_MS:-200}
+# Uploads are paced by the clock at UPLOAD_RATE per second in all, over UPLOAD_CONNECTIONS
+# connections (enough to keep the rate while an upload takes up to half a second).
+UPLOAD_RATE=${UPLOAD_RATE:-50}
+UPLOAD_CONNECTIONS=${UPLOAD_CONNECTIONS:-25}
+export THINK_MS=${THINK_MS:-500}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(sqlite-1 postgres-1 postgres-2)
@@ -39,7 +40,7 @@ results="$HERE/results-$(date -u +%Y-%m-%d).md"
   echo "# Load test, $(date -u +%Y-%m-%d)"
   echo
   echo "\`bench/load/run.sh\` on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), release build of $(git -C "$ROOT" rev-parse --short HEAD); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), server, database and load generators on the same machine over loopback."
-  echo "$MEMBERS members (one connection each, ${THINK_MS} ms between a member's requests, alternating a read of the advisory and its acknowledgement) and $UPLOAD_CONNECTIONS upload connections (${DELAY_MS} ms between a connection's uploads; each upload a check with a CRITICAL alert, a failing setting and 500 observation digests), for $DURATION."
+  echo "$MEMBERS members (one connection each, ${THINK_MS} ms between a member's requests, alternating a read of the advisory and its acknowledgement) and uploads paced at $UPLOAD_RATE per second over $UPLOAD_CONNECTIONS connections (each upload a check with a CRITICAL alert, a failing setting and 500 observation digests), for $DURATION."
   echo
   echo "| Scenario | Load | Requests | Rate (/s) | p50 (ms) | p99 (ms) | Errors |"
   echo "|---|---|---|---|---|---|---|"
@@ -77,7 +78,8 @@ run_scenario() {
     wrk -t1 -c $((MEMBERS / instances)) -d "$DURATION" --timeout 5s -s "$HERE/members.lua" \
       "http://127.0.0.1:$port" -- "$dir/members-$i.txt" > "$dir/members-$i.out" 2>&1 &
     load+=($!)
-    wrk -t1 -c $((UPLOAD_CONNECTIONS / instances)) -d "$DURATION" --timeout 5s -s "$HERE/uploads.lua" \
+    UPLOAD_RATE=$((UPLOAD_RATE / instances)) \
+      wrk -t1 -c $((UPLOAD_CONNECTIONS / instances)) -d "$DURATION" --timeout 5s -s "$HERE/uploads.lua" \
       "http://127.0.0.1:$port" -- "$dir/devices.txt" "$dir/submission.json" "$i" > "$dir/uploads-$i.out" 2>&1 &
     load+=($!)
   done

@@ -1,12 +1,26 @@
--- wrk script: devices uploading check findings. Each request is the next device's (its own
--- upload token) with a document made unique by `__UNIQUE__` (the server refuses the same one
--- twice), with DELAY_MS (default 200) between one connection's requests.
--- Usage: wrk -c 12 -d 60s -s uploads.lua URL -- devices.txt submission.json PREFIX
+-- wrk script: devices uploading check findings at UPLOAD_RATE per second (default 50), paced
+-- by the clock whatever the answers' latency (each request takes the next free slot; a server
+-- too slow to keep up gets a lower rate, which the result shows, never a burst to catch up).
+-- Each request is the next device's (its own upload token) with a document made unique by
+-- `__UNIQUE__` (the server refuses the same one twice).
+-- Usage: wrk -t1 -c 25 -d 60s -s uploads.lua URL -- devices.txt submission.json PREFIX
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_usec; } load_timeval;
+int gettimeofday(load_timeval *tv, void *tz);
+]]
+local clock = ffi.new("load_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(clock, nil)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_usec) / 1000
+end
+
 local tokens = {}
 local template
 local prefix
 local counter = 0
-local pause = tonumber(os.getenv("DELAY_MS") or "200")
+local interval = 1000 / tonumber(os.getenv("UPLOAD_RATE") or "50")
+local next_slot
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -31,7 +45,13 @@ function request()
 end
 
 function delay()
-  return pause
+  local t = now_ms()
+  if next_slot == nil or next_slot < t then
+    next_slot = t
+  end
+  local wait = next_slot - t
+  next_slot = next_slot + interval
+  return math.floor(wait)
 end
 
 function done(summary, latency, requests)

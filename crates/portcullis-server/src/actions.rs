@@ -108,7 +108,9 @@ pub async fn acknowledge(
             "this advisory is not addressed to you".into(),
         ));
     }
-    advisories::acknowledge(&state.db, &advisory, user, steps_confirmed).await?;
+    if !advisories::acknowledge(&state.db, &advisory, user, steps_confirmed).await? {
+        return Ok(advisory);
+    }
     audit::record(
         &state.db,
         Some(user),

@@ -451,6 +451,17 @@ pub async fn may_view(db: &Db, user: &User, advisory: &Advisory) -> Result<bool,
 
 /// Records that a member opened the advisory (the first time only).
 pub async fn mark_read(db: &Db, advisory_id: i64, user_id: i64) -> Result<(), ServerError> {
+    // Most reads are of an advisory already read: a lookup, not a write (writers queue on SQLite).
+    let read: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT read_at FROM advisory_receipts WHERE advisory_id = $1 AND user_id = $2",
+    )
+    .bind(advisory_id)
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    if matches!(read, Some(Some(_))) {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO advisory_receipts (advisory_id, user_id, read_at) VALUES ($1, $2, $3) \
          ON CONFLICT (advisory_id, user_id) DO UPDATE \
@@ -464,13 +475,14 @@ pub async fn mark_read(db: &Db, advisory_id: i64, user_id: i64) -> Result<(), Se
     Ok(())
 }
 
-/// A member acknowledges; with a checklist, every step must be confirmed.
+/// A member acknowledges; with a checklist, every step must be confirmed. Returns whether this
+/// was the first acknowledgement (a repeated one changes nothing).
 pub async fn acknowledge(
     db: &Db,
     advisory: &Advisory,
     user: &User,
     steps_confirmed: usize,
-) -> Result<(), ServerError> {
+) -> Result<bool, ServerError> {
     if advisory.state != State::Published {
         return Err(ServerError::Conflict(
             "only a published advisory can be acknowledged".into(),
@@ -483,6 +495,16 @@ pub async fn acknowledge(
         )));
     }
     mark_read(db, advisory.id, user.id).await?;
+    let acknowledged: Option<i64> = sqlx::query_scalar(
+        "SELECT acknowledged_at FROM advisory_receipts WHERE advisory_id = $1 AND user_id = $2",
+    )
+    .bind(advisory.id)
+    .bind(user.id)
+    .fetch_one(&db.pool)
+    .await?;
+    if acknowledged.is_some() {
+        return Ok(false);
+    }
     sqlx::query(
         "UPDATE advisory_receipts SET acknowledged_at = $1, steps_confirmed = $2 \
          WHERE advisory_id = $3 AND user_id = $4 AND acknowledged_at IS NULL",
@@ -493,7 +515,7 @@ pub async fn acknowledge(
     .bind(user.id)
     .execute(&db.pool)
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// One member of the audience, as the officer's status view shows them.

@@ -122,7 +122,7 @@ impl Db {
             .map_err(|e| ServerError::Config(format!("database URL {}: {e}", redact_url(url))))?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
-                Backend::Sqlite => 4,
+                Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
             .acquire_timeout(Duration::from_secs(10))
@@ -132,6 +132,9 @@ impl Db {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                         conn.execute("PRAGMA journal_mode = WAL").await?;
+                        // With WAL, NORMAL cannot corrupt the database; a power cut may lose the
+                        // last commits (a crash of the process loses nothing).
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
                 })

@@ -160,6 +160,16 @@ fn round(backend: Backend) {
     );
     assert_eq!(done.status, 303);
     assert!(one.get(&advisory).body.contains("You acknowledged this on"));
+    // Acknowledging again changes nothing: no second receipt, no second audit entry.
+    let again = one.post_form(
+        &format!("{advisory}/acknowledge"),
+        &[("step", "1"), ("step", "2")],
+    );
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        server.count("SELECT COUNT(*) FROM audit_log WHERE action = 'advisory.acknowledged'"),
+        1
+    );
     // The peer (Lords only) is not in the audience.
     assert_eq!(
         server.count("SELECT COUNT(*) FROM advisory_receipts WHERE acknowledged_at IS NOT NULL"),
