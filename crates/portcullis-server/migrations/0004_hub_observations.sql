@@ -8,15 +8,14 @@ CREATE TABLE observation_keys (
     created_at BIGINT NOT NULL
 );
 
--- One row per digest a submitted check carried: never the value it stands for.
+-- One row per digest a submitted check carried: never the value it stands for. Keyed by
+-- digest, the re-check's lookup, and nothing else (hundreds of rows arrive with each check).
 CREATE TABLE observations (
-    submission_id BIGINT NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
-    device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
-    key_id TEXT NOT NULL,
     digest TEXT NOT NULL,
-    PRIMARY KEY (submission_id, digest)
-);
-CREATE INDEX observations_digest ON observations (digest);
+    submission_id BIGINT NOT NULL REFERENCES submissions(id) ON DELETE CASCADE,
+    key_id TEXT NOT NULL,
+    PRIMARY KEY (digest, submission_id)
+){without_rowid};
 
 -- A source of indicators: an upload (STIX2, MISP, CSV or a plain list), an address
 -- (a STIX2 file, re-fetched conditionally), a TAXII 2.1 collection, the built-in set, or an

@@ -39,6 +39,14 @@ impl Backend {
         }
     }
 
+    /// Marks a table whose primary key is its only index (one b-tree on SQLite, not two).
+    fn without_rowid(self) -> &'static str {
+        match self {
+            Backend::Sqlite => " WITHOUT ROWID",
+            Backend::Postgres => "",
+        }
+    }
+
     /// Statements that make the audit log append-only.
     fn append_only_audit(self) -> &'static [&'static str] {
         match self {
@@ -110,6 +118,10 @@ const MIGRATIONS: &[Migration] = &[
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
+    /// Where write transactions run: on SQLite a pool of one connection, so writers queue for
+    /// it without holding the readers' connections (SQLite has one writer at a time anyway);
+    /// on PostgreSQL the same pool.
+    writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -120,31 +132,45 @@ impl Db {
         let backend = Backend::of_url(url)?;
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| ServerError::Config(format!("database URL {}: {e}", redact_url(url))))?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        // With WAL, NORMAL cannot corrupt the database; a power cut may lose the
-                        // last commits (a crash of the process loses nothing).
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    }
-                    Ok(())
+        let pool_of = |connections: u32| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 5000").await?;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            // With WAL, NORMAL cannot corrupt the database; a power cut may lose the
+                            // last commits (a crash of the process loses nothing).
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                ServerError::Database(format!("connecting to {}: {e}", redact_url(url)))
-            })?;
-        let db = Db { pool, backend };
+        };
+        let failed = |e: sqlx::Error| {
+            ServerError::Database(format!("connecting to {}: {e}", redact_url(url)))
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => (
+                pool_of(8)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(failed)?,
+                pool_of(1).connect_with(options).await.map_err(failed)?,
+            ),
+            Backend::Postgres => {
+                let pool = pool_of(16).connect_with(options).await.map_err(failed)?;
+                (pool.clone(), pool)
+            }
+        };
+        let db = Db {
+            pool,
+            writer,
+            backend,
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -172,7 +198,10 @@ impl Db {
                 tx.rollback().await?;
                 continue;
             }
-            let sql = migration.sql.replace("{pk}", self.backend.primary_key());
+            let sql = migration
+                .sql
+                .replace("{pk}", self.backend.primary_key())
+                .replace("{without_rowid}", self.backend.without_rowid());
             for statement in split_statements(&sql) {
                 sqlx::query(AssertSqlSafe(statement))
                     .execute(&mut *tx)
@@ -214,8 +243,8 @@ impl Db {
     /// upgrade once another connection had written, and would fail with "database is locked".
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ServerError> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 

@@ -285,7 +285,7 @@ pub async fn receive(
         .await?;
     let observations = match (&observed, &key) {
         (Some(observed), Some(key)) => {
-            crate::observations::store(&mut tx, submission_id, device.id, observed, &key.id).await?
+            crate::observations::store(&mut tx, submission_id, observed, &key.id).await?
         }
         _ => 0,
     };

@@ -43,7 +43,7 @@ pub async fn key(db: &Db) -> Result<ObservationKey, ServerError> {
     })
 }
 
-/// Digests bound per statement: four parameters' worth stays far inside both databases' limits.
+/// Digests bound per statement: far inside both databases' parameter limits.
 const BATCH: usize = 500;
 
 /// Stores a submission's digests in its transaction. Digests made with another key are
@@ -51,7 +51,6 @@ const BATCH: usize = 500;
 pub(crate) async fn store(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     submission_id: i64,
-    device_id: i64,
     observed: &Observed,
     key_id: &str,
 ) -> Result<usize, ServerError> {
@@ -66,15 +65,14 @@ pub(crate) async fn store(
     digests.dedup();
     for batch in digests.chunks(BATCH) {
         let values: Vec<String> = (0..batch.len())
-            .map(|i| format!("($1, $2, $3, ${})", i + 4))
+            .map(|i| format!("(${}, $1, $2)", i + 3))
             .collect();
         let sql = format!(
-            "INSERT INTO observations (submission_id, device_id, key_id, digest) VALUES {}",
+            "INSERT INTO observations (digest, submission_id, key_id) VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(submission_id)
-            .bind(device_id)
             .bind(key_id.to_string());
         for digest in batch {
             query = query.bind(digest.to_string());
@@ -112,7 +110,7 @@ pub(crate) async fn recheck(
     for batch in digests.chunks(BATCH) {
         let placeholders: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT o.digest, o.device_id, o.submission_id, s.checked_at FROM observations o \
+            "SELECT o.digest, s.device_id, o.submission_id, s.checked_at FROM observations o \
              JOIN submissions s ON s.id = o.submission_id WHERE o.digest IN ({})",
             placeholders.join(", ")
         );

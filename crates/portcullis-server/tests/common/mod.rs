@@ -320,9 +320,12 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Client {
+        // A connection per request: the server may close one after refusing a request whose
+        // body it did not read, and a POST sent on it then would fail rather than be refused.
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            .max_idle_connections(0)
             .build()
             .into();
         Client {
