@@ -429,8 +429,7 @@ fn request_schema(method: &str, path: &str) -> Option<Value> {
                 "url": { "type": "string", "description": "For url, taxii and index feeds (an index defaults to the public one MVT reads)" },
                 "raw_base": { "type": "string", "description": "For an index: where its GitHub entries are fetched from (a mirror)" },
                 "collection": { "type": "string", "description": "For a TAXII feed" },
-                "token_env": { "type": "string", "description": "A TAXII bearer token in this environment variable of the server" },
-                "token_file": { "type": "string", "description": "A TAXII bearer token in this file on the server" },
+                "token_env": { "type": "string", "pattern": "^PORTCULLIS_FEED_[A-Z0-9_]+$", "description": "A TAXII bearer token in this environment variable of the server" },
                 "interval_minutes": { "type": "integer", "minimum": 5, "maximum": 10080 }
             }
         })),

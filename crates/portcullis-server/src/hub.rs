@@ -1056,6 +1056,18 @@ pub fn tlp_name(tlp: Tlp) -> &'static str {
     }
 }
 
+/// What the name of an environment variable holding a TAXII token starts with.
+pub const TOKEN_ENV_PREFIX: &str = "PORTCULLIS_FEED_";
+
+fn is_token_variable(name: &str) -> bool {
+    name.len() > TOKEN_ENV_PREFIX.len()
+        && name.len() <= 100
+        && name.starts_with(TOKEN_ENV_PREFIX)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// A new feed as the form and the API give it: `kind` says which of the other fields count.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1073,12 +1085,11 @@ pub struct FeedFields {
     pub url: Option<String>,
     #[serde(default)]
     pub collection: Option<String>,
-    /// A TAXII bearer token in this environment variable of the server…
+    /// A TAXII bearer token in this environment variable of the server, whose name starts
+    /// with [`TOKEN_ENV_PREFIX`] (so that an officer cannot have the server send any other of
+    /// its settings, or a file of its machine, to an address of their choosing).
     #[serde(default)]
     pub token_env: Option<String>,
-    /// …or in this file on the server.
-    #[serde(default)]
-    pub token_file: Option<String>,
     /// For an index: where its GitHub entries are fetched from (default GitHub's raw host).
     #[serde(default)]
     pub raw_base: Option<String>,
@@ -1108,17 +1119,17 @@ impl FeedFields {
                 url: given(self.url.clone()).ok_or_else(|| missing("an address"))?,
                 collection: given(self.collection.clone())
                     .ok_or_else(|| missing("a collection id"))?,
-                auth: match (
-                    given(self.token_env.clone()),
-                    given(self.token_file.clone()),
-                ) {
-                    (Some(var), _) => Some(Auth::Bearer {
+                auth: match given(self.token_env.clone()) {
+                    Some(var) if is_token_variable(&var) => Some(Auth::Bearer {
                         token: taxii::SecretRef::Env(var),
                     }),
-                    (None, Some(path)) => Some(Auth::Bearer {
-                        token: taxii::SecretRef::File(path.into()),
-                    }),
-                    (None, None) => None,
+                    Some(var) => {
+                        return Err(ServerError::Invalid(format!(
+                            "{var:?}: the token's variable must be named {TOKEN_ENV_PREFIX}… \
+                             (capital letters, digits and _), set in the server's environment"
+                        )));
+                    }
+                    None => None,
                 },
             },
             "builtin" => NewSource::Builtin,

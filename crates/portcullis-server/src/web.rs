@@ -2304,7 +2304,6 @@ pub async fn add_hub_feed(
         url: optional("url"),
         collection: optional("collection"),
         token_env: optional("token_env"),
-        token_file: optional("token_file"),
         raw_base: optional("raw_base"),
         interval_minutes: form.get("interval_minutes").parse().ok(),
     };

@@ -103,6 +103,20 @@ fn hub_round(backend: Backend) {
         &[("X-CSRF-Token", &csrf)],
     );
     assert_eq!(refused.status, 422, "{}", refused.body);
+    // A TAXII token may be named only by a PORTCULLIS_FEED_ variable: an officer cannot have
+    // the server send its database address, or one of its files, to a server of their choosing.
+    for sneaky in [
+        json!({ "name": "Leak", "kind": "taxii", "url": "https://taxii.example/", "collection": "c", "token_env": "PORTCULLIS_DATABASE_URL" }),
+        json!({ "name": "Leak", "kind": "taxii", "url": "https://taxii.example/", "collection": "c", "token_file": "/etc/shadow" }),
+    ] {
+        let refused = officer.post_raw(
+            "/api/hub/feeds",
+            "application/json",
+            &sneaky.to_string(),
+            &[("X-CSRF-Token", &csrf)],
+        );
+        assert_eq!(refused.status, 422, "{}", refused.body);
+    }
     assert_eq!(server.count("SELECT COUNT(*) FROM hub_feeds"), 1);
 
     // What devices get: everything up to AMBER, never RED, as TAXII and as exports.
