@@ -195,6 +195,7 @@ pub fn render(report: &Report) -> String {
         device(&mut h, report);
     }
     indicators(&mut h, report);
+    next_time(&mut h, report);
     limits(&mut h);
     let _ = write!(
         h,
@@ -1010,6 +1011,30 @@ fn indicators(h: &mut String, report: &Report) {
         None => h.push_str("<p class=\"unknown\">No OS update data was used.</p>\n"),
     }
     h.push_str("</div>\n</section>\n");
+}
+
+/// How the member can give the office fresh data alone, for the phone's platform.
+fn next_time(h: &mut String, report: &Report) {
+    let guide = match report.device.platform {
+        Some(crate::Platform::Ios) => &crate::guides::SYSDIAGNOSE,
+        Some(crate::Platform::Android) => &crate::guides::BUGREPORT,
+        _ => return,
+    };
+    let _ = write!(
+        h,
+        "<section id=\"next-time\" aria-labelledby=\"next-time-h\">\n\
+         <h2 id=\"next-time-h\">For the next check: {}</h2>\n<p>{}</p>\n<ol class=\"steps\">\n",
+        escape(guide.title),
+        escape(guide.intro)
+    );
+    for step in guide.steps {
+        let _ = writeln!(h, "<li>{}</li>", escape(step));
+    }
+    h.push_str("</ol>\n<ul class=\"plain\">\n");
+    for note in guide.notes {
+        let _ = writeln!(h, "<li>{}</li>", escape(note));
+    }
+    h.push_str("</ul>\n</section>\n");
 }
 
 fn limits(h: &mut String) {

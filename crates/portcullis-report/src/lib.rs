@@ -4,6 +4,7 @@
 //! finished [`Report`] into the files of a results folder and [`html`] into `report.html`.
 //! Parsers never format output themselves.
 
+pub mod guides;
 pub mod html;
 pub mod network;
 pub mod sink;

@@ -295,3 +295,17 @@ fn write_check_writes_report_html() {
     let back: Report = serde_json::from_value(old).unwrap();
     assert!(back.posture.is_empty() && back.os_data.is_none());
 }
+
+#[test]
+fn the_member_is_shown_how_to_give_fresh_data_alone() {
+    let html = html::render(&report(vec![]));
+    let next = position(&html, "id=\"next-time\"");
+    assert!(next < position(&html, "id=\"limits\""));
+    assert!(html[next..].contains("For the next check: Make a sysdiagnose on an iPhone"));
+    assert!(html[next..].contains("<li>Open Settings, then Privacy &amp; Security"));
+    let mut android = report(vec![]);
+    android.device.platform = Some(Platform::Android);
+    let html = html::render(&android);
+    assert!(html.contains("For the next check: Make a bug report on an Android phone"));
+    assert!(!html.contains("sysdiagnose"));
+}

@@ -54,6 +54,12 @@ enum Command {
     /// Manage the server's accounts from the command line: the first administrator, password
     /// and second-factor resets, disabling an account.
     Admin(serve::AdminArgs),
+    /// Print the steps a member follows alone to give the security office fresh data: a
+    /// sysdiagnose on an iPhone, a bug report on Android (with no name: the list).
+    Guide {
+        /// `sysdiagnose` or `bugreport`.
+        name: Option<String>,
+    },
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -61,6 +67,26 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+}
+
+/// `portcullis guide [NAME]`: one guide's steps, or the list of guides.
+fn guide(name: Option<&str>) -> anyhow::Result<ExitCode> {
+    use portcullis_report::guides::{ALL, Guide};
+    match name {
+        Some(name) => match Guide::find(name) {
+            Some(guide) => print!("{}", guide.text()),
+            None => {
+                let names: Vec<&str> = ALL.iter().map(|g| g.id).collect();
+                anyhow::bail!("no guide {name:?}; the guides are {}", names.join(", "));
+            }
+        },
+        None => {
+            for guide in ALL {
+                println!("portcullis guide {:<12} {}", guide.id, guide.title);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -88,6 +114,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run_serve(&args),
         Command::Admin(args) => serve::run_admin(&args),
         Command::Demo { dir } => demo::run(dir),
+        Command::Guide { name } => guide(name.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -191,3 +191,27 @@ fn alerts_name_the_indicator_and_expired_ones_are_left_out_unless_asked() {
     let html = std::fs::read_to_string(tmp.path().join("b/report.html")).unwrap();
     assert!(html.contains("indicator--0b1d") && html.contains("shared as TLP:GREEN"));
 }
+
+#[test]
+fn guides_print_the_members_steps() {
+    portcullis()
+        .arg("guide")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("portcullis guide sysdiagnose"))
+        .stdout(predicate::str::contains("portcullis guide bugreport"));
+    portcullis()
+        .args(["guide", "bugreport"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "3. Tap Take bug report, choose Full report",
+        ));
+    portcullis()
+        .args(["guide", "jailbreak"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the guides are sysdiagnose, bugreport",
+        ));
+}
