@@ -184,6 +184,54 @@ impl Submission {
     }
 }
 
+/// The report of a typical check worth submitting: an iPhone with a CRITICAL indicator hit in
+/// an SMS link (the message's text is `message_text`, which a submission must never carry) and
+/// Lockdown Mode off, finished at `checked_at`. One definition for the server's tests, the fuzz
+/// seeds and the load test.
+pub fn example_report(checked_at: &str, message_text: &str) -> Report {
+    use portcullis_indicators::{IndicatorInfo, IndicatorMatch, IocType, MatchRule};
+    let mut report = Report::default();
+    report.info.version = "0.1.0".into();
+    report.info.finished = checked_at.into();
+    report.device.platform = Some(crate::Platform::Ios);
+    report.device.model = Some("iPhone14,2".into());
+    report.device.os_version = Some("18.1".into());
+    let indicator = IndicatorMatch {
+        input: "https://evil-parcel.example/t".into(),
+        value: "evil-parcel.example".into(),
+        ioc_type: IocType::Domains,
+        collection: "Test spyware".into(),
+        file: "test.stix2".into(),
+        rule: MatchRule::Domain,
+        stix: IndicatorInfo {
+            id: "indicator--00000000-0000-4000-8000-000000000001".into(),
+            ..IndicatorInfo::default()
+        },
+    };
+    report.alerts.push(
+        Alert::indicator(
+            Level::Critical,
+            "sms",
+            indicator,
+            "links",
+            "2026-12-01 09:00:00.000000",
+            serde_json::json!({ "text": message_text }),
+        )
+        .with_source("sms.db, ROWID 7"),
+    );
+    report.posture.push(crate::PostureFinding {
+        id: "IOS-005".into(),
+        severity: Level::High,
+        status: crate::PostureStatus::Fail,
+        title: "Lockdown Mode is off".into(),
+        evidence: "LDMGlobalEnabled is absent".into(),
+        advice: "Turn on Lockdown Mode in Settings, Privacy & Security.".into(),
+        guidance: Vec::new(),
+        artefact: false,
+    });
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,8 @@
 //! Seeds a database for the load test (`bench/load/run.sh`): an officer, MEMBERS members with
 //! API tokens, one published advisory addressed to everyone (two checklist steps), DEVICES
-//! devices with upload tokens, and the submission the uploads send (one CRITICAL alert, a
-//! failing setting and 500 observation digests; `__UNIQUE__` in its tool version is replaced
-//! per request, since the server refuses the same document twice).
+//! devices with upload tokens, and the submission the uploads send (the example report: one
+//! CRITICAL alert and a failing setting, plus 500 observation digests; `__UNIQUE__` in its tool
+//! version is replaced per request, since the server refuses the same document twice).
 //!
 //! Usage: load_seed DATABASE_URL OUT_DIR [MEMBERS [DEVICES]]
 
@@ -79,50 +79,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A realistic submission: what a check of a targeted phone sends.
+/// What a check of a targeted phone sends, with 500 observation digests.
 async fn submission(db: &Db) -> Result<String, Box<dyn std::error::Error>> {
-    use portcullis_core::{Alert, Level};
-    use portcullis_indicators::{IndicatorInfo, IndicatorMatch, IocType, MatchRule};
-    use portcullis_report::{Observed, PostureFinding, PostureStatus, Report, Submission};
-    let mut report = Report::default();
-    report.info.version = "__UNIQUE__".into();
-    report.info.finished = "2026-12-06 10:00:00.000000".into();
-    report.device.platform = Some(portcullis_report::Platform::Ios);
-    report.device.model = Some("iPhone14,2".into());
-    report.device.os_version = Some("18.1".into());
-    let indicator = IndicatorMatch {
-        input: "https://evil-parcel.example/t".into(),
-        value: "evil-parcel.example".into(),
-        ioc_type: IocType::Domains,
-        collection: "Load test".into(),
-        file: "load.stix2".into(),
-        rule: MatchRule::Domain,
-        stix: IndicatorInfo {
-            id: "indicator--00000000-0000-4000-8000-00000000000a".into(),
-            ..IndicatorInfo::default()
-        },
-    };
-    report.alerts.push(
-        Alert::indicator(
-            Level::Critical,
-            "sms",
-            indicator,
-            "links",
-            "2026-12-01 09:00:00.000000",
-            serde_json::json!({}),
-        )
-        .with_source("sms.db, ROWID 7"),
+    use portcullis_report::{Observed, Submission};
+    let mut report = portcullis_report::submission::example_report(
+        "2026-12-06 10:00:00.000000",
+        "a message the server never sees",
     );
-    report.posture.push(PostureFinding {
-        id: "IOS-005".into(),
-        severity: Level::High,
-        status: PostureStatus::Fail,
-        title: "Lockdown Mode is off".into(),
-        evidence: "LDMGlobalEnabled is absent".into(),
-        advice: "Turn on Lockdown Mode in Settings, Privacy & Security.".into(),
-        guidance: Vec::new(),
-        artefact: false,
-    });
+    report.info.version = "__UNIQUE__".into();
     let key = portcullis_server::observations::key(db).await?;
     let mut seen = portcullis_indicators::Indicators::new();
     seen.observe();

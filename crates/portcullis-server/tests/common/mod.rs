@@ -584,52 +584,11 @@ impl SmtpSink {
     }
 }
 
-/// The findings of a check of an iPhone, as `check --submit` sends them: a CRITICAL indicator
-/// hit (whose record held `RECORD_TEXT`) and Lockdown Mode off, finished at `checked_at`.
+/// A check's findings as `check --submit` sends them: the shared example report (a CRITICAL
+/// indicator hit in an SMS link whose text is [`RECORD_TEXT`], Lockdown Mode off).
 pub fn sample_submission(checked_at: &str) -> String {
-    use portcullis_core::{Alert, Level};
-    use portcullis_indicators::{IndicatorInfo, IndicatorMatch, IocType, MatchRule};
-    use portcullis_report::{PostureFinding, PostureStatus, Report, Submission};
-    let mut report = Report::default();
-    report.info.version = "0.1.0".into();
-    report.info.finished = checked_at.into();
-    report.device.platform = Some(portcullis_report::Platform::Ios);
-    report.device.model = Some("iPhone14,2".into());
-    report.device.os_version = Some("18.1".into());
-    let indicator = IndicatorMatch {
-        input: "https://evil-parcel.example/t".into(),
-        value: "evil-parcel.example".into(),
-        ioc_type: IocType::Domains,
-        collection: "Test spyware".into(),
-        file: "test.stix2".into(),
-        rule: MatchRule::Domain,
-        stix: IndicatorInfo {
-            id: "indicator--00000000-0000-4000-8000-000000000001".into(),
-            ..IndicatorInfo::default()
-        },
-    };
-    report.alerts.push(
-        Alert::indicator(
-            Level::Critical,
-            "sms",
-            indicator,
-            "links",
-            "2026-12-01 09:00:00.000000",
-            serde_json::json!({ "text": RECORD_TEXT }),
-        )
-        .with_source("sms.db, ROWID 7"),
-    );
-    report.posture.push(PostureFinding {
-        id: "IOS-005".into(),
-        severity: Level::High,
-        status: PostureStatus::Fail,
-        title: "Lockdown Mode is off".into(),
-        evidence: "LDMGlobalEnabled is absent".into(),
-        advice: "Turn on Lockdown Mode in Settings, Privacy & Security.".into(),
-        guidance: Vec::new(),
-        artefact: false,
-    });
-    serde_json::to_string(&Submission::from_report(&report)).unwrap()
+    let report = portcullis_report::submission::example_report(checked_at, RECORD_TEXT);
+    serde_json::to_string(&portcullis_report::Submission::from_report(&report)).unwrap()
 }
 
 /// Text of the record behind the sample's alert: it must never reach the server.
