@@ -106,6 +106,27 @@ pub struct ObjectsQuery {
     added_after: Option<String>,
     limit: Option<String>,
     next: Option<String>,
+    /// Comma-separated STIX types.
+    #[serde(rename = "match[type]")]
+    match_type: Option<String>,
+    /// Comma-separated object ids.
+    #[serde(rename = "match[id]")]
+    match_id: Option<String>,
+}
+
+/// The values of a `match[…]` filter: at most 100, each a plausible STIX type or id.
+fn match_values(text: Option<&str>, id: bool) -> Option<Vec<String>> {
+    let Some(text) = text else {
+        return Some(Vec::new());
+    };
+    let values: Vec<String> = text.split(',').map(|v| v.trim().to_string()).collect();
+    let plausible = |v: &String| {
+        !v.is_empty()
+            && v.len() <= 300
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || (id && b == b'_'))
+    };
+    (values.len() <= 100 && values.iter().all(plausible)).then_some(values)
 }
 
 fn taxii_time(micros: i64) -> String {
@@ -140,7 +161,23 @@ pub async fn objects(
         Some(Ok(n)) if n >= 0 => Some(n),
         Some(_) => return Ok(bad("next is not a token this server gave")),
     };
-    let page = hub::page(&state.db, after, next, limit, max_rank(&state)).await?;
+    let (Some(types), Some(ids)) = (
+        match_values(query.match_type.as_deref(), false),
+        match_values(query.match_id.as_deref(), true),
+    ) else {
+        return Ok(bad(
+            "match[type] and match[id] are lists of STIX types and ids",
+        ));
+    };
+    let query = hub::PageQuery {
+        after,
+        next,
+        limit,
+        max_rank: max_rank(&state),
+        types,
+        ids,
+    };
+    let page = hub::page(&state.db, &query).await?;
     let mut body = json!({ "more": page.next.is_some(), "objects": page.objects });
     if let Some(next) = page.next {
         body["next"] = json!(next.to_string());

@@ -145,6 +145,30 @@ fn hub_round(backend: Backend) {
     assert!(patterns.iter().all(|p| !p.contains("red.example")));
     // malware, two indicators and their relationships (the red one's relationship is unmarked).
     assert_eq!(objects.len(), 6);
+    // TAXII's match filters: by type, and by id.
+    let objects_of = |device: &mut Client, query: &str| -> Vec<Value> {
+        let reply = device.get(&format!(
+            "/taxii2/api/collections/organisation/objects/?{query}"
+        ));
+        assert_eq!(reply.status, 200, "{query}: {}", reply.body);
+        reply.json()["objects"].as_array().unwrap().clone()
+    };
+    let indicators = objects_of(&mut device, "match%5Btype%5D=indicator");
+    assert_eq!(indicators.len(), 2);
+    assert_eq!(
+        objects_of(&mut device, "match%5Btype%5D=malware,relationship").len(),
+        4
+    );
+    let id = indicators[0]["id"].as_str().unwrap();
+    let one = objects_of(&mut device, &format!("match%5Bid%5D={id}"));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["id"], id);
+    assert_eq!(
+        device
+            .get("/taxii2/api/collections/organisation/objects/?match%5Btype%5D=x%27%20OR%201=1")
+            .status,
+        400
+    );
     let zeek = device.get("/api/hub/indicators?format=zeek");
     assert_eq!(zeek.status, 200);
     assert!(

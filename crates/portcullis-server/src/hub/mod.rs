@@ -21,7 +21,7 @@ mod objects;
 mod sync;
 
 use objects::install;
-pub use objects::{Page, load, page, rank};
+pub use objects::{Page, PageQuery, load, page, rank};
 use sync::enqueue_sync;
 pub use sync::{run_sync, schedule};
 

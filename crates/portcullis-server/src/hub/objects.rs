@@ -247,23 +247,59 @@ pub struct Page {
     pub next: Option<i64>,
 }
 
-pub async fn page(
-    db: &Db,
-    after: Option<i64>,
-    next: Option<i64>,
-    limit: i64,
-    max_rank: i64,
-) -> Result<Page, ServerError> {
-    let rows: Vec<(i64, i64, String)> = sqlx::query_as(
-        "SELECT id, date_added, body FROM hub_objects WHERE tlp_rank <= $1 AND date_added > $2 AND id > $3 \
-         ORDER BY id LIMIT $4",
-    )
-    .bind(max_rank)
-    .bind(after.unwrap_or(i64::MIN))
-    .bind(next.unwrap_or(0))
-    .bind(limit + 1)
-    .fetch_all(&db.pool)
-    .await?;
+/// What a TAXII client asked for.
+#[derive(Debug, Default)]
+pub struct PageQuery {
+    /// Added after this many microseconds since the epoch.
+    pub after: Option<i64>,
+    /// The object row id a previous page ended at.
+    pub next: Option<i64>,
+    pub limit: i64,
+    pub max_rank: i64,
+    /// `match[type]`: only objects of these STIX types.
+    pub types: Vec<String>,
+    /// `match[id]`: only objects with these ids.
+    pub ids: Vec<String>,
+}
+
+pub async fn page(db: &Db, query: &PageQuery) -> Result<Page, ServerError> {
+    // Placeholders after the four fixed ones: a type matches the start of an id (`indicator--`).
+    let mut sql = String::from(
+        "SELECT id, date_added, body FROM hub_objects WHERE tlp_rank <= $1 AND date_added > $2 AND id > $3",
+    );
+    let mut n = 4;
+    let mut list = |count: usize, each: &str| {
+        let terms: Vec<String> = (0..count)
+            .map(|_| {
+                n += 1;
+                each.replace('?', &format!("${n}"))
+            })
+            .collect();
+        terms.join(" OR ")
+    };
+    if !query.types.is_empty() {
+        sql.push_str(&format!(
+            " AND ({})",
+            list(query.types.len(), "stix_id LIKE ?")
+        ));
+    }
+    if !query.ids.is_empty() {
+        sql.push_str(&format!(" AND ({})", list(query.ids.len(), "stix_id = ?")));
+    }
+    sql.push_str(" ORDER BY id LIMIT $4");
+    let mut select = sqlx::query_as::<_, (i64, i64, String)>(sqlx::AssertSqlSafe(sql))
+        .bind(query.max_rank)
+        .bind(query.after.unwrap_or(i64::MIN))
+        .bind(query.next.unwrap_or(0))
+        .bind(query.limit + 1);
+    for t in &query.types {
+        select = select.bind(format!("{t}--%"));
+    }
+    for id in &query.ids {
+        select = select.bind(id.clone());
+    }
+    let limit = query.limit;
+    let rows = select.fetch_all(&db.pool).await?;
     let more = rows.len() as i64 > limit;
     let rows = &rows[..rows.len().min(limit as usize)];
     let objects = rows
