@@ -60,6 +60,11 @@ enum Command {
         /// `sysdiagnose` or `bugreport`.
         name: Option<String>,
     },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell), e.g.
+    /// `portcullis completions bash > /etc/bash_completion.d/portcullis`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `portcullis man > portcullis.1`.
+    Man,
     /// Build a small synthetic iOS backup with one planted indicator hit and check it.
     Demo {
         /// Where to write the demo backup and its results (default: a new folder under
@@ -115,6 +120,15 @@ fn main() -> ExitCode {
         Command::Admin(args) => serve::run_admin(&args),
         Command::Demo { dir } => demo::run(dir),
         Command::Guide { name } => guide(name.as_deref()),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "portcullis", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

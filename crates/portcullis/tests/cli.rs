@@ -215,3 +215,26 @@ fn guides_print_the_members_steps() {
             "the guides are sysdiagnose, bugreport",
         ));
 }
+
+#[test]
+fn completions_and_the_manual_come_from_the_commands() {
+    portcullis()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("_portcullis()"))
+        .stdout(predicate::str::contains("completions"));
+    portcullis()
+        .args(["completions", "fish"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("complete -c portcullis"));
+    portcullis()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(".TH portcullis 1"))
+        .stdout(predicate::str::contains(
+            "Check phones for signs of targeted spyware",
+        ));
+}
