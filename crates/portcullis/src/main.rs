@@ -94,8 +94,31 @@ fn guide(name: Option<&str>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The version, and the dates of the data compiled in (what checks use when nothing newer is
+/// installed).
+fn version_text() -> String {
+    let os = portcullis_posture::Snapshot::bundled();
+    format!(
+        "{} (bundled data: OS currency of {}; indicator collection {} of {})",
+        env!("CARGO_PKG_VERSION"),
+        os.date,
+        portcullis_interchange::iran::NAME,
+        portcullis_interchange::iran::SNAPSHOT_DATE
+            .get(..10)
+            .unwrap_or(portcullis_interchange::iran::SNAPSHOT_DATE)
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut command = <Cli as clap::CommandFactory>::command();
+    // The data compiled in is named only when the version is asked for (reading it costs a parse).
+    if std::env::args().any(|a| a == "--version" || a == "-V") {
+        command = command.version(&*Box::leak(version_text().into_boxed_str()));
+    }
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let filter = match cli.verbose {
         0 => "warn",
         1 => "info",

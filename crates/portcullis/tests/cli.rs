@@ -238,3 +238,17 @@ fn completions_and_the_manual_come_from_the_commands() {
             "Check phones for signs of targeted spyware",
         ));
 }
+
+#[test]
+fn the_version_names_the_data_compiled_in() {
+    portcullis()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "bundled data: OS currency of 2026-",
+        ))
+        .stdout(predicate::str::contains(
+            "indicator collection iran-state-linked of 2026-01-28",
+        ));
+}
