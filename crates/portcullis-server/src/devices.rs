@@ -224,7 +224,7 @@ pub async fn receive(
             MAX_SUBMISSION_BYTES / 1024
         )));
     }
-    let submission: Submission = serde_json::from_slice(body)
+    let mut submission: Submission = serde_json::from_slice(body)
         .map_err(|e| ServerError::Invalid(format!("not a Portcullis submission: {e}")))?;
     if let Some(problem) = submission.problem() {
         return Err(ServerError::Invalid(format!(
@@ -239,14 +239,9 @@ pub async fn receive(
         .count();
     let level = submission.highest_level().map(|l| l.as_str().to_string());
     // The digests are kept in their own table, not in the document.
-    let observed = {
-        let mut submission = submission;
-        let observed = submission.observed.take();
-        let document =
-            serde_json::to_string(&submission).map_err(|e| ServerError::Internal(e.to_string()))?;
-        (submission, document, observed)
-    };
-    let (submission, document, observed) = observed;
+    let observed = submission.observed.take();
+    let document =
+        serde_json::to_string(&submission).map_err(|e| ServerError::Internal(e.to_string()))?;
     let key = match &observed {
         Some(_) => Some(crate::observations::key(db).await?),
         None => None,

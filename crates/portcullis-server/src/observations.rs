@@ -6,6 +6,7 @@
 //! token holder, who can fetch it) can still test a guess against the digests: see SECURITY.md.
 
 use portcullis_core::Level;
+use portcullis_indicators::{IndicatorDigest, IocType};
 use portcullis_report::Observed;
 
 use crate::incidents::{Finding, Recorded};
@@ -21,22 +22,32 @@ pub struct ObservationKey {
     pub secret: Vec<u8>,
 }
 
-/// The key, made on first use (every instance agrees: the first insert wins).
+/// The key, made on first use (every instance agrees: the first insert wins). Read on every
+/// submission that carries digests, so it is written only when missing.
 pub async fn key(db: &Db) -> Result<ObservationKey, ServerError> {
-    let fresh = hex::encode(crate::secrets::random_bytes::<32>());
-    sqlx::query(
-        "INSERT INTO observation_keys (id, secret, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(KEY_ID)
-    .bind(&fresh)
-    .bind(now())
-    .execute(&db.pool)
-    .await?;
-    let secret: String = sqlx::query_scalar("SELECT secret FROM observation_keys WHERE id = $1")
-        .bind(KEY_ID)
-        .fetch_one(&db.pool)
-        .await?;
+    let stored = || {
+        sqlx::query_scalar::<_, String>("SELECT secret FROM observation_keys WHERE id = $1")
+            .bind(KEY_ID)
+            .fetch_optional(&db.pool)
+    };
+    let secret = match stored().await? {
+        Some(secret) => secret,
+        None => {
+            let fresh = hex::encode(crate::secrets::random_bytes::<32>());
+            sqlx::query(
+                "INSERT INTO observation_keys (id, secret, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(KEY_ID)
+            .bind(&fresh)
+            .bind(now())
+            .execute(&db.pool)
+            .await?;
+            stored()
+                .await?
+                .ok_or_else(|| ServerError::Internal("the observation key was not kept".into()))?
+        }
+    };
     Ok(ObservationKey {
         id: KEY_ID.to_string(),
         secret: hex::decode(secret).map_err(|e| ServerError::Internal(e.to_string()))?,
@@ -82,30 +93,21 @@ pub(crate) async fn store(
     Ok(digests.len())
 }
 
-/// An indicator value the hub has just gained, by digest.
-#[derive(Debug, Clone)]
-pub struct Gained {
-    pub digest: String,
-    pub stix_id: String,
-    pub ioc_type: String,
-    pub value: String,
-    pub collection: String,
-}
-
-/// Opens (or adds to) an incident for every device whose earlier check saw one of `gained`,
+/// Opens (or adds to) an incident for every device whose earlier check saw one of `gained`
+/// (indicator values the hub has just gained),
 /// naming the latest such check. Returns the incidents opened.
 pub(crate) async fn recheck(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    gained: &[Gained],
+    gained: &[IndicatorDigest],
 ) -> Result<Vec<i64>, ServerError> {
-    let by_digest: std::collections::HashMap<&str, Vec<&Gained>> =
+    let by_digest: std::collections::HashMap<&str, Vec<&IndicatorDigest>> =
         gained.iter().fold(Default::default(), |mut m, g| {
             m.entry(g.digest.as_str()).or_default().push(g);
             m
         });
     let digests: Vec<&str> = by_digest.keys().copied().collect();
     // (device, indicator) → the latest submission that saw it.
-    let mut hits: std::collections::BTreeMap<(i64, String), (i64, String, &Gained)> =
+    let mut hits: std::collections::BTreeMap<(i64, String), (i64, String, &IndicatorDigest)> =
         Default::default();
     for batch in digests.chunks(BATCH) {
         let placeholders: Vec<String> = (1..=batch.len()).map(|i| format!("${i}")).collect();
@@ -120,7 +122,7 @@ pub(crate) async fn recheck(
         }
         for (digest, device, submission, checked_at) in query.fetch_all(&mut **tx).await? {
             for g in by_digest.get(digest.as_str()).into_iter().flatten() {
-                let slot = hits.entry((device, g.stix_id.clone())).or_insert((
+                let slot = hits.entry((device, g.id.clone())).or_insert((
                     submission,
                     checked_at.clone(),
                     g,
@@ -143,7 +145,7 @@ pub(crate) async fn recheck(
             "re-check: check {submission_id} of {} saw a {} that the hub's indicator {} ({}) \
              matches; it became known on {today}",
             checked_at.get(..10).unwrap_or(checked_at),
-            describe(&g.ioc_type),
+            describe(g.ioc_type),
             g.value,
             g.collection
         );
@@ -163,12 +165,12 @@ pub(crate) async fn recheck(
 }
 
 /// What kind of thing a check saw, in words.
-fn describe(ioc_type: &str) -> &'static str {
+fn describe(ioc_type: IocType) -> &'static str {
     match ioc_type {
-        "domains" => "host name",
-        "ip_addresses" => "network address",
-        "processes" => "process",
-        "app_ids" => "app",
+        IocType::Domains => "host name",
+        IocType::IpAddresses => "network address",
+        IocType::Processes => "process",
+        IocType::AppIds => "app",
         _ => "file or certificate hash",
     }
 }

@@ -2,7 +2,8 @@
 //! loads it, its digests for the re-check, and the TAXII collection's pages.
 
 use super::*;
-use crate::observations::{self, Gained};
+use crate::observations;
+use portcullis_indicators::IndicatorDigest;
 
 /// Replaces what `feed` holds with the objects of `bundle`: an object whose `modified` did not
 /// change keeps its place (and its date added), a new or changed one goes to the end.
@@ -175,21 +176,10 @@ pub async fn load(db: &Db, max_rank: i64) -> Result<Indicators, ServerError> {
 pub(super) async fn refresh_digests(db: &Db) -> Result<Vec<i64>, ServerError> {
     let key = observations::key(db).await?;
     let indicators = load(db, rank(Tlp::Red)).await?;
-    let current: Vec<Gained> = tokio::task::spawn_blocking(move || {
-        indicators
-            .indicator_digests(&key.secret)
-            .into_iter()
-            .map(|d| Gained {
-                digest: d.digest,
-                stix_id: d.id,
-                ioc_type: d.ioc_type.as_str().to_string(),
-                value: d.value,
-                collection: d.collection,
-            })
-            .collect()
-    })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let current: Vec<IndicatorDigest> =
+        tokio::task::spawn_blocking(move || indicators.indicator_digests(&key.secret))
+            .await
+            .map_err(|e| ServerError::Internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     let held: HashSet<(String, String)> =
         sqlx::query_as::<_, (String, String)>("SELECT digest, stix_id FROM hub_digests")
@@ -199,7 +189,7 @@ pub(super) async fn refresh_digests(db: &Db) -> Result<Vec<i64>, ServerError> {
             .collect();
     let now_set: HashSet<(String, String)> = current
         .iter()
-        .map(|g| (g.digest.clone(), g.stix_id.clone()))
+        .map(|g| (g.digest.clone(), g.id.clone()))
         .collect();
     for (digest, stix_id) in held.difference(&now_set) {
         sqlx::query("DELETE FROM hub_digests WHERE digest = $1 AND stix_id = $2")
@@ -208,10 +198,10 @@ pub(super) async fn refresh_digests(db: &Db) -> Result<Vec<i64>, ServerError> {
             .execute(&mut *tx)
             .await?;
     }
-    let mut gained: Vec<Gained> = Vec::new();
+    let mut gained: Vec<IndicatorDigest> = Vec::new();
     let mut inserted = HashSet::new();
     for g in current {
-        let pair = (g.digest.clone(), g.stix_id.clone());
+        let pair = (g.digest.clone(), g.id.clone());
         if held.contains(&pair) || !inserted.insert(pair) {
             continue;
         }
@@ -220,8 +210,8 @@ pub(super) async fn refresh_digests(db: &Db) -> Result<Vec<i64>, ServerError> {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&g.digest)
-        .bind(&g.stix_id)
-        .bind(&g.ioc_type)
+        .bind(&g.id)
+        .bind(g.ioc_type.as_str())
         .bind(&g.value)
         .bind(&g.collection)
         .bind(now())

@@ -96,8 +96,8 @@ enum Fetch {
     Changed {
         bundle: Vec<u8>,
         state: Option<Value>,
-        /// Filled once the bundle loads as a check would load it.
-        verified: Option<portcullis_feeds::store::Verified>,
+        /// What loading it as a check would showed.
+        verified: portcullis_feeds::store::Verified,
     },
 }
 
@@ -118,23 +118,9 @@ async fn sync_feed(db: &Db, id: i64) -> Result<Vec<i64>, ServerError> {
     }
     let held = held_objects(db, id).await?;
     let name = feed.name.clone();
-    let fetched = tokio::task::spawn_blocking(move || -> Result<Fetch, String> {
-        let fetched = fetch(&feed, state, held)?;
-        match fetched {
-            Fetch::Changed { bundle, state, .. } => {
-                let verified = portcullis_feeds::store::verify(&bundle, &feed.name)
-                    .map_err(|e| e.to_string())?;
-                Ok(Fetch::Changed {
-                    bundle,
-                    state,
-                    verified: Some(verified),
-                })
-            }
-            unchanged => Ok(unchanged),
-        }
-    })
-    .await
-    .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let fetched = tokio::task::spawn_blocking(move || fetch(&feed, state, held))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
     match fetched {
         Ok(Fetch::Unchanged { state }) => {
@@ -150,16 +136,11 @@ async fn sync_feed(db: &Db, id: i64) -> Result<Vec<i64>, ServerError> {
         Ok(Fetch::Changed {
             bundle,
             state,
-            verified: Some(verified),
+            verified,
         }) => install(&mut tx, id, &bundle, &verified, state).await?,
-        Ok(Fetch::Changed { verified: None, .. }) => unreachable!("verified above"),
         Err(why) => {
             tracing::warn!(feed = %name, "sync failed, keeping what it held: {why}");
-            sqlx::query("UPDATE hub_feeds SET last_error = $1 WHERE id = $2")
-                .bind(why.chars().take(1000).collect::<String>())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            record_failure(&mut tx, id, &why).await?;
         }
     }
     tx.commit().await?;
@@ -196,11 +177,7 @@ async fn sync_index(db: &Db, feed: &Feed, state: Value) -> Result<Vec<i64>, Serv
         Ok(listed) => listed,
         Err(why) => {
             tracing::warn!(feed = %feed.name, "index sync failed, keeping its entries: {why}");
-            sqlx::query("UPDATE hub_feeds SET last_error = $1 WHERE id = $2")
-                .bind(why.chars().take(1000).collect::<String>())
-                .bind(feed.id)
-                .execute(&mut *tx)
-                .await?;
+            record_failure(&mut tx, feed.id, &why).await?;
             let children: Vec<i64> =
                 sqlx::query_scalar("SELECT id FROM hub_feeds WHERE parent_id = $1")
                     .bind(feed.id)
@@ -286,7 +263,31 @@ async fn held_objects(
     Ok(rows.into_iter().map(|(id, m, b)| (id, (m, b))).collect())
 }
 
-/// Fetches a feed (blocking: runs off the async workers).
+/// Says on the hub page why a feed's last sync failed (what it held is kept).
+async fn record_failure(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    feed: i64,
+    why: &str,
+) -> Result<(), ServerError> {
+    sqlx::query("UPDATE hub_feeds SET last_error = $1 WHERE id = $2")
+        .bind(why.chars().take(1000).collect::<String>())
+        .bind(feed)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A fetched bundle that changed, once it loads as a check would load it.
+fn changed(name: &str, bundle: Vec<u8>, state: Option<Value>) -> Result<Fetch, String> {
+    let verified = portcullis_feeds::store::verify(&bundle, name).map_err(|e| e.to_string())?;
+    Ok(Fetch::Changed {
+        bundle,
+        state,
+        verified,
+    })
+}
+
+/// Fetches a feed and checks what changed (blocking: runs off the async workers).
 fn fetch(
     feed: &Feed,
     state: Value,
@@ -301,11 +302,7 @@ fn fetch(
             if feed.sha256.as_deref() == Some(sha256.as_str()) {
                 Ok(Fetch::Unchanged { state: None })
             } else {
-                Ok(Fetch::Changed {
-                    bundle: bundle.to_vec(),
-                    state: None,
-                    verified: None,
-                })
+                changed(&feed.name, bundle.to_vec(), None)
             }
         }
         FeedKind::Url => {
@@ -327,11 +324,11 @@ fn fetch(
                     bytes,
                     etag,
                     last_modified,
-                } => Ok(Fetch::Changed {
-                    bundle: bytes,
-                    state: Some(json!({ "etag": etag, "last_modified": last_modified })),
-                    verified: None,
-                }),
+                } => changed(
+                    &feed.name,
+                    bytes,
+                    Some(json!({ "etag": etag, "last_modified": last_modified })),
+                ),
             }
         }
         FeedKind::Taxii => {
@@ -386,11 +383,11 @@ fn fetch(
                 "id": "bundle--00000000-0000-4000-8000-000000000000",
                 "objects": objects.into_values().collect::<Vec<_>>(),
             });
-            Ok(Fetch::Changed {
-                bundle: serde_json::to_vec(&bundle).map_err(|e| e.to_string())?,
-                state: Some(new_state),
-                verified: None,
-            })
+            changed(
+                &feed.name,
+                serde_json::to_vec(&bundle).map_err(|e| e.to_string())?,
+                Some(new_state),
+            )
         }
     }
 }
