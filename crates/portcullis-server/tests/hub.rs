@@ -117,6 +117,23 @@ fn hub_round(backend: Backend) {
         );
         assert_eq!(refused.status, 422, "{}", refused.body);
     }
+    // An upload over the limit is refused, whatever the request limit let through.
+    let huge = portcullis_server::hub::FeedFields {
+        name: "Huge".into(),
+        kind: "upload".into(),
+        format: Some("plain".into()),
+        content: Some("x".repeat(portcullis_server::hub::MAX_UPLOAD_BYTES + 1)),
+        ..Default::default()
+    };
+    let refused = server.block_on(portcullis_server::hub::add(
+        &server.db,
+        huge.into_new_feed().unwrap(),
+        officer_user.id,
+    ));
+    assert!(
+        matches!(refused, Err(portcullis_server::ServerError::Invalid(ref why)) if why.contains("at most 32 MiB")),
+        "{refused:?}"
+    );
     assert_eq!(server.count("SELECT COUNT(*) FROM hub_feeds"), 1);
 
     // What devices get: everything up to AMBER, never RED, as TAXII and as exports.
@@ -169,6 +186,12 @@ fn hub_round(backend: Backend) {
             .status,
         400
     );
+    for bad in ["limit=0", "limit=-5", "next=abc", "added_after=yesterday"] {
+        let reply = device.get(&format!(
+            "/taxii2/api/collections/organisation/objects/?{bad}"
+        ));
+        assert_eq!(reply.status, 400, "{bad}");
+    }
     let zeek = device.get("/api/hub/indicators?format=zeek");
     assert_eq!(zeek.status, 200);
     assert!(
